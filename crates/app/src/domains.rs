@@ -1,0 +1,78 @@
+//! Domains: create, list, disable, remove. Disabling a domain ends every session in it; mail to
+//! it keeps being accepted (once mail exists), so only logins stop.
+
+use deskward_core::authz::Actor;
+use deskward_core::{DomainName, Role};
+use deskward_store::{Conn, DomainRow, SessionRow};
+
+use crate::{App, AppError};
+
+/// Finds `name` and checks that `actor` may administer it. Outside their own domain a domain
+/// admin is refused the same way whether the domain exists or not.
+pub(crate) async fn administered(c: &mut Conn, actor: &Actor, name: &str) -> Result<DomainRow, AppError> {
+    let name = DomainName::parse(name)?;
+    let domain = DomainRow::find(c, name.as_str()).await?;
+    match (domain, actor.role()) {
+        (Some(d), _) => {
+            actor.may_administer(d.id)?;
+            Ok(d)
+        }
+        (None, Role::SystemAdmin) => Err(AppError::NotFound(format!("domain {name}"))),
+        (None, _) => Err(actor.may_administer(-1).map_err(AppError::from).err().unwrap_or(AppError::Unauthenticated)),
+    }
+}
+
+impl App {
+    pub async fn create_domain(&self, actor: &Actor, name: &str) -> Result<DomainRow, AppError> {
+        actor.may_manage_domains("create domains")?;
+        let name = DomainName::parse(name)?;
+        let mut tx = self.store.begin().await?;
+        let row = DomainRow::insert(&mut tx, name.as_str(), self.now()).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// All domains for a system admin; their own for a domain admin.
+    pub async fn list_domains(&self, actor: &Actor) -> Result<Vec<DomainRow>, AppError> {
+        let mut c = self.store.conn().await?;
+        match actor {
+            Actor::Operator | Actor::Account { role: Role::SystemAdmin, .. } => Ok(DomainRow::list(&mut c).await?),
+            Actor::Account { role: Role::DomainAdmin, domain_id, .. } => {
+                Ok(DomainRow::get(&mut c, *domain_id).await?.into_iter().collect())
+            }
+            Actor::Account { .. } => Err(actor.may_administer(-1).err().map_or(AppError::Unauthenticated, AppError::from)),
+        }
+    }
+
+    pub async fn get_domain(&self, actor: &Actor, name: &str) -> Result<DomainRow, AppError> {
+        let mut c = self.store.conn().await?;
+        administered(&mut c, actor, name).await
+    }
+
+    pub async fn set_domain_disabled(&self, actor: &Actor, name: &str, disabled: bool) -> Result<DomainRow, AppError> {
+        actor.may_manage_domains("disable or enable domains")?;
+        let mut tx = self.store.begin().await?;
+        let mut domain = administered(tx.conn(), actor, name).await?;
+        DomainRow::set_disabled(&mut tx, domain.id, disabled).await?;
+        if disabled {
+            SessionRow::delete_for_domain(&mut tx, domain.id).await?;
+        }
+        tx.commit().await?;
+        domain.disabled = disabled;
+        Ok(domain)
+    }
+
+    pub async fn remove_domain(&self, actor: &Actor, name: &str) -> Result<(), AppError> {
+        actor.may_manage_domains("remove domains")?;
+        let mut tx = self.store.begin().await?;
+        let domain = administered(tx.conn(), actor, name).await?;
+        if let Actor::Account { domain_id, .. } = actor
+            && *domain_id == domain.id
+        {
+            return Err(AppError::Conflict("cannot remove the domain of your own account".into()));
+        }
+        DomainRow::delete(&mut tx, domain.id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

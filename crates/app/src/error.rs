@@ -1,0 +1,76 @@
+//! The one error type of the use cases. Each variant names what a client can act on; store
+//! failures stay opaque to clients and are logged by the HTTP layer.
+
+use deskward_core::authz::Denied;
+use deskward_core::password::Violation;
+use deskward_core::{NameError, class::BadQuota, password::hash::HashError, role::UnknownRole};
+use deskward_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("not logged in, or the session has ended")]
+    Unauthenticated,
+    #[error("wrong login or password")]
+    InvalidCredentials,
+    #[error("account is disabled")]
+    AccountDisabled,
+    #[error("domain is disabled")]
+    DomainDisabled,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the password must be changed before anything else (PUT /api/v1/me/password)")]
+    PasswordChangeRequired,
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("password refused: {}", .0.iter().map(|v| v.message()).collect::<Vec<_>>().join("; "))]
+    Policy(Vec<Violation>),
+    #[error("too many logins in progress; retry in a moment")]
+    Busy,
+    #[error("storage: {0}")]
+    Store(StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { what } => AppError::Conflict(format!("{what} already exists")),
+            other => AppError::Store(other),
+        }
+    }
+}
+
+impl From<NameError> for AppError {
+    fn from(e: NameError) -> Self {
+        AppError::Invalid(e.to_string())
+    }
+}
+
+impl From<UnknownRole> for AppError {
+    fn from(e: UnknownRole) -> Self {
+        AppError::Invalid(e.to_string())
+    }
+}
+
+impl From<BadQuota> for AppError {
+    fn from(e: BadQuota) -> Self {
+        AppError::Invalid(e.to_string())
+    }
+}
+
+impl From<Denied> for AppError {
+    fn from(e: Denied) -> Self {
+        AppError::Forbidden(e.to_string())
+    }
+}
+
+impl From<HashError> for AppError {
+    fn from(e: HashError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,79 @@
+//! Deskward's use cases, shared by the JSON API and the CLI: log in, check a session, manage
+//! domains, accounts, groups, user classes and password policies. Each operation checks the
+//! actor's authority (core rules), runs in one store transaction, and maps failures to
+//! [`AppError`], which the HTTP layer turns into status codes and the CLI into messages.
+
+mod accounts;
+mod classes;
+mod domains;
+mod error;
+mod groups;
+mod hasher;
+mod import;
+mod login;
+mod policy;
+mod session;
+
+pub use accounts::{AccountChange, NewAccountInput};
+pub use classes::{ClassChange, NewClass};
+pub use error::AppError;
+pub use hasher::{Hasher, HasherLimits};
+pub use import::{ImportRecord, ImportSummary};
+pub use login::LoginOutcome;
+pub use session::{Authenticated, SessionRules};
+
+pub use deskward_core::authz::Actor;
+pub use deskward_store as store;
+
+use std::sync::Arc;
+
+use deskward_store::Store;
+
+/// Where a request came from; recorded with sessions (and later with audit records).
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// Wall-clock time, injected so tests can move it.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Unix seconds.
+    fn now(&self) -> i64;
+}
+
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+}
+
+/// The application: a store, a password hasher, a clock and the session rules.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub store: Store,
+    pub hasher: Hasher,
+    pub clock: Arc<dyn Clock>,
+    pub sessions: SessionRules,
+}
+
+impl App {
+    pub fn new(store: Store, hasher: Hasher) -> App {
+        App { store, hasher, clock: Arc::new(SystemClock), sessions: SessionRules::default() }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// True once a system administrator exists; the first start explains how to make one.
+    pub async fn has_system_admin(&self) -> Result<bool, AppError> {
+        let mut c = self.store.conn().await?;
+        Ok(store::AccountRow::count_role(&mut c, deskward_core::Role::SystemAdmin).await? > 0)
+    }
+}

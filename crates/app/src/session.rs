@@ -1,0 +1,119 @@
+//! Sessions: an opaque random token in a cookie, stored server-side under its SHA-256.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use deskward_core::authz::Actor;
+use deskward_store::{AccountRow, SessionRow};
+use sha2::{Digest, Sha256};
+
+use crate::{App, AppError, Source};
+
+/// Session lifetimes. Issue-level settings (per domain and role) come later; these are the
+/// defaults every session follows now.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionRules {
+    /// Seconds without a request after which the session ends.
+    pub idle_timeout: i64,
+    /// Seconds after login after which the session ends whatever happens.
+    pub absolute_timeout: i64,
+    /// The idle deadline is moved at most this often, so reads do not write on every request.
+    pub touch_interval: i64,
+}
+
+impl Default for SessionRules {
+    fn default() -> Self {
+        SessionRules { idle_timeout: 3600, absolute_timeout: 12 * 3600, touch_interval: 60 }
+    }
+}
+
+/// A request's verified identity.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub session: SessionRow,
+    pub account: AccountRow,
+}
+
+impl Authenticated {
+    pub fn actor(&self) -> Actor {
+        Actor::Account {
+            account_id: self.account.id,
+            domain_id: self.account.domain_id,
+            role: self.account.role,
+        }
+    }
+
+    /// Refuses everything but a password change while one is required.
+    pub fn require_usable(&self) -> Result<&Self, AppError> {
+        if self.session.password_change_required {
+            Err(AppError::PasswordChangeRequired)
+        } else {
+            Ok(self)
+        }
+    }
+}
+
+pub(crate) fn new_token() -> (String, String) {
+    let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
+pub(crate) fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl App {
+    /// Checks a session token; ends the session when it expired or its account was disabled.
+    pub async fn authenticate(&self, token: &str) -> Result<Authenticated, AppError> {
+        // A valid token is 43 base64url characters; anything else cannot match and is not looked up.
+        if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(AppError::Unauthenticated);
+        }
+        let hash = token_hash(token);
+        let now = self.now();
+        let mut c = self.store.conn().await?;
+        let session = SessionRow::find(&mut c, &hash).await?.ok_or(AppError::Unauthenticated)?;
+        let account = AccountRow::get(&mut c, session.account_id).await?;
+        drop(c);
+        let live = now < session.expires_at && now < session.idle_expires_at;
+        let Some(account) = account.filter(|a| live && !a.disabled && !a.domain_disabled) else {
+            let mut tx = self.store.begin().await?;
+            SessionRow::delete(&mut tx, &hash).await?;
+            tx.commit().await?;
+            return Err(AppError::Unauthenticated);
+        };
+        if now - session.last_seen_at >= self.sessions.touch_interval {
+            let idle = (now + self.sessions.idle_timeout).min(session.expires_at);
+            let mut c = self.store.conn().await?;
+            SessionRow::touch(&mut c, &hash, now, idle).await?;
+        }
+        Ok(Authenticated { session, account })
+    }
+
+    /// Ends the session carrying `token`.
+    pub async fn logout(&self, auth: &Authenticated) -> Result<(), AppError> {
+        let mut tx = self.store.begin().await?;
+        SessionRow::delete(&mut tx, &auth.session.token_hash).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) fn new_session(&self, account_id: i64, source: &Source, change_required: bool) -> (String, SessionRow) {
+        let (token, token_hash) = new_token();
+        let now = self.now();
+        let expires_at = now + self.sessions.absolute_timeout;
+        let row = SessionRow {
+            token_hash,
+            account_id,
+            created_at: now,
+            last_seen_at: now,
+            idle_expires_at: (now + self.sessions.idle_timeout).min(expires_at),
+            expires_at,
+            source_ip: source.ip.clone(),
+            user_agent: source.user_agent.chars().take(256).collect(),
+            password_change_required: change_required,
+        };
+        (token, row)
+    }
+}

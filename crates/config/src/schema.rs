@@ -1,0 +1,386 @@
+//! The key table: every setting's key, default, help and rule, stated once; it drives
+//! `Settings::default`, `keys()`, the file reader and the environment overrides.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::settings::{LogFormat, Settings};
+
+/// One setting: its dotted key, its default as written in TOML, and a one-line description.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDoc {
+    pub key: &'static str,
+    /// TOML text; `""` on an optional key means unset.
+    pub default: &'static str,
+    pub help: &'static str,
+    pub(crate) rule: Rule,
+}
+
+type Slot<T> = fn(&mut Settings) -> &mut T;
+
+/// How a key's value is checked and where it is stored; ranges live here so messages and
+/// docs quote the same bounds the check uses.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Rule {
+    Path(Slot<PathBuf>),
+    OptPath(Slot<Option<PathBuf>>),
+    Addr(Slot<SocketAddr>),
+    U64(Slot<u64>, u64, u64),
+    U32(Slot<u32>, u32, u32),
+    Duration(Slot<Duration>),
+    DbUrl(Slot<Option<String>>),
+    Level(Slot<String>),
+    Format(Slot<LogFormat>),
+}
+
+const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+const DB_SCHEMES: [&str; 3] = ["sqlite:", "postgres://", "postgresql://"];
+
+static KEYS: &[KeyDoc] = &[
+    KeyDoc {
+        key: "server.data_dir",
+        default: r#""data""#,
+        help: "directory for the SQLite database, the self-signed certificate and other state",
+        rule: Rule::Path(|s| &mut s.server.data_dir),
+    },
+    KeyDoc {
+        key: "http.listen",
+        default: r#""127.0.0.1:8443""#,
+        help: "IP address and port the HTTPS server listens on",
+        rule: Rule::Addr(|s| &mut s.http.listen),
+    },
+    KeyDoc {
+        key: "http.tls_cert",
+        default: r#""""#,
+        help: "PEM certificate chain file; unset means a self-signed certificate made in the data dir; set together with http.tls_key",
+        rule: Rule::OptPath(|s| &mut s.http.tls_cert),
+    },
+    KeyDoc {
+        key: "http.tls_key",
+        default: r#""""#,
+        help: "PEM private key file for http.tls_cert; set both or neither",
+        rule: Rule::OptPath(|s| &mut s.http.tls_key),
+    },
+    KeyDoc {
+        key: "http.max_body_bytes",
+        default: "65536",
+        help: "largest request body accepted, in bytes (65536 = 64 KiB)",
+        rule: Rule::U64(|s| &mut s.http.max_body_bytes, 1024, 67_108_864),
+    },
+    KeyDoc {
+        key: "http.request_timeout",
+        default: r#""30s""#,
+        help: "time one request may take before it is cut off",
+        rule: Rule::Duration(|s| &mut s.http.request_timeout),
+    },
+    KeyDoc {
+        key: "database.url",
+        default: r#""""#,
+        help: "database URL; unset means the SQLite file deskward.db in the data dir",
+        rule: Rule::DbUrl(|s| &mut s.database.url),
+    },
+    KeyDoc {
+        key: "database.max_connections",
+        default: "8",
+        help: "most database connections open at once",
+        rule: Rule::U32(|s| &mut s.database.max_connections, 1, 1000),
+    },
+    KeyDoc {
+        key: "database.connect_timeout",
+        default: r#""5s""#,
+        help: "how long to wait for a database connection",
+        rule: Rule::Duration(|s| &mut s.database.connect_timeout),
+    },
+    KeyDoc {
+        key: "password_hash.memory_kib",
+        default: "19456",
+        help: "argon2id memory cost per hash, in KiB (19456 KiB = 19 MiB)",
+        rule: Rule::U32(|s| &mut s.password_hash.memory_kib, 8, 4_194_304),
+    },
+    KeyDoc {
+        key: "password_hash.iterations",
+        default: "2",
+        help: "argon2id time cost: passes over the memory",
+        rule: Rule::U32(|s| &mut s.password_hash.iterations, 1, 100),
+    },
+    KeyDoc {
+        key: "password_hash.parallelism",
+        default: "1",
+        help: "argon2id degree of parallelism (lanes)",
+        rule: Rule::U32(|s| &mut s.password_hash.parallelism, 1, 64),
+    },
+    KeyDoc {
+        key: "password_hash.max_in_flight",
+        default: "0",
+        help: "password hashes computed at once; 0 means the number of CPU cores",
+        rule: Rule::U32(|s| &mut s.password_hash.max_in_flight, 0, 1024),
+    },
+    KeyDoc {
+        key: "password_hash.max_queued",
+        default: "64",
+        help: "logins waiting for a hashing slot; beyond this they get 503 with Retry-After",
+        rule: Rule::U32(|s| &mut s.password_hash.max_queued, 0, 1_000_000),
+    },
+    KeyDoc {
+        key: "log.level",
+        default: r#""info""#,
+        help: "least severe level logged",
+        rule: Rule::Level(|s| &mut s.log.level),
+    },
+    KeyDoc {
+        key: "log.format",
+        default: r#""text""#,
+        help: "log line format: text for people, json for log collectors",
+        rule: Rule::Format(|s| &mut s.log.format),
+    },
+];
+
+/// Every key, in file order. Used to print the docs and `deskward config keys`.
+pub fn keys() -> &'static [KeyDoc] {
+    KEYS
+}
+
+impl KeyDoc {
+    /// The section, e.g. `http` for `http.listen`.
+    pub fn section(&self) -> &'static str {
+        self.key.split_once('.').map_or(self.key, |(s, _)| s)
+    }
+
+    /// The key within its section, e.g. `listen` for `http.listen`.
+    pub fn name(&self) -> &'static str {
+        self.key.split_once('.').map_or(self.key, |(_, n)| n)
+    }
+
+    /// The environment variable overriding this key, e.g. `DESKWARD_HTTP__LISTEN`.
+    pub fn env_var(&self) -> String {
+        format!("DESKWARD_{}__{}", self.section(), self.name()).to_uppercase()
+    }
+
+    /// What values are accepted, for docs, e.g. `1 to 1000`.
+    pub fn allowed(&self) -> String {
+        match self.rule {
+            Rule::Path(_) => "path".into(),
+            Rule::OptPath(_) => "path, or empty for unset".into(),
+            Rule::Addr(_) => "IP address and port".into(),
+            Rule::U64(_, min, max) => format!("{min} to {max}"),
+            Rule::U32(_, min, max) => format!("{min} to {max}"),
+            Rule::Duration(_) => "duration like \"30s\" or \"1m 30s\", above zero".into(),
+            Rule::DbUrl(_) => format!(
+                "URL starting with {}, or empty for unset",
+                DB_SCHEMES.join(", ")
+            ),
+            Rule::Level(_) => LEVELS.join(", "),
+            Rule::Format(_) => "text, json".into(),
+        }
+    }
+}
+
+/// Looks up a key by its dotted name.
+pub(crate) fn find(key: &str) -> Option<&'static KeyDoc> {
+    KEYS.iter().find(|k| k.key == key)
+}
+
+/// Section names in file order, without repeats.
+pub(crate) fn sections() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for k in KEYS {
+        if !out.contains(&k.section()) {
+            out.push(k.section());
+        }
+    }
+    out
+}
+
+/// A value as found in the file or the environment, before it is checked.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Raw<'a> {
+    Str(&'a str),
+    Int(i64),
+    /// Any other TOML type, by its name.
+    Other(&'static str),
+    /// An environment variable's text, parsed as whatever the key needs.
+    Env(&'a str),
+}
+
+impl<'a> Raw<'a> {
+    pub(crate) fn from_toml(value: &'a toml_edit::Value) -> Self {
+        match value {
+            toml_edit::Value::String(s) => Raw::Str(s.value()),
+            toml_edit::Value::Integer(i) => Raw::Int(*i.value()),
+            other => Raw::Other(other.type_name()),
+        }
+    }
+
+    fn type_name(self) -> &'static str {
+        match self {
+            Raw::Str(_) | Raw::Env(_) => "string",
+            Raw::Int(_) => "integer",
+            Raw::Other(t) => t,
+        }
+    }
+}
+
+impl Rule {
+    /// Checks `raw` and stores it; the error is the message for a `ConfigError`.
+    pub(crate) fn apply(self, s: &mut Settings, raw: Raw<'_>) -> Result<(), String> {
+        match self {
+            Rule::Path(slot) => {
+                let v = self.text(raw)?;
+                if v.is_empty() {
+                    return Err("path must not be empty".into());
+                }
+                *slot(s) = PathBuf::from(v);
+            }
+            Rule::OptPath(slot) => {
+                let v = self.text(raw)?;
+                *slot(s) = (!v.is_empty()).then(|| PathBuf::from(v));
+            }
+            Rule::Addr(slot) => {
+                let v = self.text(raw)?;
+                *slot(s) = v
+                    .parse()
+                    .map_err(|_| format!("invalid socket address {v:?}"))?;
+            }
+            Rule::U64(slot, min, max) => *slot(s) = self.integer(raw, min, max)?,
+            Rule::U32(slot, min, max) => {
+                let v = self.integer(raw, min.into(), max.into())?;
+                *slot(s) = u32::try_from(v).map_err(|_| format!("{v} is out of range"))?;
+            }
+            Rule::Duration(slot) => {
+                let v = self.text(raw)?;
+                let d = humantime::parse_duration(v).map_err(|_| {
+                    format!("invalid duration {v:?}; write it like \"30s\" or \"1m 30s\"")
+                })?;
+                if d.is_zero() {
+                    return Err(format!("duration {v:?} must be above zero"));
+                }
+                *slot(s) = d;
+            }
+            Rule::DbUrl(slot) => {
+                let v = self.text(raw)?;
+                if !v.is_empty() && !DB_SCHEMES.iter().any(|p| v.starts_with(p)) {
+                    return Err(format!(
+                        "unsupported database url scheme {:?}; the url must start with {}",
+                        url_scheme(v),
+                        DB_SCHEMES.join(", ")
+                    ));
+                }
+                *slot(s) = (!v.is_empty()).then(|| v.to_owned());
+            }
+            Rule::Level(slot) => {
+                let v = self.text(raw)?;
+                let lower = v.to_ascii_lowercase();
+                if !LEVELS.contains(&lower.as_str()) {
+                    return Err(format!(
+                        "invalid log level {v:?}; expected one of {}",
+                        LEVELS.join(", ")
+                    ));
+                }
+                *slot(s) = lower;
+            }
+            Rule::Format(slot) => {
+                let v = self.text(raw)?;
+                *slot(s) = match v.to_ascii_lowercase().as_str() {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    _ => return Err(format!("invalid log format {v:?}; expected text or json")),
+                };
+            }
+        }
+        Ok(())
+    }
+
+    /// How the value should be written, for "expected …, found …".
+    fn expected(self) -> String {
+        match self {
+            Rule::Path(_) | Rule::OptPath(_) => "a path string".into(),
+            Rule::Addr(_) => "a string like \"127.0.0.1:8443\"".into(),
+            Rule::U64(_, min, max) => format!("an integer from {min} to {max}"),
+            Rule::U32(_, min, max) => format!("an integer from {min} to {max}"),
+            Rule::Duration(_) => "a string like \"30s\"".into(),
+            Rule::DbUrl(_) => "a string like \"postgres://host/deskward\"".into(),
+            Rule::Level(_) => format!("a string, one of {}", LEVELS.join(", ")),
+            Rule::Format(_) => "a string, text or json".into(),
+        }
+    }
+
+    fn type_error(self, raw: Raw<'_>) -> String {
+        format!("expected {}, found {}", self.expected(), raw.type_name())
+    }
+
+    fn text<'a>(self, raw: Raw<'a>) -> Result<&'a str, String> {
+        match raw {
+            Raw::Str(s) | Raw::Env(s) => Ok(s),
+            other => Err(self.type_error(other)),
+        }
+    }
+
+    fn integer(self, raw: Raw<'_>, min: u64, max: u64) -> Result<u64, String> {
+        let v: i128 = match raw {
+            Raw::Int(i) => i.into(),
+            Raw::Env(s) => s.parse().map_err(|_| format!("invalid integer {s:?}"))?,
+            other => return Err(self.type_error(other)),
+        };
+        match u64::try_from(v) {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(format!("{v} is out of range (allowed {min} to {max})")),
+        }
+    }
+}
+
+/// The part of a URL before any credentials, so a rejected URL's password never reaches a log.
+fn url_scheme(url: &str) -> &str {
+    let end = url
+        .find("://")
+        .map(|i| i + 3)
+        .or_else(|| url.find(':').map(|i| i + 1));
+    end.and_then(|e| url.get(..e)).unwrap_or(url)
+}
+
+/// The defaults, made by applying each key's default text through its own rule.
+pub(crate) fn defaults() -> Settings {
+    let mut s = Settings::blank();
+    for k in KEYS {
+        // A default that fails here is caught by the `every_default_is_valid` test.
+        let _ = apply_default(k, &mut s);
+    }
+    s
+}
+
+fn apply_default(k: &KeyDoc, s: &mut Settings) -> Result<(), String> {
+    let value: toml_edit::Value = k.default.parse().map_err(|e| format!("{e:?}"))?;
+    k.rule.apply(s, Raw::from_toml(&value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_is_valid() {
+        let mut s = Settings::blank();
+        for k in keys() {
+            assert_eq!(apply_default(k, &mut s), Ok(()), "default of {}", k.key);
+        }
+    }
+
+    #[test]
+    fn keys_are_unique_and_dotted_once() {
+        for (i, k) in keys().iter().enumerate() {
+            assert_eq!(k.key.matches('.').count(), 1, "{}", k.key);
+            assert!(
+                keys()[i + 1..].iter().all(|o| o.key != k.key),
+                "duplicate {}",
+                k.key
+            );
+        }
+    }
+
+    #[test]
+    fn url_scheme_hides_credentials() {
+        assert_eq!(url_scheme("mysql://root:secret@db/x"), "mysql://");
+        assert_eq!(url_scheme("mysql:x"), "mysql:");
+        assert_eq!(url_scheme("nothing"), "nothing");
+    }
+}

@@ -1,0 +1,122 @@
+//! The settings types other crates read; their defaults live in the key table in `schema.rs`.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Every setting of the server, grouped as in the TOML file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub password_hash: PasswordHashSettings,
+    pub log: LogSettings,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// Directory for the database file, the self-signed certificate and other state.
+    pub data_dir: PathBuf,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+    /// PEM certificate chain; `None` means a self-signed certificate made in the data dir.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key; set exactly when `tls_cert` is.
+    pub tls_key: Option<PathBuf>,
+    pub max_body_bytes: u64,
+    pub request_timeout: Duration,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// `None` means the SQLite file `deskward.db` in the data dir.
+    pub url: Option<String>,
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+}
+
+/// `[password_hash]`: argon2id cost and how many hashes may run or wait at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordHashSettings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// 0 means the number of CPU cores.
+    pub max_in_flight: u32,
+    /// Logins waiting for a hashing slot beyond this are refused with 503.
+    pub max_queued: u32,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    /// One of `error`, `warn`, `info`, `debug`, `trace`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    /// The name as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+impl Default for Settings {
+    /// The defaults from the key table (see [`crate::keys`]).
+    fn default() -> Self {
+        crate::schema::defaults()
+    }
+}
+
+impl Settings {
+    /// Placeholders only: every field is overwritten from the key table by `schema::defaults`,
+    /// so the real defaults are stated once, in that table.
+    pub(crate) fn blank() -> Self {
+        Settings {
+            server: ServerSettings {
+                data_dir: PathBuf::new(),
+            },
+            http: HttpSettings {
+                listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+                tls_cert: None,
+                tls_key: None,
+                max_body_bytes: 0,
+                request_timeout: Duration::ZERO,
+            },
+            database: DatabaseSettings {
+                url: None,
+                max_connections: 0,
+                connect_timeout: Duration::ZERO,
+            },
+            password_hash: PasswordHashSettings {
+                memory_kib: 0,
+                iterations: 0,
+                parallelism: 0,
+                max_in_flight: 0,
+                max_queued: 0,
+            },
+            log: LogSettings {
+                level: String::new(),
+                format: LogFormat::Text,
+            },
+        }
+    }
+}

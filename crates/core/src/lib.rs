@@ -1,0 +1,11 @@
+//! Deskward's domain model and rules. Nothing here does I/O: time arrives as a parameter
+//! (`now`, Unix seconds) and randomness as bytes, so every rule can be tested exactly.
+
+pub mod authz;
+pub mod class;
+pub mod name;
+pub mod password;
+pub mod role;
+
+pub use name::{AccountName, DomainName, Login, NameError, ObjectName};
+pub use role::Role;

@@ -1,0 +1,84 @@
+//! The routes of `/api/v1`, one module per resource.
+
+mod accounts;
+mod classes;
+mod domains;
+mod groups;
+mod me;
+mod policies;
+
+use axum::Json;
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, put};
+use deskward_proto::Health;
+
+use crate::State;
+
+/// Every (method, path) the API serves; checked against `openapi.json` by the tests.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/health"),
+    ("GET", "/api/v1/openapi.json"),
+    ("POST", "/api/v1/session"),
+    ("DELETE", "/api/v1/session"),
+    ("GET", "/api/v1/me"),
+    ("PUT", "/api/v1/me/password"),
+    ("GET", "/api/v1/domains"),
+    ("POST", "/api/v1/domains"),
+    ("GET", "/api/v1/domains/{domain}"),
+    ("PATCH", "/api/v1/domains/{domain}"),
+    ("DELETE", "/api/v1/domains/{domain}"),
+    ("GET", "/api/v1/domains/{domain}/accounts"),
+    ("POST", "/api/v1/domains/{domain}/accounts"),
+    ("GET", "/api/v1/domains/{domain}/accounts/{name}"),
+    ("PATCH", "/api/v1/domains/{domain}/accounts/{name}"),
+    ("DELETE", "/api/v1/domains/{domain}/accounts/{name}"),
+    ("PUT", "/api/v1/domains/{domain}/accounts/{name}/password"),
+    ("GET", "/api/v1/domains/{domain}/groups"),
+    ("POST", "/api/v1/domains/{domain}/groups"),
+    ("DELETE", "/api/v1/domains/{domain}/groups/{group}"),
+    ("PUT", "/api/v1/domains/{domain}/groups/{group}/members/{name}"),
+    ("DELETE", "/api/v1/domains/{domain}/groups/{group}/members/{name}"),
+    ("GET", "/api/v1/domains/{domain}/classes"),
+    ("POST", "/api/v1/domains/{domain}/classes"),
+    ("PATCH", "/api/v1/domains/{domain}/classes/{class}"),
+    ("DELETE", "/api/v1/domains/{domain}/classes/{class}"),
+    ("GET", "/api/v1/domains/{domain}/policies/{audience}"),
+    ("PUT", "/api/v1/domains/{domain}/policies/{audience}"),
+];
+
+pub fn routes() -> Router<State> {
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/session", axum::routing::post(me::login).delete(me::logout))
+        .route("/api/v1/me", get(me::me))
+        .route("/api/v1/me/password", put(me::change_password))
+        .route("/api/v1/domains", get(domains::list).post(domains::create))
+        .route("/api/v1/domains/{domain}", get(domains::show).patch(domains::update).delete(domains::remove))
+        .route("/api/v1/domains/{domain}/accounts", get(accounts::list).post(accounts::create))
+        .route(
+            "/api/v1/domains/{domain}/accounts/{name}",
+            get(accounts::show).patch(accounts::update).delete(accounts::remove),
+        )
+        .route("/api/v1/domains/{domain}/accounts/{name}/password", put(accounts::set_password))
+        .route("/api/v1/domains/{domain}/groups", get(groups::list).post(groups::create))
+        .route("/api/v1/domains/{domain}/groups/{group}", axum::routing::delete(groups::remove))
+        .route(
+            "/api/v1/domains/{domain}/groups/{group}/members/{name}",
+            put(groups::add_member).delete(groups::remove_member),
+        )
+        .route("/api/v1/domains/{domain}/classes", get(classes::list).post(classes::create))
+        .route("/api/v1/domains/{domain}/classes/{class}", axum::routing::patch(classes::update).delete(classes::remove))
+        .route("/api/v1/domains/{domain}/policies/{audience}", get(policies::show).put(policies::set))
+}
+
+/// Unauthenticated liveness answer; also the baseline of the request-rate benchmark.
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() })
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], crate::OPENAPI)
+}

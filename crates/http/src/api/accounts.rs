@@ -1,0 +1,81 @@
+//! `/domains/{domain}/accounts`: admins manage the accounts of the domains they administer.
+
+use axum::Json;
+use axum::extract::{Path, State as Extract};
+use axum::http::StatusCode;
+use deskward_app::{AccountChange, NewAccountInput};
+use deskward_proto::{Account, CreateAccount, SetPassword, UpdateAccount};
+
+use crate::extract::{ApiJson, Session};
+use crate::{ApiError, State, convert};
+
+pub async fn list(Extract(app): Extract<State>, Session(auth): Session, Path(domain): Path<String>) -> Result<Json<Vec<Account>>, ApiError> {
+    let rows = app.list_accounts(&auth.actor(), &domain).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        out.push(convert::account(row, app.groups_of(row.id).await?));
+    }
+    Ok(Json(out))
+}
+
+pub async fn create(
+    Extract(app): Extract<State>,
+    Session(auth): Session,
+    Path(domain): Path<String>,
+    ApiJson(req): ApiJson<CreateAccount>,
+) -> Result<(StatusCode, Json<Account>), ApiError> {
+    let input = NewAccountInput {
+        name: req.name,
+        role: req.role,
+        class: req.class,
+        password: req.password,
+        must_change_password: req.must_change_password,
+    };
+    let row = app.create_account(&auth.actor(), &domain, &input).await?;
+    Ok((StatusCode::CREATED, Json(convert::account(&row, Vec::new()))))
+}
+
+pub async fn show(
+    Extract(app): Extract<State>,
+    Session(auth): Session,
+    Path((domain, name)): Path<(String, String)>,
+) -> Result<Json<Account>, ApiError> {
+    let (row, groups) = app.get_account(&auth.actor(), &format!("{name}@{domain}")).await?;
+    Ok(Json(convert::account(&row, groups)))
+}
+
+pub async fn update(
+    Extract(app): Extract<State>,
+    Session(auth): Session,
+    Path((domain, name)): Path<(String, String)>,
+    ApiJson(req): ApiJson<UpdateAccount>,
+) -> Result<Json<Account>, ApiError> {
+    let change = AccountChange {
+        role: req.role,
+        class: req.class,
+        disabled: req.disabled,
+        must_change_password: req.must_change_password,
+    };
+    let row = app.update_account(&auth.actor(), &format!("{name}@{domain}"), &change).await?;
+    let groups = app.groups_of(row.id).await?;
+    Ok(Json(convert::account(&row, groups)))
+}
+
+pub async fn remove(
+    Extract(app): Extract<State>,
+    Session(auth): Session,
+    Path((domain, name)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    app.remove_account(&auth.actor(), &format!("{name}@{domain}")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn set_password(
+    Extract(app): Extract<State>,
+    Session(auth): Session,
+    Path((domain, name)): Path<(String, String)>,
+    ApiJson(req): ApiJson<SetPassword>,
+) -> Result<StatusCode, ApiError> {
+    app.set_password(&auth.actor(), &format!("{name}@{domain}"), &req.password, req.must_change_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

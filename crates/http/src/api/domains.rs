@@ -1,0 +1,45 @@
+//! `/domains`: system admins manage domains; domain admins see their own.
+
+use axum::Json;
+use axum::extract::{Path, State as Extract};
+use axum::http::StatusCode;
+use deskward_proto::{CreateDomain, Domain, UpdateDomain};
+
+use crate::extract::{ApiJson, Session};
+use crate::{ApiError, State, convert};
+
+pub async fn list(Extract(app): Extract<State>, Session(auth): Session) -> Result<Json<Vec<Domain>>, ApiError> {
+    let rows = app.list_domains(&auth.actor()).await?;
+    Ok(Json(rows.iter().map(convert::domain).collect()))
+}
+
+pub async fn create(
+    Extract(app): Extract<State>,
+    Session(auth): Session,
+    ApiJson(req): ApiJson<CreateDomain>,
+) -> Result<(StatusCode, Json<Domain>), ApiError> {
+    let row = app.create_domain(&auth.actor(), &req.name).await?;
+    Ok((StatusCode::CREATED, Json(convert::domain(&row))))
+}
+
+pub async fn show(Extract(app): Extract<State>, Session(auth): Session, Path(domain): Path<String>) -> Result<Json<Domain>, ApiError> {
+    Ok(Json(convert::domain(&app.get_domain(&auth.actor(), &domain).await?)))
+}
+
+pub async fn update(
+    Extract(app): Extract<State>,
+    Session(auth): Session,
+    Path(domain): Path<String>,
+    ApiJson(req): ApiJson<UpdateDomain>,
+) -> Result<Json<Domain>, ApiError> {
+    let row = match req.disabled {
+        Some(disabled) => app.set_domain_disabled(&auth.actor(), &domain, disabled).await?,
+        None => app.get_domain(&auth.actor(), &domain).await?,
+    };
+    Ok(Json(convert::domain(&row)))
+}
+
+pub async fn remove(Extract(app): Extract<State>, Session(auth): Session, Path(domain): Path<String>) -> Result<StatusCode, ApiError> {
+    app.remove_domain(&auth.actor(), &domain).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

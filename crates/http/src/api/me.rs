@@ -1,0 +1,63 @@
+//! Logging in and out, and the caller's own account.
+
+use axum::Json;
+use axum::extract::State as Extract;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use deskward_app::Authenticated;
+use deskward_proto::{ChangePasswordRequest, LoginRequest, Me};
+
+use crate::extract::{AnySession, ApiJson, Client, SESSION_COOKIE};
+use crate::{ApiError, State, convert};
+
+async fn me_of(app: &State, auth: &Authenticated) -> Result<Me, ApiError> {
+    let groups = app.groups_of(auth.account.id).await?;
+    Ok(Me {
+        login: auth.account.login(),
+        domain: auth.account.domain.clone(),
+        role: auth.account.role.to_string(),
+        class: auth.account.class.clone(),
+        groups,
+        password_change_required: auth.session.password_change_required,
+        session_expires_at: convert::time(auth.session.expires_at),
+    })
+}
+
+fn cookie(value: &str, max_age: Option<i64>) -> Result<HeaderValue, ApiError> {
+    let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
+    HeaderValue::from_str(&format!("{SESSION_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict{age}"))
+        .map_err(|e| ApiError::App(deskward_app::AppError::Internal(e.to_string())))
+}
+
+pub async fn login(
+    Extract(app): Extract<State>,
+    Client(source): Client,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let outcome = app.login(&req.login, &req.password, &source).await?;
+    let auth = Authenticated { session: outcome.session, account: outcome.account };
+    let body = me_of(&app, &auth).await?;
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie(&outcome.token, None)?);
+    Ok(response)
+}
+
+pub async fn logout(Extract(app): Extract<State>, AnySession(auth): AnySession) -> Result<Response, ApiError> {
+    app.logout(&auth).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie("", Some(0))?);
+    Ok(response)
+}
+
+pub async fn me(Extract(app): Extract<State>, AnySession(auth): AnySession) -> Result<Json<Me>, ApiError> {
+    Ok(Json(me_of(&app, &auth).await?))
+}
+
+pub async fn change_password(
+    Extract(app): Extract<State>,
+    AnySession(auth): AnySession,
+    ApiJson(req): ApiJson<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    app.change_own_password(&auth, &req.current_password, &req.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

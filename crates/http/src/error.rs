@@ -1,0 +1,80 @@
+//! The one error type of the HTTP layer: every failure becomes the JSON error body with the
+//! right status. Server-side failures get a generic message; their detail goes to the log.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use deskward_app::AppError;
+use deskward_proto::{ErrorBody, ErrorDetail, PolicyViolation};
+
+#[derive(Debug)]
+pub enum ApiError {
+    App(AppError),
+    /// A request the API cannot read: malformed JSON, wrong content type, oversize body.
+    BadRequest { status: StatusCode, code: &'static str, message: String },
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError::App(e)
+    }
+}
+
+pub fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
+    match e {
+        AppError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_input"),
+        AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        AppError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
+        AppError::DomainDisabled => (StatusCode::FORBIDDEN, "domain_disabled"),
+        AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        AppError::PasswordChangeRequired => (StatusCode::FORBIDDEN, "password_change_required"),
+        AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        AppError::Policy(_) => (StatusCode::UNPROCESSABLE_ENTITY, "password_policy"),
+        AppError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+        AppError::Store(_) | AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+pub fn body(status: StatusCode, code: &str, message: String, violations: Vec<PolicyViolation>) -> Response {
+    let detail = ErrorDetail { code: code.to_owned(), message, violations };
+    (status, Json(ErrorBody { error: detail })).into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::BadRequest { status, code, message } => body(status, code, message, Vec::new()),
+            ApiError::App(e) => {
+                let (status, code) = status_and_code(&e);
+                let message = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+                    tracing::error!(error = %e, "request failed");
+                    "internal error; the server log has the details".to_owned()
+                } else {
+                    e.to_string()
+                };
+                let violations = match &e {
+                    AppError::Policy(v) => v
+                        .iter()
+                        .map(|v| PolicyViolation { rule: v.rule().to_owned(), message: v.message() })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                let mut response = body(status, code, message, violations);
+                if matches!(e, AppError::Busy) {
+                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                }
+                response
+            }
+        }
+    }
+}
+
+pub async fn no_route() -> Response {
+    body(StatusCode::NOT_FOUND, "no_route", "no such API endpoint".into(), Vec::new())
+}
+
+pub async fn method_not_allowed() -> Response {
+    body(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint".into(), Vec::new())
+}

@@ -1,0 +1,42 @@
+//! Deskward's HTTP layer: the JSON API under `/api/v1`. Handlers stay thin: extract, call the
+//! `deskward-app` use case, convert the answer to a `deskward-proto` type. Transport (TLS,
+//! sockets) belongs to the binary; this crate is a plain `Router` that tests drive directly.
+
+mod api;
+mod convert;
+mod error;
+mod extract;
+mod headers;
+
+pub use api::ROUTES;
+pub use error::ApiError;
+pub use extract::{PeerAddr, SESSION_COOKIE};
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use deskward_app::App;
+
+/// The OpenAPI description of the API, served at `/api/v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub max_body_bytes: usize,
+    /// A request that takes longer is answered 503 and its work abandoned.
+    pub request_timeout: std::time::Duration,
+}
+
+pub type State = Arc<App>;
+
+/// The whole HTTP surface of the server.
+pub fn router(app: App, options: &HttpOptions) -> Router {
+    api::routes()
+        .fallback(error::no_route)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(options.request_timeout, headers::deadline))
+        .layer(axum::middleware::from_fn(headers::guard_and_secure))
+        .layer(DefaultBodyLimit::max(options.max_body_bytes))
+        .with_state(Arc::new(app))
+}

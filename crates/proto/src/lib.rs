@@ -1,0 +1,193 @@
+//! The JSON API's wire types. Only this crate and `deskward-http` know the wire format;
+//! the core model is converted to and from these types at the boundary.
+
+use serde::{Deserialize, Serialize};
+
+/// The body of every error answer: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `invalid_credentials`, `password_policy`.
+    pub code: String,
+    pub message: String,
+    /// Rules a refused password broke, when `code` is `password_policy`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<PolicyViolation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PolicyViolation {
+    pub rule: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub login: String,
+    pub password: String,
+}
+
+/// Who is logged in; the answer of `POST /session` and `GET /me`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Me {
+    pub login: String,
+    pub domain: String,
+    pub role: String,
+    pub class: Option<String>,
+    pub groups: Vec<String>,
+    /// When true, only `PUT /me/password` and `DELETE /session` work until the password is changed.
+    pub password_change_required: bool,
+    pub session_expires_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Domain {
+    pub name: String,
+    pub disabled: bool,
+    pub created_at: String,
+    pub accounts: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDomain {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDomain {
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Account {
+    pub login: String,
+    pub role: String,
+    pub class: Option<String>,
+    pub disabled: bool,
+    pub must_change_password: bool,
+    pub groups: Vec<String>,
+    pub created_at: String,
+    pub password_changed_at: Option<String>,
+    pub last_login_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccount {
+    /// The part before `@`; the domain comes from the path.
+    pub name: String,
+    pub role: String,
+    #[serde(default)]
+    pub class: Option<String>,
+    /// Optional: an account without a password cannot log in until one is set.
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub must_change_password: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAccount {
+    pub role: Option<String>,
+    /// `""` removes the class.
+    pub class: Option<String>,
+    pub disabled: Option<bool>,
+    pub must_change_password: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPassword {
+    pub password: String,
+    #[serde(default)]
+    pub must_change_password: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Group {
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroup {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Features {
+    pub web: bool,
+    pub mail: bool,
+    pub im: bool,
+    pub documents: bool,
+    pub helpdesk: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserClass {
+    pub name: String,
+    pub features: Features,
+    pub quota_storage_bytes: Option<i64>,
+    pub quota_documents: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserClass {
+    pub name: String,
+    #[serde(default)]
+    pub features: Option<Features>,
+    #[serde(default)]
+    pub quota_storage_bytes: Option<i64>,
+    #[serde(default)]
+    pub quota_documents: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserClass {
+    pub features: Option<Features>,
+    /// `-1` removes the quota.
+    pub quota_storage_bytes: Option<i64>,
+    pub quota_documents: Option<i64>,
+}
+
+/// A domain's password policy for one audience (`users`, or `staff` = agents and admins).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordPolicy {
+    pub min_length: u32,
+    pub min_non_letters: u32,
+    pub require_lowercase: bool,
+    pub require_uppercase: bool,
+    pub require_digit: bool,
+    pub require_symbol: bool,
+    pub reject_common: bool,
+    /// Days after which a password expires; `null` = never.
+    pub max_age_days: Option<u32>,
+    /// How many previous passwords may not be reused.
+    pub history: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}

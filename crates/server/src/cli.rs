@@ -1,0 +1,132 @@
+//! The command line: `deskward serve` and the administration commands. Admin commands work on
+//! the same data directory and database as the server, as the local operator (someone with a
+//! shell on the host holds every right).
+
+pub mod account;
+mod class;
+mod domain;
+mod group;
+mod policy;
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::settings;
+
+#[derive(Parser, Debug)]
+#[command(name = "deskward", version, about = "Deskward: a self-hosted, multi-domain collaboration and helpdesk server")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Configuration file (TOML); see docs/configuration.md
+    #[arg(long, global = true, env = "DESKWARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory; overrides server.data_dir
+    #[arg(long, global = true, env = "DESKWARD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (HTTPS on http.listen)
+    Serve,
+    /// Manage domains
+    #[command(subcommand)]
+    Domain(domain::Cmd),
+    /// Manage accounts (logins are name@domain)
+    #[command(subcommand)]
+    Account(account::Cmd),
+    /// Manage groups of accounts
+    #[command(subcommand)]
+    Group(group::Cmd),
+    /// Manage user classes (feature switches and quotas)
+    #[command(subcommand)]
+    Class(class::Cmd),
+    /// Show and set password policies
+    #[command(subcommand)]
+    Policy(policy::Cmd),
+    /// Inspect the configuration
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// Check the configuration and print the effective settings
+    Check,
+    /// List every configuration key with its default
+    Keys,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Config(ConfigCmd::Keys) = cli.command {
+        for key in deskward_config::keys() {
+            println!("{:<32} {:<20} {}", key.key, key.default, key.help);
+        }
+        return Ok(());
+    }
+    let settings = settings::load(&cli.global)?;
+    init_logging(&settings);
+    let app = || async { settings::open_app(&settings).await.map(|(app, _)| app) };
+    match cli.command {
+        Command::Serve => crate::serve::run(&settings).await,
+        Command::Domain(cmd) => domain::run(&app().await?, cmd).await,
+        Command::Account(cmd) => account::run(&app().await?, cmd).await,
+        Command::Group(cmd) => group::run(&app().await?, cmd).await,
+        Command::Class(cmd) => class::run(&app().await?, cmd).await,
+        Command::Policy(cmd) => policy::run(&app().await?, cmd).await,
+        Command::Config(ConfigCmd::Check) => {
+            println!("{settings:#?}");
+            Ok(())
+        }
+        Command::Config(ConfigCmd::Keys) => Ok(()),
+    }
+}
+
+fn init_logging(settings: &deskward_config::Settings) {
+    let filter = std::env::var("DESKWARD_LOG").unwrap_or_else(|_| settings.log.level.clone());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match settings.log.format {
+        deskward_config::LogFormat::Json => builder.json().try_init(),
+        deskward_config::LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Reads one password line from standard input (for `--password-stdin`).
+pub fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| anyhow!("cannot read the password from standard input: {e}"))?;
+    let password = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).unwrap_or(&line);
+    if password.is_empty() {
+        bail!("the password read from standard input is empty");
+    }
+    Ok(password.to_owned())
+}
+
+/// Turns an application error into a CLI error that keeps the rule list of a refused password.
+pub fn fail(e: deskward_app::AppError) -> anyhow::Error {
+    match &e {
+        deskward_app::AppError::Policy(v) => {
+            let rules: Vec<String> = v.iter().map(|v| format!("  - {}: {}", v.rule(), v.message())).collect();
+            anyhow!("password refused by the domain's policy:\n{}", rules.join("\n"))
+        }
+        _ => anyhow!("{e}"),
+    }
+}
+
+pub fn time(unix: Option<i64>) -> String {
+    match unix.and_then(|t| u64::try_from(t).ok()) {
+        Some(t) => humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)).to_string(),
+        None => "-".into(),
+    }
+}

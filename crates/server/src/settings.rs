@@ -1,0 +1,57 @@
+//! Loads the settings for a command: the file named by `--config` / `DESKWARD_CONFIG`, then the
+//! environment, then `--data-dir` / `DESKWARD_DATA_DIR`; and opens the store they name.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+use deskward_app::{App, Hasher, HasherLimits};
+use deskward_config::Settings;
+use deskward_core::password::HashParams;
+use deskward_store::{OpenOptions, Store};
+
+use crate::cli::Global;
+use crate::data_dir;
+
+pub fn load(global: &Global) -> anyhow::Result<Settings> {
+    let mut settings = deskward_config::load(global.config.as_deref(), utf8_env())
+        .map_err(|errors| anyhow!("configuration is invalid:\n{errors}"))?;
+    if let Some(dir) = &global.data_dir {
+        settings.server.data_dir = dir.clone();
+    }
+    Ok(settings)
+}
+
+/// The process environment; a variable that is not UTF-8 cannot be a setting and is skipped
+/// (`std::env::vars` would panic on it).
+fn utf8_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+}
+
+/// The database URL: the configured one, or an SQLite file in the data directory.
+pub fn database_url(settings: &Settings, data_dir: &Path) -> String {
+    match &settings.database.url {
+        Some(url) => url.clone(),
+        None => {
+            let file: PathBuf = data_dir.join("deskward.db");
+            // sqlx percent-decodes the path and splits at '?' and '#'.
+            let path = file.to_string_lossy().replace('%', "%25").replace('?', "%3F").replace('#', "%23");
+            format!("sqlite://{path}?mode=rwc")
+        }
+    }
+}
+
+/// Prepares the data directory, opens the store and builds the application.
+pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
+    let dir = data_dir::prepare(&settings.server.data_dir)?;
+    let url = database_url(settings, &dir);
+    let options = OpenOptions {
+        max_connections: settings.database.max_connections,
+        connect_timeout: settings.database.connect_timeout,
+    };
+    let store = Store::open(&url, &options).await.context("database.url")?;
+    let p = &settings.password_hash;
+    let params = HashParams { memory_kib: p.memory_kib, iterations: p.iterations, parallelism: p.parallelism };
+    let limits = HasherLimits { max_in_flight: p.max_in_flight, max_queued: p.max_queued };
+    let hasher = Hasher::new(params, limits).map_err(|e| anyhow!("password_hash: {e}"))?;
+    Ok((App::new(store, hasher), dir))
+}

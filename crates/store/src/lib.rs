@@ -1,0 +1,176 @@
+//! Deskward's persistence. One SQL dialect (the part SQLite and PostgreSQL share) runs on both
+//! through sqlx's `Any` driver; this crate holds the migrations and every SQL statement.
+//!
+//! Reads take a plain connection; writes take a [`Tx`], so every change happens inside a
+//! transaction that the caller commits.
+
+mod accounts;
+mod classes;
+mod domains;
+mod groups;
+mod migrate;
+pub mod policies;
+mod sessions;
+
+pub use accounts::{AccountRow, NewAccount};
+pub use classes::ClassRow;
+pub use domains::DomainRow;
+pub use groups::GroupRow;
+pub use sessions::SessionRow;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool};
+
+pub use sqlx::AnyConnection as Conn;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {url}: {source}")]
+    Open { url: String, source: sqlx::Error },
+    #[error("database migration {version} failed: {source}")]
+    Migrate { version: i64, source: sqlx::Error },
+    #[error("database was migrated by a newer Deskward (schema {found}, this build knows {known}); upgrade Deskward")]
+    TooNew { found: i64, known: i64 },
+    #[error("{what} already exists")]
+    Conflict { what: String },
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("stored {what} is corrupt: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Options for [`Store::open`].
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+}
+
+impl Store {
+    /// Connects and brings the schema up to date.
+    pub async fn open(url: &str, options: &OpenOptions) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let open_err = |source| StoreError::Open { url: redact(url), source };
+        let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        let connect: AnyConnectOptions = url.parse().map_err(open_err)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.connect_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(open_err)?;
+        let store = Store { pool, backend };
+        if backend == Backend::Sqlite {
+            // WAL lets readers proceed while one writer commits; the setting persists in the file.
+            sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&store.pool).await.map_err(open_err)?;
+        }
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for reads.
+    pub async fn conn(&self) -> Result<PoolConnection<Any>> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`)
+    /// so two writers wait for each other instead of failing when one upgrades a read.
+    pub async fn begin(&self) -> Result<Tx> {
+        let inner = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(Tx { inner })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
+pub struct Tx {
+    inner: sqlx::Transaction<'static, Any>,
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tx")
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        Ok(self.inner.commit().await?)
+    }
+
+    /// The connection inside the transaction, for reads that must see its writes.
+    pub fn conn(&mut self) -> &mut Conn {
+        &mut self.inner
+    }
+}
+
+/// A fresh random id: positive and below 2^53 so that JSON clients keep it exact.
+pub(crate) fn new_id() -> i64 {
+    let bits: u64 = rand::random::<u64>() >> 11;
+    i64::try_from(bits.max(1)).unwrap_or(1)
+}
+
+/// Turns a unique-constraint failure into [`StoreError::Conflict`].
+pub(crate) fn conflict(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match e.as_database_error() {
+        Some(db) if db.is_unique_violation() => StoreError::Conflict { what: what.into() },
+        _ => StoreError::Db(e),
+    }
+}
+
+/// Hides a password in a database URL before it reaches a message.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(super::redact("postgres://dw:s3cret@db:5432/x"), "postgres://dw:***@db:5432/x");
+        assert_eq!(super::redact("sqlite:///data/x.db"), "sqlite:///data/x.db");
+    }
+}
+
+/// Reads a 0/1 flag column.
+pub(crate) fn flag_of(row: &sqlx::any::AnyRow, column: &str) -> Result<bool> {
+    use sqlx::Row;
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}

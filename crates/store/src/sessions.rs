@@ -1,0 +1,111 @@
+//! Server-side sessions, stored under the hash of their token.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{flag_of, Conn, Result, Tx};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub account_id: i64,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub idle_expires_at: i64,
+    pub expires_at: i64,
+    pub source_ip: String,
+    pub user_agent: String,
+    pub password_change_required: bool,
+}
+
+fn from_row(row: &AnyRow) -> Result<SessionRow> {
+    Ok(SessionRow {
+        token_hash: row.try_get("token_hash")?,
+        account_id: row.try_get("account_id")?,
+        created_at: row.try_get("created_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+        idle_expires_at: row.try_get("idle_expires_at")?,
+        expires_at: row.try_get("expires_at")?,
+        source_ip: row.try_get("source_ip")?,
+        user_agent: row.try_get("user_agent")?,
+        password_change_required: flag_of(row, "password_change_required")?,
+    })
+}
+
+impl SessionRow {
+    pub async fn find(c: &mut Conn, token_hash: &str) -> Result<Option<SessionRow>> {
+        let row = sqlx::query(
+            "SELECT token_hash, account_id, created_at, last_seen_at, idle_expires_at, expires_at, \
+             source_ip, user_agent, password_change_required FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(c)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn insert(tx: &mut Tx, s: &SessionRow) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, idle_expires_at, \
+             expires_at, source_ip, user_agent, password_change_required) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&s.token_hash)
+        .bind(s.account_id)
+        .bind(s.created_at)
+        .bind(s.last_seen_at)
+        .bind(s.idle_expires_at)
+        .bind(s.expires_at)
+        .bind(&s.source_ip)
+        .bind(&s.user_agent)
+        .bind(i64::from(s.password_change_required))
+        .execute(tx.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Extends the idle deadline. Runs outside a transaction on purpose: it is bookkeeping, not
+    /// a change a user made, and it must not take the write lock on every request.
+    pub async fn touch(c: &mut Conn, token_hash: &str, now: i64, idle_expires_at: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1, idle_expires_at = $2 WHERE token_hash = $3")
+            .bind(now)
+            .bind(idle_expires_at)
+            .bind(token_hash)
+            .execute(c)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete(tx: &mut Tx, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(tx.conn()).await?;
+        Ok(())
+    }
+
+    /// Ends every session of an account (password change, disable, removal); returns how many.
+    pub async fn delete_for_account(tx: &mut Tx, account_id: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+            .bind(account_id)
+            .execute(tx.conn())
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Ends every session of every account of a domain (domain disabled).
+    pub async fn delete_for_domain(tx: &mut Tx, domain_id: i64) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE account_id IN (SELECT id FROM accounts WHERE domain_id = $1)",
+        )
+        .bind(domain_id)
+        .execute(tx.conn())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn purge_expired(tx: &mut Tx, now: i64) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR idle_expires_at <= $1")
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
