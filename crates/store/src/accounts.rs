@@ -93,8 +93,9 @@ impl AccountRow {
         rows.iter().map(from_row).collect()
     }
 
+    /// Enabled accounts with `role`.
     pub async fn count_role(c: &mut Conn, role: Role) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE role = $1")
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE role = $1 AND disabled = 0")
             .bind(role.as_str())
             .fetch_one(c)
             .await?)

@@ -1,1 +1,41 @@
-//! placeholder
+//! The test kit: boots the real `deskward` binary on 127.0.0.1 with a private data directory,
+//! on SQLite or on a fresh PostgreSQL database, and gives tests an HTTPS client that verifies
+//! the server's generated certificate.
+//!
+//! PostgreSQL comes from `DESKWARD_TEST_POSTGRES_ADMIN_URL` (the project's test command starts
+//! a throw-away cluster and sets it). Without it, PostgreSQL tests skip with a message, unless
+//! `DESKWARD_REQUIRE_SERVICES=1`, under which a missing service fails the test.
+
+mod postgres;
+mod server;
+
+pub use postgres::{fresh_database, postgres_available};
+pub use server::{Backend, Server, ServerOptions};
+
+/// True when the test command demands every real service.
+pub fn services_required() -> bool {
+    std::env::var("DESKWARD_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+/// Runs an async test body once per store back end.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident => $body:ident;)*) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$body($crate::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if !$crate::postgres_available("postgres store test") {
+                        return;
+                    }
+                    super::$body($crate::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}

@@ -1,0 +1,73 @@
+//! A flood of 500 concurrent logins at the real argon2id cost: memory stays bounded, excess
+//! logins get 503 with Retry-After, and the server keeps answering other requests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use deskward_testkit::{Backend, ServerOptions};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_flood_keeps_memory_bounded_and_the_server_answering() {
+    let mut options = ServerOptions::new(Backend::Sqlite).env("DESKWARD_PASSWORD_HASH__MAX_QUEUED", "32");
+    options.cheap_hashing = false; // OWASP parameters: 19 MiB per hash in flight
+    let server = start(options).await;
+    server.cli_ok(&["domain", "add", "example.org"], None);
+    server.cli_ok(&["account", "add", ADMIN, "--role", "system-admin", "--password-stdin"], Some(ADMIN_PW));
+    let idle_kib = server.rss_kib().unwrap_or(0);
+
+    let peak = Arc::new(AtomicU64::new(0));
+    let running = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let (peak, running, pid) = (peak.clone(), running.clone(), server.pid().unwrap());
+        std::thread::spawn(move || {
+            while running.load(Ordering::Relaxed) {
+                if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                    if let Some(kib) = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()) {
+                        peak.fetch_max(kib, Ordering::Relaxed);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+
+    let clients: Vec<_> = (0..20).map(|_| server.client()).collect();
+    let mut tasks = Vec::new();
+    for i in 0..500 {
+        let client = clients[i % clients.len()].clone();
+        let url = server.url("/api/v1/session");
+        tasks.push(tokio::spawn(async move {
+            let r = client.post(url).json(&json!({"login": ADMIN, "password": format!("guess-{i}")})).send().await.unwrap();
+            (r.status(), r.headers().get("retry-after").is_some())
+        }));
+    }
+    // While the flood runs, other requests are still answered.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (s, _) = call(&server.client(), "GET", server.url("/api/v1/health"), None).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (mut refused, mut busy) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            (StatusCode::UNAUTHORIZED, _) => refused += 1,
+            (StatusCode::SERVICE_UNAVAILABLE, true) => busy += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    running.store(false, Ordering::Relaxed);
+    sampler.join().unwrap();
+    let peak_mib = peak.load(Ordering::Relaxed) / 1024;
+    eprintln!("flood: {refused} wrong-password answers, {busy} busy answers, idle {} MiB, peak {peak_mib} MiB", idle_kib / 1024);
+    assert_eq!(refused + busy, 500);
+    assert!(busy > 0, "excess logins are shed with 503");
+    assert!(refused >= 34, "the admitted ones are answered");
+    // Unbounded, 500 hashes in flight would need about 9.5 GiB.
+    assert!(peak_mib < 200, "peak memory {peak_mib} MiB");
+    // And the right password still works once the flood is over.
+    assert_eq!(login(&server, &server.client(), ADMIN, ADMIN_PW).await.status(), StatusCode::CREATED);
+}

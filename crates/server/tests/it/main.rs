@@ -1,0 +1,11 @@
+//! End-to-end tests: the real `deskward` binary over HTTPS and its CLI, on SQLite and on
+//! PostgreSQL. One test binary for the crate (each extra binary costs link time).
+
+mod api_admin;
+mod api_session;
+mod bad_input;
+mod cli;
+mod credentials;
+mod flood;
+mod serve;
+mod support;

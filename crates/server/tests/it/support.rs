@@ -1,0 +1,89 @@
+//! Shared set-up: a server with a domain and a logged-in system admin, and JSON helpers.
+
+use std::path::Path;
+
+use deskward_testkit::{Backend, Server, ServerOptions};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_deskward");
+pub const ADMIN: &str = "admin@example.org";
+pub const ADMIN_PW: &str = "Root-pass-4-tests!";
+
+pub async fn start(options: ServerOptions) -> Server {
+    Server::start(Path::new(BIN), options).await.expect("server starts")
+}
+
+/// A server with domain example.org and a system admin logged in on the returned client.
+pub async fn with_admin(backend: Backend) -> (Server, Client) {
+    let server = start(ServerOptions::new(backend)).await;
+    server.cli_ok(&["domain", "add", "example.org"], None);
+    server.cli_ok(&["account", "add", ADMIN, "--role", "system-admin", "--password-stdin"], Some(ADMIN_PW));
+    let client = server.client();
+    let r = login(&server, &client, ADMIN, ADMIN_PW).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    (server, client)
+}
+
+pub async fn login(server: &Server, client: &Client, login: &str, password: &str) -> Response {
+    client
+        .post(server.url("/api/v1/session"))
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .expect("request")
+}
+
+/// Sends and returns status and JSON body (Null when empty).
+pub async fn call(client: &Client, method: &str, url: String, body: Option<Value>) -> (StatusCode, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = client.request(method, url);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status();
+    let text = r.text().await.expect("body");
+    let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, value)
+}
+
+pub fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+/// Creates an account through the API as the logged-in admin.
+pub async fn add_account(server: &Server, admin: &Client, domain: &str, name: &str, role: &str, password: &str) {
+    let (s, v) = call(
+        admin,
+        "POST",
+        server.url(&format!("/api/v1/domains/{domain}/accounts")),
+        Some(json!({"name": name, "role": role, "password": password})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "create {name}@{domain}: {v}");
+}
+
+/// Runs SQL directly on the server's database, to simulate what only time or an attacker does.
+pub async fn sql(server: &Server, statement: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let url = match &server.database_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}", server.data_dir.join("deskward.db").display()),
+    };
+    let mut c = sqlx::AnyConnection::connect(&url).await.expect("connect to the test database");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut c).await.expect("sql");
+}
+
+/// Reads one text value from the server's database.
+pub async fn sql_text(server: &Server, query: &str) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let url = match &server.database_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}", server.data_dir.join("deskward.db").display()),
+    };
+    let mut c = sqlx::AnyConnection::connect(&url).await.expect("connect to the test database");
+    sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_owned())).fetch_one(&mut c).await.expect("sql")
+}
