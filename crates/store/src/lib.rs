@@ -160,6 +160,12 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Reads a 0/1 flag column.
+pub(crate) fn flag_of(row: &sqlx::any::AnyRow, column: &str) -> Result<bool> {
+    use sqlx::Row;
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -167,10 +173,4 @@ mod tests {
         assert_eq!(super::redact("postgres://dw:s3cret@db:5432/x"), "postgres://dw:***@db:5432/x");
         assert_eq!(super::redact("sqlite:///data/x.db"), "sqlite:///data/x.db");
     }
-}
-
-/// Reads a 0/1 flag column.
-pub(crate) fn flag_of(row: &sqlx::any::AnyRow, column: &str) -> Result<bool> {
-    use sqlx::Row;
-    Ok(row.try_get::<i64, _>(column)? != 0)
 }

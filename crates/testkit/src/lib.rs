@@ -6,6 +6,9 @@
 //! a throw-away cluster and sets it). Without it, PostgreSQL tests skip with a message, unless
 //! `DESKWARD_REQUIRE_SERVICES=1`, under which a missing service fails the test.
 
+// Test support: failing loudly with a message is its job.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
 mod postgres;
 mod server;
 

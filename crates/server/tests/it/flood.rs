@@ -26,10 +26,10 @@ async fn login_flood_keeps_memory_bounded_and_the_server_answering() {
         let (peak, running, pid) = (peak.clone(), running.clone(), server.pid().unwrap());
         std::thread::spawn(move || {
             while running.load(Ordering::Relaxed) {
-                if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-                    if let Some(kib) = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()) {
-                        peak.fetch_max(kib, Ordering::Relaxed);
-                    }
+                if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                    && let Some(kib) = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+                {
+                    peak.fetch_max(kib, Ordering::Relaxed);
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }

@@ -1,6 +1,8 @@
 //! End-to-end tests: the real `deskward` binary over HTTPS and its CLI, on SQLite and on
 //! PostgreSQL. One test binary for the crate (each extra binary costs link time).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod api_admin;
 mod api_session;
 mod bad_input;
