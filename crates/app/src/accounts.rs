@@ -155,6 +155,7 @@ impl App {
         }
         let row = AccountRow::get(tx.conn(), account.id).await?.ok_or_else(|| AppError::NotFound(login.to_owned()))?;
         tx.commit().await?;
+        self.auth_cache.clear();
         Ok(row)
     }
 
@@ -169,6 +170,7 @@ impl App {
         AccountRow::set_password(&mut tx, account.id, &hash, must_change, true, self.now()).await?;
         SessionRow::delete_for_account(&mut tx, account.id).await?;
         tx.commit().await?;
+        self.auth_cache.clear();
         Ok(())
     }
 
@@ -191,6 +193,7 @@ impl App {
         session.password_change_required = false;
         SessionRow::insert(&mut tx, &session).await?;
         tx.commit().await?;
+        self.auth_cache.clear();
         Ok(())
     }
 
@@ -205,6 +208,7 @@ impl App {
         self.keep_one_system_admin(tx.conn(), &account).await?;
         AccountRow::delete(&mut tx, account.id).await?;
         tx.commit().await?;
+        self.auth_cache.clear();
         Ok(())
     }
 

@@ -70,6 +70,7 @@ impl App {
         check_quotas(row.quota_storage_bytes, row.quota_documents)?;
         ClassRow::update(&mut tx, &row).await?;
         tx.commit().await?;
+        self.auth_cache.clear();
         Ok(row)
     }
 
@@ -79,6 +80,7 @@ impl App {
         let row = find(&mut tx, actor, domain, name).await?;
         ClassRow::delete(&mut tx, row.id).await?;
         tx.commit().await?;
+        self.auth_cache.clear();
         Ok(())
     }
 }

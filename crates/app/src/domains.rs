@@ -58,6 +58,7 @@ impl App {
             SessionRow::delete_for_domain(&mut tx, domain.id).await?;
         }
         tx.commit().await?;
+        self.auth_cache.clear();
         domain.disabled = disabled;
         Ok(domain)
     }
@@ -73,6 +74,7 @@ impl App {
         }
         DomainRow::delete(&mut tx, domain.id).await?;
         tx.commit().await?;
+        self.auth_cache.clear();
         Ok(())
     }
 }

@@ -28,6 +28,7 @@ impl App {
         let (_, group) = find(&mut tx, actor, domain, name).await?;
         GroupRow::delete(&mut tx, group.id).await?;
         tx.commit().await?;
+        self.auth_cache.clear();
         Ok(())
     }
 
@@ -48,6 +49,7 @@ impl App {
             .await?
             .ok_or_else(|| AppError::NotFound(format!("group {}", group.name)))?;
         tx.commit().await?;
+        self.auth_cache.clear();
         Ok(updated)
     }
 }

@@ -4,6 +4,7 @@
 //! [`AppError`], which the HTTP layer turns into status codes and the CLI into messages.
 
 mod accounts;
+mod auth_cache;
 mod classes;
 mod domains;
 mod error;
@@ -15,6 +16,7 @@ mod policy;
 mod session;
 
 pub use accounts::{AccountChange, NewAccountInput};
+pub use auth_cache::AuthCache;
 pub use classes::{ClassChange, NewClass};
 pub use error::AppError;
 pub use hasher::{Hasher, HasherLimits};
@@ -60,11 +62,12 @@ pub struct App {
     pub hasher: Hasher,
     pub clock: Arc<dyn Clock>,
     pub sessions: SessionRules,
+    pub auth_cache: Arc<AuthCache>,
 }
 
 impl App {
     pub fn new(store: Store, hasher: Hasher) -> App {
-        App { store, hasher, clock: Arc::new(SystemClock), sessions: SessionRules::default() }
+        App { store, hasher, clock: Arc::new(SystemClock), sessions: SessionRules::default(), auth_cache: Arc::default() }
     }
 
     pub fn now(&self) -> i64 {

@@ -3,7 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use deskward_core::authz::Actor;
-use deskward_store::{AccountRow, SessionRow};
+use deskward_store::{AccountRow, GroupRow, SessionRow};
 use sha2::{Digest, Sha256};
 
 use crate::{App, AppError, Source};
@@ -31,6 +31,8 @@ impl Default for SessionRules {
 pub struct Authenticated {
     pub session: SessionRow,
     pub account: AccountRow,
+    /// Names of the account's groups.
+    pub groups: Vec<String>,
 }
 
 impl Authenticated {
@@ -72,23 +74,44 @@ impl App {
         }
         let hash = token_hash(token);
         let now = self.now();
+        if let Some(hit) = self.auth_cache.get(&hash) {
+            if now < hit.session.expires_at && now < hit.session.idle_expires_at {
+                return self.touch_if_due(hit, now).await;
+            }
+            self.auth_cache.remove(&hash);
+        }
+        let generation = self.auth_cache.generation();
         let mut c = self.store.conn().await?;
         let session = SessionRow::find(&mut c, &hash).await?.ok_or(AppError::Unauthenticated)?;
         let account = AccountRow::get(&mut c, session.account_id).await?;
-        drop(c);
         let live = now < session.expires_at && now < session.idle_expires_at;
         let Some(account) = account.filter(|a| live && !a.disabled && !a.domain_disabled) else {
+            drop(c);
             let mut tx = self.store.begin().await?;
             SessionRow::delete(&mut tx, &hash).await?;
             tx.commit().await?;
             return Err(AppError::Unauthenticated);
         };
-        if now - session.last_seen_at >= self.sessions.touch_interval {
-            let idle = (now + self.sessions.idle_timeout).min(session.expires_at);
-            let mut c = self.store.conn().await?;
-            SessionRow::touch(&mut c, &hash, now, idle).await?;
+        let groups = GroupRow::of_account(&mut c, account.id).await?;
+        drop(c);
+        let auth = Authenticated { session, account, groups };
+        self.auth_cache.insert(generation, hash, auth.clone());
+        self.touch_if_due(auth, now).await
+    }
+
+    /// Moves the idle deadline, at most once per `touch_interval`.
+    async fn touch_if_due(&self, mut auth: Authenticated, now: i64) -> Result<Authenticated, AppError> {
+        if now - auth.session.last_seen_at < self.sessions.touch_interval {
+            return Ok(auth);
         }
-        Ok(Authenticated { session, account })
+        let generation = self.auth_cache.generation();
+        let idle = (now + self.sessions.idle_timeout).min(auth.session.expires_at);
+        let mut c = self.store.conn().await?;
+        SessionRow::touch(&mut c, &auth.session.token_hash, now, idle).await?;
+        auth.session.last_seen_at = now;
+        auth.session.idle_expires_at = idle;
+        self.auth_cache.insert(generation, auth.session.token_hash.clone(), auth.clone());
+        Ok(auth)
     }
 
     /// Ends the session carrying `token`.
@@ -96,6 +119,7 @@ impl App {
         let mut tx = self.store.begin().await?;
         SessionRow::delete(&mut tx, &auth.session.token_hash).await?;
         tx.commit().await?;
+        self.auth_cache.remove(&auth.session.token_hash);
         Ok(())
     }
 

@@ -124,10 +124,12 @@ impl AccountRow {
     }
 
     pub async fn set_role(tx: &mut Tx, id: i64, role: Role) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
         exec(tx, "UPDATE accounts SET role = $1 WHERE id = $2", role.as_str(), id).await
     }
 
     pub async fn set_class(tx: &mut Tx, id: i64, class_id: Option<i64>) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query("UPDATE accounts SET class_id = $1 WHERE id = $2")
             .bind(class_id)
             .bind(id)
@@ -137,6 +139,7 @@ impl AccountRow {
     }
 
     pub async fn set_disabled(tx: &mut Tx, id: i64, disabled: bool) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
         exec(tx, "UPDATE accounts SET disabled = $1 WHERE id = $2", i64::from(disabled), id).await
     }
 
@@ -153,6 +156,7 @@ impl AccountRow {
         keep_history: bool,
         now: i64,
     ) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
         if keep_history {
             sqlx::query(
                 "INSERT INTO password_history (account_id, password_hash, retired_at) \
@@ -205,6 +209,7 @@ impl AccountRow {
     }
 
     pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query("DELETE FROM accounts WHERE id = $1").bind(id).execute(tx.conn()).await?;
         Ok(())
     }

@@ -82,6 +82,7 @@ impl ClassRow {
     }
 
     pub async fn update(tx: &mut Tx, row: &ClassRow) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query(
             "UPDATE user_classes SET feature_web = $1, feature_mail = $2, feature_im = $3, \
              feature_documents = $4, feature_helpdesk = $5, quota_storage_bytes = $6, \
@@ -101,6 +102,7 @@ impl ClassRow {
     }
 
     pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query("DELETE FROM user_classes WHERE id = $1").bind(id).execute(tx.conn()).await?;
         Ok(())
     }

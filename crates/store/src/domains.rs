@@ -63,6 +63,7 @@ impl DomainRow {
     }
 
     pub async fn set_disabled(tx: &mut Tx, id: i64, disabled: bool) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query("UPDATE domains SET disabled = $1 WHERE id = $2")
             .bind(i64::from(disabled))
             .bind(id)
@@ -73,6 +74,7 @@ impl DomainRow {
 
     /// Removes the domain and, through the foreign keys, everything in it.
     pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query("DELETE FROM domains WHERE id = $1").bind(id).execute(tx.conn()).await?;
         Ok(())
     }

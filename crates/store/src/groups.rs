@@ -64,12 +64,14 @@ impl GroupRow {
     }
 
     pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query("DELETE FROM account_groups WHERE id = $1").bind(id).execute(tx.conn()).await?;
         Ok(())
     }
 
     /// Adds a member; adding an existing member is not an error.
     pub async fn add_member(tx: &mut Tx, group_id: i64, account_id: i64) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query(
             "INSERT INTO group_members (group_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
@@ -82,6 +84,7 @@ impl GroupRow {
 
     /// Returns whether the account was a member.
     pub async fn remove_member(tx: &mut Tx, group_id: i64, account_id: i64) -> Result<bool> {
+        crate::auth_epoch::bump(tx).await?;
         let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND account_id = $2")
             .bind(group_id)
             .bind(account_id)

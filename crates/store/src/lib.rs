@@ -5,6 +5,7 @@
 //! transaction that the caller commits.
 
 mod accounts;
+pub mod auth_epoch;
 mod classes;
 mod domains;
 mod groups;
@@ -71,9 +72,22 @@ impl Store {
         let open_err = |source| StoreError::Open { url: redact(url), source };
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
         let connect: AnyConnectOptions = url.parse().map_err(open_err)?;
-        let pool = AnyPoolOptions::new()
+        let mut pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
-            .acquire_timeout(options.connect_timeout)
+            .acquire_timeout(options.connect_timeout);
+        if backend == Backend::Sqlite {
+            // In WAL mode NORMAL syncs at checkpoints, not at every commit: a committed
+            // transaction survives a crash of the process (it is in the OS's cache), and only
+            // an OS crash or power loss can take back the last commits. FULL cost a disk flush
+            // per login.
+            pool = pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql("PRAGMA synchronous = NORMAL").execute(conn).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool
             .connect_with(connect)
             .await
             .map_err(open_err)?;

@@ -3,7 +3,10 @@
 
 use crate::{Result, Store, StoreError};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_foundation.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_foundation.sql")),
+    (2, include_str!("../migrations/0002_auth_epoch.sql")),
+];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {
     let mut conn = store.conn().await?;

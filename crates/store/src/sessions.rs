@@ -77,12 +77,14 @@ impl SessionRow {
     }
 
     pub async fn delete(tx: &mut Tx, token_hash: &str) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(tx.conn()).await?;
         Ok(())
     }
 
     /// Ends every session of an account (password change, disable, removal); returns how many.
     pub async fn delete_for_account(tx: &mut Tx, account_id: i64) -> Result<u64> {
+        crate::auth_epoch::bump(tx).await?;
         let done = sqlx::query("DELETE FROM sessions WHERE account_id = $1")
             .bind(account_id)
             .execute(tx.conn())
@@ -92,6 +94,7 @@ impl SessionRow {
 
     /// Ends every session of every account of a domain (domain disabled).
     pub async fn delete_for_domain(tx: &mut Tx, domain_id: i64) -> Result<u64> {
+        crate::auth_epoch::bump(tx).await?;
         let done = sqlx::query(
             "DELETE FROM sessions WHERE account_id IN (SELECT id FROM accounts WHERE domain_id = $1)",
         )

@@ -1,8 +1,14 @@
 //! Password hashing. New hashes are argon2id in PHC format; imported bcrypt and SHA-crypt
 //! hashes verify once and are then replaced (the caller re-hashes when `needs_rehash`).
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use argon2::password_hash::phc::{Output, PasswordHash};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
+
+/// argon2 working memory, lent by the caller so that it can be reused across hashes.
+pub use argon2::Block;
+
+/// Stored argon2 hashes asking for more memory than this are refused rather than computed.
+const MAX_VERIFY_MEMORY_KIB: u32 = 1024 * 1024;
 
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,26 +91,41 @@ pub fn hash(password: &str, salt: &[u8; 16], params: HashParams) -> Result<Strin
 }
 
 /// Checks `password` against `stored`, in constant time with respect to the hash bytes.
-pub fn verify(password: &str, stored: &str, params: HashParams) -> Result<Verification, HashError> {
+/// `memory` is argon2's working memory; it is grown as needed and can be reused for the next call.
+pub fn verify(password: &str, stored: &str, params: HashParams, memory: &mut Vec<Block>) -> Result<Verification, HashError> {
     let scheme = HashScheme::of(stored)?;
     let malformed = |detail: String| HashError::Malformed { scheme: scheme.as_str(), detail };
     let matched = match scheme {
         HashScheme::Argon2id => {
             let parsed = PasswordHash::new(stored).map_err(|e| malformed(e.to_string()))?;
-            if parsed.salt.is_none() || parsed.hash.is_none() {
+            let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
                 return Err(malformed("salt or hash missing".into()));
-            }
+            };
             let used = Params::try_from(&parsed).map_err(|e| malformed(e.to_string()))?;
-            match Argon2::default().verify_password(password.as_bytes(), &parsed) {
-                Ok(()) => {
-                    let same = used.m_cost() == params.memory_kib
-                        && used.t_cost() == params.iterations
-                        && used.p_cost() == params.parallelism;
-                    return Ok(Verification::Match { needs_rehash: !same });
-                }
-                Err(argon2::password_hash::Error::PasswordInvalid) => false,
-                Err(e) => return Err(malformed(e.to_string())),
+            if used.m_cost() > MAX_VERIFY_MEMORY_KIB {
+                return Err(malformed(format!("memory cost {} KiB is above the {MAX_VERIFY_MEMORY_KIB} KiB limit", used.m_cost())));
             }
+            let version = match parsed.version {
+                Some(v) => Version::try_from(v).map_err(|e| malformed(e.to_string()))?,
+                None => Version::default(),
+            };
+            let blocks = used.block_count();
+            if memory.len() < blocks {
+                memory.resize(blocks, Block::new());
+            }
+            let mut out = vec![0u8; expected.len()];
+            Argon2::new(Algorithm::Argon2id, version, used.clone())
+                .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..blocks])
+                .map_err(|e| malformed(e.to_string()))?;
+            let computed = Output::new(&out).map_err(|e| malformed(e.to_string()))?;
+            // `Output`'s equality is constant-time.
+            if computed == *expected {
+                let same = used.m_cost() == params.memory_kib
+                    && used.t_cost() == params.iterations
+                    && used.p_cost() == params.parallelism;
+                return Ok(Verification::Match { needs_rehash: !same });
+            }
+            false
         }
         HashScheme::Bcrypt => {
             bcrypt::verify(password.as_bytes(), stored).map_err(|e| malformed(e.to_string()))?
@@ -136,10 +157,10 @@ mod tests {
     fn argon2id_round_trip_and_rehash_on_new_params() {
         let stored = hash("correct horse", &[7; 16], CHEAP).unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
-        assert_eq!(verify("correct horse", &stored, CHEAP).unwrap(), Verification::Match { needs_rehash: false });
-        assert_eq!(verify("wrong", &stored, CHEAP).unwrap(), Verification::Mismatch);
+        assert_eq!(verify("correct horse", &stored, CHEAP, &mut Vec::new()).unwrap(), Verification::Match { needs_rehash: false });
+        assert_eq!(verify("wrong", &stored, CHEAP, &mut Vec::new()).unwrap(), Verification::Mismatch);
         let stronger = HashParams { memory_kib: 128, ..CHEAP };
-        assert_eq!(verify("correct horse", &stored, stronger).unwrap(), Verification::Match { needs_rehash: true });
+        assert_eq!(verify("correct horse", &stored, stronger, &mut Vec::new()).unwrap(), Verification::Match { needs_rehash: true });
     }
 
     #[test]
@@ -149,15 +170,29 @@ mod tests {
         let sha512_rounds = "$6$rounds=10000$salt2$400DySf3/J6vzkM1yBQa/LfrrACBe6SbvDTW5U86Fk2r6JRvq/aC1JxUa5iSAey/ihyiZDQNNukq30UAt8Zja/";
         let bcrypt = bcrypt::hash_with_salt("secret1", 4, [1; 16]).unwrap().format_for_version(bcrypt::Version::TwoB);
         for stored in [sha512, sha512_rounds, bcrypt.as_str()] {
-            assert_eq!(verify("secret1", stored, CHEAP).unwrap(), Verification::Match { needs_rehash: true }, "{stored}");
-            assert_eq!(verify("secret2", stored, CHEAP).unwrap(), Verification::Mismatch, "{stored}");
+            assert_eq!(verify("secret1", stored, CHEAP, &mut Vec::new()).unwrap(), Verification::Match { needs_rehash: true }, "{stored}");
+            assert_eq!(verify("secret2", stored, CHEAP, &mut Vec::new()).unwrap(), Verification::Mismatch, "{stored}");
         }
+    }
+
+    #[test]
+    fn reused_memory_gives_the_same_answers_and_huge_costs_are_refused() {
+        let mut memory = Vec::new();
+        let small = hash("pw-one", &[1; 16], CHEAP).unwrap();
+        let bigger = hash("pw-two", &[2; 16], HashParams { memory_kib: 256, ..CHEAP }).unwrap();
+        for _ in 0..2 {
+            assert!(matches!(verify("pw-two", &bigger, CHEAP, &mut memory).unwrap(), Verification::Match { .. }));
+            assert_eq!(verify("pw-one", &small, CHEAP, &mut memory).unwrap(), Verification::Match { needs_rehash: false });
+            assert_eq!(verify("pw-two", &small, CHEAP, &mut memory).unwrap(), Verification::Mismatch);
+        }
+        let greedy = "$argon2id$v=19$m=4194304,t=1,p=1$AQEBAQEBAQEBAQEBAQEBAQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert!(verify("x", greedy, CHEAP, &mut memory).unwrap_err().to_string().contains("above"));
     }
 
     #[test]
     fn garbage_hashes_are_errors_not_matches() {
         for stored in ["", "plain", "$1$md5$x", "$argon2id$v=19$m=64", "$2b$04$short", "$6$"] {
-            assert!(verify("x", stored, CHEAP).is_err(), "{stored:?} should be rejected");
+            assert!(verify("x", stored, CHEAP, &mut Vec::new()).is_err(), "{stored:?} should be rejected");
         }
     }
 }

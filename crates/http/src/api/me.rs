@@ -10,17 +10,16 @@ use deskward_proto::{ChangePasswordRequest, LoginRequest, Me};
 use crate::extract::{AnySession, ApiJson, Client, SESSION_COOKIE};
 use crate::{ApiError, State, convert};
 
-async fn me_of(app: &State, auth: &Authenticated) -> Result<Me, ApiError> {
-    let groups = app.groups_of(auth.account.id).await?;
-    Ok(Me {
+fn me_of(auth: &Authenticated) -> Me {
+    Me {
         login: auth.account.login(),
         domain: auth.account.domain.clone(),
         role: auth.account.role.to_string(),
         class: auth.account.class.clone(),
-        groups,
+        groups: auth.groups.clone(),
         password_change_required: auth.session.password_change_required,
         session_expires_at: convert::time(auth.session.expires_at),
-    })
+    }
 }
 
 fn cookie(value: &str, max_age: Option<i64>) -> Result<HeaderValue, ApiError> {
@@ -35,8 +34,9 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let outcome = app.login(&req.login, &req.password, &source).await?;
-    let auth = Authenticated { session: outcome.session, account: outcome.account };
-    let body = me_of(&app, &auth).await?;
+    let groups = app.groups_of(outcome.account.id).await?;
+    let auth = Authenticated { session: outcome.session, account: outcome.account, groups };
+    let body = me_of(&auth);
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie(&outcome.token, None)?);
     Ok(response)
@@ -49,8 +49,8 @@ pub async fn logout(Extract(app): Extract<State>, AnySession(auth): AnySession) 
     Ok(response)
 }
 
-pub async fn me(Extract(app): Extract<State>, AnySession(auth): AnySession) -> Result<Json<Me>, ApiError> {
-    Ok(Json(me_of(&app, &auth).await?))
+pub async fn me(AnySession(auth): AnySession) -> Result<Json<Me>, ApiError> {
+    Ok(Json(me_of(&auth)))
 }
 
 pub async fn change_password(

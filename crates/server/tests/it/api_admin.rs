@@ -37,6 +37,15 @@ async fn system_admin_manages_tenancy(backend: Backend) {
     assert_eq!(v["members"], json!(["dave"]));
     let (_, v) = call(&admin, "GET", u("/api/v1/domains/acme.test/accounts/dave"), None).await;
     assert_eq!(v["groups"], json!(["support"]));
+    // A change made through this server applies to open sessions at once, cache or not.
+    let dave = server.client();
+    assert_eq!(login(&server, &dave, "dave@acme.test", "pw11-pass-9-long!").await.status(), StatusCode::CREATED);
+    let (_, me) = call(&dave, "GET", u("/api/v1/me"), None).await;
+    assert_eq!(me["groups"], json!(["support"]));
+    let (s, _) = call(&admin, "PATCH", u("/api/v1/domains/acme.test/accounts/dave"), Some(json!({"role": "user", "class": ""}))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, me) = call(&dave, "GET", u("/api/v1/me"), None).await;
+    assert_eq!((me["role"].as_str(), me["class"].clone()), (Some("user"), json!(null)), "{me}");
 
     let (s, v) = call(&admin, "PATCH", u("/api/v1/domains/acme.test/classes/no-im"), Some(json!({"quota_storage_bytes": -1, "quota_documents": 10}))).await;
     assert_eq!(s, StatusCode::OK, "{v}");

@@ -70,4 +70,7 @@ async fn login_flood_keeps_memory_bounded_and_the_server_answering() {
     assert!(peak_mib < 200, "peak memory {peak_mib} MiB");
     // And the right password still works once the flood is over.
     assert_eq!(login(&server, &server.client(), ADMIN, ADMIN_PW).await.status(), StatusCode::CREATED);
+    // Pooled argon2 memory is given back after ten idle seconds.
+    let settled = deskward_testkit::Server::wait_until(Duration::from_secs(30), || server.rss_kib().is_some_and(|k| k < idle_kib + 16 * 1024));
+    assert!(settled, "memory returns near idle ({} MiB idle, now {:?} KiB)", idle_kib / 1024, server.rss_kib());
 }

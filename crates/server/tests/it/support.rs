@@ -87,3 +87,19 @@ pub async fn sql_text(server: &Server, query: &str) -> String {
     let mut c = sqlx::AnyConnection::connect(&url).await.expect("connect to the test database");
     sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_owned())).fetch_one(&mut c).await.expect("sql")
 }
+
+/// True once `check` holds, trying for two seconds (eight times the session cache's poll interval).
+pub async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(2) {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    false
+}
