@@ -39,13 +39,20 @@ pub(crate) async fn class_id(c: &mut Conn, domain_id: i64, class: Option<&str>) 
     }
 }
 
-/// Finds `login` (`name@domain`) and checks that `actor` may administer it.
-async fn administered_account(c: &mut Conn, actor: &Actor, login: &str) -> Result<(DomainRow, AccountRow), AppError> {
+/// Finds `login` (`name@domain`) in a domain `actor` administers: enough to view it.
+async fn visible_account(c: &mut Conn, actor: &Actor, login: &str) -> Result<(DomainRow, AccountRow), AppError> {
     let login = Login::parse(login)?;
     let domain = administered(c, actor, login.domain.as_str()).await?;
     let account = AccountRow::find(c, domain.name.as_str(), login.name.as_str())
         .await?
         .ok_or_else(|| AppError::NotFound(format!("account {login}")))?;
+    Ok((domain, account))
+}
+
+/// Like [`visible_account`], and checks that `actor` may change it (a domain admin may not
+/// change a system admin).
+async fn administered_account(c: &mut Conn, actor: &Actor, login: &str) -> Result<(DomainRow, AccountRow), AppError> {
+    let (domain, account) = visible_account(c, actor, login).await?;
     actor.may_touch_role(account.role)?;
     Ok((domain, account))
 }
@@ -118,7 +125,7 @@ impl App {
     /// An account and its groups.
     pub async fn get_account(&self, actor: &Actor, login: &str) -> Result<(AccountRow, Vec<String>), AppError> {
         let mut c = self.store.conn().await?;
-        let (_, account) = administered_account(&mut c, actor, login).await?;
+        let (_, account) = visible_account(&mut c, actor, login).await?;
         let groups = GroupRow::of_account(&mut c, account.id).await?;
         Ok((account, groups))
     }
@@ -176,10 +183,10 @@ impl App {
 
     /// The owner changes their password; other sessions end, this one carries on.
     pub async fn change_own_password(&self, auth: &Authenticated, current: &str, new: &str) -> Result<(), AppError> {
-        let stored = auth.account.password_hash.as_deref().ok_or(AppError::InvalidCredentials)?;
+        let stored = auth.account.password_hash.as_deref().ok_or(AppError::WrongCurrentPassword)?;
         match self.hasher.verify(current, stored).await? {
             Verification::Match { .. } => {}
-            Verification::Mismatch => return Err(AppError::InvalidCredentials),
+            Verification::Mismatch => return Err(AppError::WrongCurrentPassword),
         }
         let account = &auth.account;
         let mut c = self.store.conn().await?;

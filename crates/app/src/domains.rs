@@ -3,7 +3,7 @@
 
 use deskward_core::authz::Actor;
 use deskward_core::{DomainName, Role};
-use deskward_store::{Conn, DomainRow, SessionRow};
+use deskward_store::{AccountRow, Conn, DomainRow, SessionRow};
 
 use crate::{App, AppError};
 
@@ -53,6 +53,22 @@ impl App {
         actor.may_manage_domains("disable or enable domains")?;
         let mut tx = self.store.begin().await?;
         let mut domain = administered(tx.conn(), actor, name).await?;
+        if disabled {
+            if let Actor::Account { domain_id, .. } = actor
+                && *domain_id == domain.id
+            {
+                return Err(AppError::Conflict("cannot disable the domain of your own account".into()));
+            }
+            // Only when it would take the last working system admin away: an installation with
+            // none yet is run from the host by the operator.
+            let elsewhere = AccountRow::count_role_outside(tx.conn(), Role::SystemAdmin, domain.id).await?;
+            if elsewhere == 0 && AccountRow::count_role(tx.conn(), Role::SystemAdmin).await? > 0 {
+                return Err(AppError::Conflict(format!(
+                    "disabling {} would leave no system administrator able to log in; create one in another domain first",
+                    domain.name
+                )));
+            }
+        }
         DomainRow::set_disabled(&mut tx, domain.id, disabled).await?;
         if disabled {
             SessionRow::delete_for_domain(&mut tx, domain.id).await?;

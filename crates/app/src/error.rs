@@ -14,6 +14,9 @@ pub enum AppError {
     Unauthenticated,
     #[error("wrong login or password")]
     InvalidCredentials,
+    /// A password change whose current password is wrong; the session stays valid.
+    #[error("the current password is wrong")]
+    WrongCurrentPassword,
     #[error("account is disabled")]
     AccountDisabled,
     #[error("domain is disabled")]

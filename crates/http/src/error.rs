@@ -25,6 +25,7 @@ pub fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
         AppError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_input"),
         AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
         AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        AppError::WrongCurrentPassword => (StatusCode::FORBIDDEN, "wrong_current_password"),
         AppError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
         AppError::DomainDisabled => (StatusCode::FORBIDDEN, "domain_disabled"),
         AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),

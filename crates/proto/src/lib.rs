@@ -40,7 +40,8 @@ pub struct Me {
     pub role: String,
     pub class: Option<String>,
     pub groups: Vec<String>,
-    /// When true, only `PUT /me/password` and `DELETE /session` work until the password is changed.
+    /// When true, only `GET /me`, `PUT /me/password` and `DELETE /session` work until the
+    /// password is changed.
     pub password_change_required: bool,
     pub session_expires_at: String,
 }

@@ -93,12 +93,21 @@ impl AccountRow {
         rows.iter().map(from_row).collect()
     }
 
-    /// Enabled accounts with `role`.
+    /// Accounts with `role` that can log in: enabled, in an enabled domain, other than `except`.
     pub async fn count_role(c: &mut Conn, role: Role) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE role = $1 AND disabled = 0")
-            .bind(role.as_str())
-            .fetch_one(c)
-            .await?)
+        Self::count_role_outside(c, role, -1).await
+    }
+
+    /// Like [`AccountRow::count_role`], leaving out the accounts of domain `domain_id`.
+    pub async fn count_role_outside(c: &mut Conn, role: Role, domain_id: i64) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM accounts a JOIN domains d ON d.id = a.domain_id \
+             WHERE a.role = $1 AND a.disabled = 0 AND d.disabled = 0 AND a.domain_id <> $2",
+        )
+        .bind(role.as_str())
+        .bind(domain_id)
+        .fetch_one(c)
+        .await?)
     }
 
     pub async fn insert(tx: &mut Tx, new: &NewAccount<'_>, now: i64) -> Result<i64> {

@@ -110,6 +110,9 @@ async fn domain_admin_stays_in_their_domain(backend: Backend) {
         answers.push(v["error"]["message"].clone());
     }
     assert_eq!(answers[1], answers[8], "unknown and foreign domains answer alike");
+    // A system admin of their domain is visible to the domain admin, not changeable.
+    let (s, v) = call(&ann, "GET", u("/api/v1/domains/a.test/accounts/root2"), None).await;
+    assert_eq!((s, v["role"].as_str()), (StatusCode::OK, Some("system-admin")), "{v}");
     // Nothing changed in b.test.
     assert_eq!(login(&server, &server.client(), "ben@b.test", "pw1-pass-9-long!").await.status(), StatusCode::CREATED);
 }
@@ -145,7 +148,20 @@ async fn last_system_admin_cannot_be_removed(backend: Backend) {
     assert!(!out.status.success());
     let (s, v) = call(&admin, "PATCH", server.url("/api/v1/domains/example.org/accounts/admin"), Some(json!({"role": "user"}))).await;
     assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "conflict"), "{v}");
-    // With a second one, the first can go.
-    server.cli_ok(&["account", "add", "root2@example.org", "--role", "system-admin"], None);
+    // Nobody can lock every system admin out by disabling their domain.
+    let (s, v) = call(&admin, "PATCH", server.url("/api/v1/domains/example.org"), Some(json!({"disabled": true}))).await;
+    assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "conflict"), "{v}");
+    let out = server.cli(&["domain", "disable", "example.org"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no system administrator able to log in"));
+    // With a second one elsewhere, the first can go, but still not their own domain by API.
+    server.cli_ok(&["domain", "add", "ops.test"], None);
+    server.cli_ok(&["account", "add", "root2@ops.test", "--role", "system-admin"], None);
+    let (s, v) = call(&admin, "PATCH", server.url("/api/v1/domains/example.org"), Some(json!({"disabled": true}))).await;
+    assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "conflict"), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("your own account"), "{v}");
+    server.cli_ok(&["domain", "disable", "example.org"], None);
+    server.cli_ok(&["domain", "enable", "example.org"], None);
     server.cli_ok(&["account", "disable", ADMIN], None);
+    // The remaining one's domain cannot be disabled now.
+    assert!(!server.cli(&["domain", "disable", "ops.test"], None).status.success());
 }

@@ -111,6 +111,9 @@ async fn bearer_token_and_garbage_tokens(backend: Backend) {
     let fresh = server.client();
     let r = fresh.get(server.url("/api/v1/me")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    // The auth scheme is case-insensitive (RFC 9110).
+    let r = fresh.get(server.url("/api/v1/me")).header("authorization", format!("bearer {token}")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     for bad in ["", "x", &"A".repeat(43), &format!("{token}x"), "../../etc/passwd", &"é".repeat(20)] {
         let r = fresh.get(server.url("/api/v1/me")).header("authorization", format!("Bearer {bad}")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "token {bad:?}");

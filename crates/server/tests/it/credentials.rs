@@ -70,7 +70,7 @@ async fn expired_password_must_be_changed_first(backend: Backend) {
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "password_change_required"));
     let change = |cur: &str, new: &str| json!({"current_password": cur, "new_password": new});
     let (s, v) = call(&eve, "PUT", server.url("/api/v1/me/password"), Some(change("wrong-current-1", "pw8-second-pass-2"))).await;
-    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "invalid_credentials"));
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "wrong_current_password"), "the session stays valid");
     let (s, v) = call(&eve, "PUT", server.url("/api/v1/me/password"), Some(change("pw8-first-pass-1", "pw8-second-pass-2"))).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
     let (_, me) = call(&eve, "GET", server.url("/api/v1/me"), None).await;
