@@ -705,3 +705,22 @@ fn docs_list_every_key() {
         with_env(&[(name, value)]);
     }
 }
+
+proptest::proptest! {
+    // The file and the environment are untrusted input: any text gives settings or errors with
+    // a location, never a panic.
+    #[test]
+    fn any_file_text_is_parsed_or_refused(text in "(\\[[a-z_]{0,12}\\]\n|[a-z_]{0,12} = (\"[^\"\n]{0,20}\"|[0-9]{0,12}|true|\\[\\]|\\{\\})\n|\\PC{0,30}\n){0,8}") {
+        if let Err(errors) = deskward_config::parse(Path::new("fuzz.toml"), &text, Vec::new()) {
+            proptest::prop_assert!(!errors.is_empty());
+            for e in errors.iter() {
+                proptest::prop_assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn any_environment_value_is_parsed_or_refused(key in "DESKWARD_[A-Z_]{0,30}", value in "\\PC{0,40}") {
+        let _ = deskward_config::parse(Path::new("none.toml"), "", vec![(key, value)]);
+    }
+}

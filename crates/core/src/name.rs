@@ -193,4 +193,16 @@ mod tests {
         let long = format!("{}@example.org", "a".repeat(65));
         assert!(Login::parse(&long).unwrap_err().to_string().contains("longer than 64"));
     }
+
+    proptest::proptest! {
+        // Untrusted input: any string either parses to a canonical login or is refused, never panics.
+        #[test]
+        fn any_input_parses_or_is_refused(raw in "\\PC{0,80}|[a-zA-Z0-9@._-]{0,80}") {
+            if let Ok(login) = Login::parse(&raw) {
+                let text = login.to_string();
+                proptest::prop_assert!(text.is_ascii() && text == text.to_ascii_lowercase());
+                proptest::prop_assert_eq!(Login::parse(&text).unwrap(), login);
+            }
+        }
+    }
 }

@@ -82,4 +82,15 @@ mod tests {
         assert!(csv("name,pw\n").unwrap_err().to_string().contains("header"));
         assert!(csv("").unwrap_err().to_string().contains("empty"));
     }
+
+    proptest::proptest! {
+        // Import files are untrusted input: records or an error naming the line, never a panic.
+        #[test]
+        fn any_csv_is_read_or_refused(body in "(login,role,password_hash(,class)?\n)?([^\n]{0,60}\n){0,6}") {
+            match csv(&body) {
+                Ok(records) => proptest::prop_assert!(records.iter().all(|r| !r.login.contains(','))),
+                Err(e) => proptest::prop_assert!(!e.to_string().is_empty()),
+            }
+        }
+    }
 }

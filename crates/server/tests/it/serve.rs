@@ -127,6 +127,11 @@ async fn start_up_problems_get_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("is not a directory"), "{err}");
 
+    // A data directory that cannot be created (even root cannot write under /proc).
+    let out = Command::new(BIN).args(["--data-dir", "/proc/deskward-data", "serve"]).env("DESKWARD_HTTP__LISTEN", "127.0.0.1:0").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("data directory /proc/deskward-data: cannot create it"), "{err}");
+
     // A database that cannot be reached: named, password hidden, no long hang.
     let err = serve_fails(
         &[("DESKWARD_DATABASE__URL", "postgres://dw:topsecret@127.0.0.1:1/deskward"), ("DESKWARD_DATABASE__CONNECT_TIMEOUT", "2s")],
