@@ -36,15 +36,17 @@ async fn run(bin: PathBuf, span: Duration) -> anyhow::Result<()> {
     println!("start to first HTTPS answer (SQLite): {start_ms} ms (target < 1000 ms)");
     println!("idle resident memory: {:.1} MiB (target < 50 MiB)", idle_kib as f64 / 1024.0);
 
-    let hash_limit = hash_limit(cores, span);
-    println!("argon2id verifications/s on {cores} cores (hash limit): {hash_limit:.1}");
-
     let mut options = ServerOptions::new(Backend::Sqlite);
     options.cheap_hashing = false;
     let server = Server::start(&bin, options).await?;
     server.cli_ok(&["domain", "add", "bench.test"], None);
     server.cli_ok(&["account", "add", "runner@bench.test", "--role", "user", "--password-stdin"], Some(PASSWORD));
+    // The machine is shared: the baseline is taken just before and just after, and averaged.
+    let before = hash_limit(cores, span);
     let logins = logins_per_second(&server, 2, span).await?;
+    let after = hash_limit(cores, span);
+    let hash_limit = (before + after) / 2.0;
+    println!("argon2id verifications/s on {cores} cores (hash limit): {hash_limit:.1} (before {before:.1}, after {after:.1})");
     println!("HTTPS logins/s, 2 clients: {logins:.1} = {:.2} x hash limit (target >= 0.90)", logins / hash_limit);
 
     let health = requests_per_second(&server, "/api/v1/health", None, span).await?;
