@@ -9,5 +9,6 @@ mod bad_input;
 mod cli;
 mod credentials;
 mod flood;
+mod multi_node;
 mod serve;
 mod support;
