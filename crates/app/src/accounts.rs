@@ -89,6 +89,11 @@ impl App {
         actor.may_touch_role(role)?;
         let mut c = self.store.conn().await?;
         let domain = administered(&mut c, actor, domain).await?;
+        // Cheap refusals first, so a doomed request spends no password hash.
+        if AccountRow::find(&mut c, &domain.name, name.as_str()).await?.is_some() {
+            return Err(AppError::Conflict(format!("account {name}@{} already exists", domain.name)));
+        }
+        class_id(&mut c, domain.id, input.class.as_deref()).await?;
         let hash = match &input.password {
             Some(pw) => {
                 self.check_password(&mut c, domain.id, role, None, name.as_str(), pw).await?;

@@ -42,8 +42,12 @@ pub async fn login(
     Ok(response)
 }
 
-pub async fn logout(Extract(app): Extract<State>, AnySession(auth): AnySession) -> Result<Response, ApiError> {
-    app.logout(&auth).await?;
+/// Ends the caller's session if there is one; answers 204 either way and clears the cookie, so
+/// logging out twice, or with an expired session, is not an error.
+pub async fn logout(Extract(app): Extract<State>, session: Result<AnySession, ApiError>) -> Result<Response, ApiError> {
+    if let Ok(AnySession(auth)) = session {
+        app.logout(&auth).await?;
+    }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie("", Some(0))?);
     Ok(response)

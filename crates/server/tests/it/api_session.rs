@@ -37,6 +37,9 @@ async fn session_lifecycle(backend: Backend) {
     let (s, v) = call(&client, "GET", server.url("/api/v1/me"), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(code(&v), "unauthenticated");
+    // Logging out again is not an error.
+    let (s, _) = call(&client, "DELETE", server.url("/api/v1/session"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
 }
 
 async fn unknown_login_and_wrong_password_look_the_same(backend: Backend) {
