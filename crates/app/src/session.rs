@@ -26,6 +26,9 @@ impl Default for SessionRules {
     }
 }
 
+/// How often expired sessions are deleted.
+pub const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// A request's verified identity.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
@@ -112,6 +115,28 @@ impl App {
         auth.session.idle_expires_at = idle;
         self.auth_cache.insert(generation, auth.session.token_hash.clone(), auth.clone());
         Ok(auth)
+    }
+
+    /// Deletes expired sessions at once and then every [`PURGE_EVERY`], so the table holds only
+    /// live sessions (an expired one is also deleted when it is presented).
+    pub fn start_session_purger(&self) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let purged = async {
+                    let mut tx = app.store.begin().await?;
+                    let n = SessionRow::purge_expired(&mut tx, app.now()).await?;
+                    tx.commit().await?;
+                    Ok::<u64, deskward_store::StoreError>(n)
+                };
+                match purged.await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
+                    Err(e) => tracing::warn!(error = %e, "cannot purge expired sessions"),
+                }
+                tokio::time::sleep(PURGE_EVERY).await;
+            }
+        });
     }
 
     /// Ends the session carrying `token`.

@@ -12,6 +12,19 @@ on_both_stores! {
     disabled_account_is_refused_only_after_the_right_password => disabled_account;
     disabled_domain_stops_every_login_and_session => disabled_domain;
     bearer_token_and_garbage_tokens => bearer_token_and_garbage_tokens;
+    expired_sessions_are_purged => expired_sessions_are_purged;
+}
+
+async fn expired_sessions_are_purged(backend: Backend) {
+    let (mut server, _) = with_admin(backend).await;
+    let _second = login(&server, &server.client(), ADMIN, ADMIN_PW).await;
+    let q = "SELECT CAST(COUNT(*) AS TEXT) FROM sessions";
+    assert_eq!(sql_text(&server, q).await, "2");
+    // One session's lifetime runs out while the server is down.
+    sql(&server, "UPDATE sessions SET expires_at = 0 WHERE token_hash = (SELECT MIN(token_hash) FROM sessions)").await;
+    server.restart().expect("restart");
+    let purged = eventually(|| async { sql_text(&server, q).await == "1" });
+    assert!(purged.await, "the expired session is deleted at start, the live one kept");
 }
 
 async fn session_lifecycle(backend: Backend) {
