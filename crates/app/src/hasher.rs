@@ -58,10 +58,6 @@ impl Hasher {
         })
     }
 
-    pub fn params(&self) -> HashParams {
-        self.params
-    }
-
     /// A fresh argon2id hash of `password`.
     pub async fn hash(&self, password: &str) -> Result<String, AppError> {
         let (password, params) = (password.to_owned(), self.params);

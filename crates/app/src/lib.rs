@@ -74,6 +74,14 @@ impl App {
         self.clock.now()
     }
 
+    /// Starts the server's background work: the authentication cache's epoch poller, the
+    /// release of idle hashing memory, and the purge of expired sessions. The CLI runs none.
+    pub fn start_background_tasks(&self) {
+        self.auth_cache.start_refresher(self.store.clone());
+        self.hasher.start_trimmer();
+        self.start_session_purger();
+    }
+
     /// True once a system administrator exists; the first start explains how to make one.
     pub async fn has_system_admin(&self) -> Result<bool, AppError> {
         let mut c = self.store.conn().await?;

@@ -23,8 +23,14 @@ impl App {
         let Ok(login) = Login::parse(login) else { return Err(AppError::InvalidCredentials) };
         let mut c = self.store.conn().await?;
         let account = AccountRow::find(&mut c, login.domain.as_str(), login.name.as_str()).await?;
+        let policy = match &account {
+            Some(a) => Some(policies::get(&mut c, a.domain_id, Audience::of(a.role)).await?),
+            None => None,
+        };
         drop(c);
-        let Some((account, stored)) = account.and_then(|a| a.password_hash.clone().map(|h| (a, h))) else {
+        let Some((account, stored, policy)) =
+            account.zip(policy).and_then(|(a, p)| a.password_hash.clone().map(|h| (a, h, p)))
+        else {
             self.hasher.verify_dummy(password).await?;
             return Err(AppError::InvalidCredentials);
         };
@@ -45,9 +51,6 @@ impl App {
         }
         let upgraded = if needs_rehash { Some(self.hasher.hash(password).await?) } else { None };
         let now = self.now();
-        let mut c = self.store.conn().await?;
-        let policy = policies::get(&mut c, account.domain_id, Audience::of(account.role)).await?;
-        drop(c);
         let expired = policy.is_expired(account.password_changed_at.unwrap_or(account.created_at), now);
         let (token, session) = self.new_session(account.id, source, expired || account.must_change_password);
         let mut tx = self.store.begin().await?;

@@ -7,6 +7,7 @@ use deskward_core::password::Policy;
 use deskward_proto as proto;
 use deskward_store::{AccountRow, ClassRow, DomainRow, GroupRow};
 
+/// Unix seconds as RFC 3339 UTC, as the API and the CLI show times.
 pub fn time(unix: i64) -> String {
     let secs = u64::try_from(unix).unwrap_or(0);
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs)).to_string()

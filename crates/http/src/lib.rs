@@ -9,6 +9,7 @@ mod extract;
 mod headers;
 
 pub use api::ROUTES;
+pub use convert::time as format_time;
 pub use error::ApiError;
 pub use extract::{PeerAddr, SESSION_COOKIE};
 

@@ -124,9 +124,7 @@ pub fn fail(e: deskward_app::AppError) -> anyhow::Error {
     }
 }
 
+/// A time for CLI output, `-` when there is none.
 pub fn time(unix: Option<i64>) -> String {
-    match unix.and_then(|t| u64::try_from(t).ok()) {
-        Some(t) => humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t)).to_string(),
-        None => "-".into(),
-    }
+    unix.map_or_else(|| "-".into(), deskward_http::format_time)
 }

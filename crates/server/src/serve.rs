@@ -38,9 +38,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         max_body_bytes: usize::try_from(http.max_body_bytes).unwrap_or(usize::MAX),
         request_timeout: http.request_timeout,
     };
-    app.auth_cache.start_refresher(app.store.clone());
-    app.hasher.start_trimmer();
-    app.start_session_purger();
+    app.start_background_tasks();
     let router = deskward_http::router(app.clone(), &options);
     // Printed on stdout so scripts and tests can find the address when listening on port 0.
     println!("deskward listening on https://{local}/ (data directory {})", data_dir.display());

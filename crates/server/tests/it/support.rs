@@ -64,27 +64,26 @@ pub async fn add_account(server: &Server, admin: &Client, domain: &str, name: &s
     assert_eq!(s, StatusCode::CREATED, "create {name}@{domain}: {v}");
 }
 
-/// Runs SQL directly on the server's database, to simulate what only time or an attacker does.
-pub async fn sql(server: &Server, statement: &str) {
+/// A direct connection to the server's database, to simulate what only time or an attacker does.
+async fn database(server: &Server) -> sqlx::AnyConnection {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let url = match &server.database_url {
         Some(u) => u.clone(),
         None => format!("sqlite://{}", server.data_dir.join("deskward.db").display()),
     };
-    let mut c = sqlx::AnyConnection::connect(&url).await.expect("connect to the test database");
+    sqlx::AnyConnection::connect(&url).await.expect("connect to the test database")
+}
+
+/// Runs SQL directly on the server's database.
+pub async fn sql(server: &Server, statement: &str) {
+    let mut c = database(server).await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut c).await.expect("sql");
 }
 
 /// Reads one text value from the server's database.
 pub async fn sql_text(server: &Server, query: &str) -> String {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    let url = match &server.database_url {
-        Some(u) => u.clone(),
-        None => format!("sqlite://{}", server.data_dir.join("deskward.db").display()),
-    };
-    let mut c = sqlx::AnyConnection::connect(&url).await.expect("connect to the test database");
+    let mut c = database(server).await;
     sqlx::query_scalar(sqlx::AssertSqlSafe(query.to_owned())).fetch_one(&mut c).await.expect("sql")
 }
 
