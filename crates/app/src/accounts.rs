@@ -8,7 +8,9 @@ use deskward_core::{AccountName, Login, ObjectName, Role};
 use deskward_store::{AccountRow, ClassRow, Conn, DomainRow, GroupRow, NewAccount, SessionRow, policies};
 
 use crate::domains::administered;
-use crate::{App, AppError, Authenticated};
+use serde_json::json;
+
+use crate::{App, AppError, Authenticated, Caller};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewAccountInput {
@@ -58,17 +60,20 @@ async fn administered_account(c: &mut Conn, actor: &Actor, login: &str) -> Resul
 }
 
 impl App {
-    /// Checks `password` against the policy of `account`'s domain and role, including reuse.
+    /// Checks `password` against the policy of `account`'s domain and role, including reuse;
+    /// a refusal is a security event naming the broken rules.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn check_password(
         &self,
         c: &mut Conn,
-        domain_id: i64,
+        caller: &Caller,
+        domain: (i64, &str),
         role: Role,
         account: Option<&AccountRow>,
         name: &str,
         password: &str,
     ) -> Result<(), AppError> {
-        let policy = policies::get(c, domain_id, Audience::of(role)).await?;
+        let policy = policies::get(c, domain.0, Audience::of(role)).await?;
         let mut broken = policy.check(password, name);
         if let (Some(account), true, true) = (account, policy.history > 0, broken.is_empty()) {
             let mut previous: Vec<String> = account.password_hash.iter().cloned().collect();
@@ -80,10 +85,17 @@ impl App {
                 }
             }
         }
-        if broken.is_empty() { Ok(()) } else { Err(AppError::Policy(broken)) }
+        if broken.is_empty() {
+            return Ok(());
+        }
+        let rules: Vec<&str> = broken.iter().map(|v| v.rule()).collect();
+        let target = format!("account:{name}@{}", domain.1);
+        self.security_event(caller, domain.1, "password.policy_violation", target, json!({ "rules": rules })).await;
+        Err(AppError::Policy(broken))
     }
 
-    pub async fn create_account(&self, actor: &Actor, domain: &str, input: &NewAccountInput) -> Result<AccountRow, AppError> {
+    pub async fn create_account(&self, caller: &Caller, domain: &str, input: &NewAccountInput) -> Result<AccountRow, AppError> {
+        let actor = &caller.actor;
         let name = AccountName::parse(&input.name)?;
         let role: Role = input.role.parse()?;
         actor.may_touch_role(role)?;
@@ -96,7 +108,7 @@ impl App {
         class_id(&mut c, domain.id, input.class.as_deref()).await?;
         let hash = match &input.password {
             Some(pw) => {
-                self.check_password(&mut c, domain.id, role, None, name.as_str(), pw).await?;
+                self.check_password(&mut c, caller, (domain.id, &domain.name), role, None, name.as_str(), pw).await?;
                 Some(self.hasher.hash(pw).await?)
             }
             None => None,
@@ -117,18 +129,26 @@ impl App {
             other => other,
         })?;
         let row = AccountRow::get(tx.conn(), id).await?.ok_or_else(|| AppError::Internal("account vanished".into()))?;
-        tx.commit().await?;
+        let summary = json!({
+            "role": row.role.as_str(),
+            "class": row.class,
+            "password_set": hash.is_some(),
+            "must_change_password": row.must_change_password,
+        });
+        tx.commit(self.entry(caller, &domain.name, "account.create", format!("account:{}", row.login()), summary)).await?;
         Ok(row)
     }
 
-    pub async fn list_accounts(&self, actor: &Actor, domain: &str) -> Result<Vec<AccountRow>, AppError> {
+    pub async fn list_accounts(&self, caller: &Caller, domain: &str) -> Result<Vec<AccountRow>, AppError> {
+        let actor = &caller.actor;
         let mut c = self.store.conn().await?;
         let domain = administered(&mut c, actor, domain).await?;
         Ok(AccountRow::list(&mut c, domain.id).await?)
     }
 
     /// An account and its groups.
-    pub async fn get_account(&self, actor: &Actor, login: &str) -> Result<(AccountRow, Vec<String>), AppError> {
+    pub async fn get_account(&self, caller: &Caller, login: &str) -> Result<(AccountRow, Vec<String>), AppError> {
+        let actor = &caller.actor;
         let mut c = self.store.conn().await?;
         let (_, account) = visible_account(&mut c, actor, login).await?;
         let groups = GroupRow::of_account(&mut c, account.id).await?;
@@ -140,7 +160,8 @@ impl App {
         Ok(GroupRow::of_account(&mut c, account_id).await?)
     }
 
-    pub async fn update_account(&self, actor: &Actor, login: &str, change: &AccountChange) -> Result<AccountRow, AppError> {
+    pub async fn update_account(&self, caller: &Caller, login: &str, change: &AccountChange) -> Result<AccountRow, AppError> {
+        let actor = &caller.actor;
         let role = change.role.as_deref().map(str::parse::<Role>).transpose()?;
         let mut tx = self.store.begin().await?;
         let (domain, account) = administered_account(tx.conn(), actor, login).await?;
@@ -166,36 +187,57 @@ impl App {
             AccountRow::set_must_change(&mut tx, account.id, must).await?;
         }
         let row = AccountRow::get(tx.conn(), account.id).await?.ok_or_else(|| AppError::NotFound(login.to_owned()))?;
-        tx.commit().await?;
+        let mut summary = serde_json::Map::new();
+        let mut changed = |field: &str, from: serde_json::Value, to: serde_json::Value| {
+            if from != to {
+                summary.insert(field.to_owned(), json!({ "from": from, "to": to }));
+            }
+        };
+        changed("role", json!(account.role.as_str()), json!(row.role.as_str()));
+        changed("class", json!(account.class), json!(row.class));
+        changed("disabled", json!(account.disabled), json!(row.disabled));
+        changed("must_change_password", json!(account.must_change_password), json!(row.must_change_password));
+        let summary = serde_json::Value::Object(summary);
+        tx.commit(self.entry(caller, &domain.name, "account.update", format!("account:{}", row.login()), summary)).await?;
         self.auth_cache.clear();
         Ok(row)
     }
 
     /// An admin sets someone's password (policy applies; all their sessions end).
-    pub async fn set_password(&self, actor: &Actor, login: &str, password: &str, must_change: bool) -> Result<(), AppError> {
+    pub async fn set_password(&self, caller: &Caller, login: &str, password: &str, must_change: bool) -> Result<(), AppError> {
+        let actor = &caller.actor;
         let mut c = self.store.conn().await?;
         let (_, account) = administered_account(&mut c, actor, login).await?;
-        self.check_password(&mut c, account.domain_id, account.role, Some(&account), &account.name, password).await?;
+        let domain = (account.domain_id, account.domain.as_str());
+        self.check_password(&mut c, caller, domain, account.role, Some(&account), &account.name, password).await?;
         drop(c);
         let hash = self.hasher.hash(password).await?;
         let mut tx = self.store.begin().await?;
         AccountRow::set_password(&mut tx, account.id, &hash, must_change, true, self.now()).await?;
         SessionRow::delete_for_account(&mut tx, account.id).await?;
-        tx.commit().await?;
+        let summary = json!({ "must_change_password": must_change, "sessions_ended": true });
+        tx.commit(self.entry(caller, &account.domain, "account.password_set", format!("account:{}", account.login()), summary))
+            .await?;
         self.auth_cache.clear();
         Ok(())
     }
 
     /// The owner changes their password; other sessions end, this one carries on.
-    pub async fn change_own_password(&self, auth: &Authenticated, current: &str, new: &str) -> Result<(), AppError> {
-        let stored = auth.account.password_hash.as_deref().ok_or(AppError::WrongCurrentPassword)?;
-        match self.hasher.verify(current, stored).await? {
-            Verification::Match { .. } => {}
-            Verification::Mismatch => return Err(AppError::WrongCurrentPassword),
-        }
+    pub async fn change_own_password(&self, caller: &Caller, auth: &Authenticated, current: &str, new: &str) -> Result<(), AppError> {
         let account = &auth.account;
+        let right = match auth.account.password_hash.as_deref() {
+            Some(stored) => matches!(self.hasher.verify(current, stored).await?, Verification::Match { .. }),
+            None => false,
+        };
+        if !right {
+            let summary = json!({ "reason": "wrong_current_password" });
+            self.security_event(caller, &account.domain, "password.change_failed", format!("account:{}", account.login()), summary)
+                .await;
+            return Err(AppError::WrongCurrentPassword);
+        }
         let mut c = self.store.conn().await?;
-        self.check_password(&mut c, account.domain_id, account.role, Some(account), &account.name, new).await?;
+        let domain = (account.domain_id, account.domain.as_str());
+        self.check_password(&mut c, caller, domain, account.role, Some(account), &account.name, new).await?;
         drop(c);
         let hash = self.hasher.hash(new).await?;
         let mut tx = self.store.begin().await?;
@@ -204,12 +246,15 @@ impl App {
         let mut session = auth.session.clone();
         session.password_change_required = false;
         SessionRow::insert(&mut tx, &session).await?;
-        tx.commit().await?;
+        let summary = json!({ "other_sessions_ended": true });
+        tx.commit(self.entry(caller, &account.domain, "account.password_change", format!("account:{}", account.login()), summary))
+            .await?;
         self.auth_cache.clear();
         Ok(())
     }
 
-    pub async fn remove_account(&self, actor: &Actor, login: &str) -> Result<(), AppError> {
+    pub async fn remove_account(&self, caller: &Caller, login: &str) -> Result<(), AppError> {
+        let actor = &caller.actor;
         let mut tx = self.store.begin().await?;
         let (_, account) = administered_account(tx.conn(), actor, login).await?;
         if let Actor::Account { account_id, .. } = actor
@@ -219,7 +264,8 @@ impl App {
         }
         self.keep_one_system_admin(tx.conn(), &account).await?;
         AccountRow::delete(&mut tx, account.id).await?;
-        tx.commit().await?;
+        let summary = json!({ "role": account.role.as_str(), "class": account.class });
+        tx.commit(self.entry(caller, &account.domain, "account.remove", format!("account:{}", account.login()), summary)).await?;
         self.auth_cache.clear();
         Ok(())
     }

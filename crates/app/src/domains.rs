@@ -5,7 +5,9 @@ use deskward_core::authz::Actor;
 use deskward_core::{DomainName, Role};
 use deskward_store::{AccountRow, Conn, DomainRow, SessionRow};
 
-use crate::{App, AppError};
+use serde_json::json;
+
+use crate::{App, AppError, Caller};
 
 /// Finds `name` and checks that `actor` may administer it. Outside their own domain a domain
 /// admin is refused the same way whether the domain exists or not.
@@ -23,17 +25,19 @@ pub(crate) async fn administered(c: &mut Conn, actor: &Actor, name: &str) -> Res
 }
 
 impl App {
-    pub async fn create_domain(&self, actor: &Actor, name: &str) -> Result<DomainRow, AppError> {
+    pub async fn create_domain(&self, caller: &Caller, name: &str) -> Result<DomainRow, AppError> {
+        let actor = &caller.actor;
         actor.may_manage_domains("create domains")?;
         let name = DomainName::parse(name)?;
         let mut tx = self.store.begin().await?;
         let row = DomainRow::insert(&mut tx, name.as_str(), self.now()).await?;
-        tx.commit().await?;
+        tx.commit(self.entry(caller, &row.name, "domain.create", format!("domain:{}", row.name), json!({}))).await?;
         Ok(row)
     }
 
     /// All domains for a system admin; their own for a domain admin.
-    pub async fn list_domains(&self, actor: &Actor) -> Result<Vec<DomainRow>, AppError> {
+    pub async fn list_domains(&self, caller: &Caller) -> Result<Vec<DomainRow>, AppError> {
+        let actor = &caller.actor;
         let mut c = self.store.conn().await?;
         match actor {
             Actor::Operator | Actor::Account { role: Role::SystemAdmin, .. } => Ok(DomainRow::list(&mut c).await?),
@@ -44,12 +48,14 @@ impl App {
         }
     }
 
-    pub async fn get_domain(&self, actor: &Actor, name: &str) -> Result<DomainRow, AppError> {
+    pub async fn get_domain(&self, caller: &Caller, name: &str) -> Result<DomainRow, AppError> {
+        let actor = &caller.actor;
         let mut c = self.store.conn().await?;
         administered(&mut c, actor, name).await
     }
 
-    pub async fn set_domain_disabled(&self, actor: &Actor, name: &str, disabled: bool) -> Result<DomainRow, AppError> {
+    pub async fn set_domain_disabled(&self, caller: &Caller, name: &str, disabled: bool) -> Result<DomainRow, AppError> {
+        let actor = &caller.actor;
         actor.may_manage_domains("disable or enable domains")?;
         let mut tx = self.store.begin().await?;
         let mut domain = administered(tx.conn(), actor, name).await?;
@@ -73,13 +79,16 @@ impl App {
         if disabled {
             SessionRow::delete_for_domain(&mut tx, domain.id).await?;
         }
-        tx.commit().await?;
+        let action = if disabled { "domain.disable" } else { "domain.enable" };
+        tx.commit(self.entry(caller, &domain.name, action, format!("domain:{}", domain.name), json!({ "disabled": disabled })))
+            .await?;
         self.auth_cache.clear();
         domain.disabled = disabled;
         Ok(domain)
     }
 
-    pub async fn remove_domain(&self, actor: &Actor, name: &str) -> Result<(), AppError> {
+    pub async fn remove_domain(&self, caller: &Caller, name: &str) -> Result<(), AppError> {
+        let actor = &caller.actor;
         actor.may_manage_domains("remove domains")?;
         let mut tx = self.store.begin().await?;
         let domain = administered(tx.conn(), actor, name).await?;
@@ -89,7 +98,7 @@ impl App {
             return Err(AppError::Conflict("cannot remove the domain of your own account".into()));
         }
         DomainRow::delete(&mut tx, domain.id).await?;
-        tx.commit().await?;
+        tx.commit(self.entry(caller, &domain.name, "domain.remove", format!("domain:{}", domain.name), json!({}))).await?;
         self.auth_cache.clear();
         Ok(())
     }

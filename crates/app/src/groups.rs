@@ -5,35 +5,42 @@ use deskward_core::{AccountName, ObjectName};
 use deskward_store::{AccountRow, GroupRow};
 
 use crate::domains::administered;
-use crate::{App, AppError};
+use serde_json::json;
+
+use crate::{App, AppError, Caller};
 
 impl App {
-    pub async fn create_group(&self, actor: &Actor, domain: &str, name: &str) -> Result<GroupRow, AppError> {
+    pub async fn create_group(&self, caller: &Caller, domain: &str, name: &str) -> Result<GroupRow, AppError> {
+        let actor = &caller.actor;
         let name = ObjectName::parse("group name", name)?;
         let mut tx = self.store.begin().await?;
         let domain = administered(tx.conn(), actor, domain).await?;
         let id = GroupRow::insert(&mut tx, domain.id, name.as_str()).await?;
-        tx.commit().await?;
+        tx.commit(self.entry(caller, &domain.name, "group.create", format!("group:{name}"), json!({}))).await?;
         Ok(GroupRow { id, domain_id: domain.id, name: name.to_string(), members: Vec::new() })
     }
 
-    pub async fn list_groups(&self, actor: &Actor, domain: &str) -> Result<Vec<GroupRow>, AppError> {
+    pub async fn list_groups(&self, caller: &Caller, domain: &str) -> Result<Vec<GroupRow>, AppError> {
+        let actor = &caller.actor;
         let mut c = self.store.conn().await?;
         let domain = administered(&mut c, actor, domain).await?;
         Ok(GroupRow::list(&mut c, domain.id).await?)
     }
 
-    pub async fn remove_group(&self, actor: &Actor, domain: &str, name: &str) -> Result<(), AppError> {
+    pub async fn remove_group(&self, caller: &Caller, domain: &str, name: &str) -> Result<(), AppError> {
+        let actor = &caller.actor;
         let mut tx = self.store.begin().await?;
-        let (_, group) = find(&mut tx, actor, domain, name).await?;
+        let (domain, group) = find(&mut tx, actor, domain, name).await?;
         GroupRow::delete(&mut tx, group.id).await?;
-        tx.commit().await?;
+        let summary = json!({ "members": group.members });
+        tx.commit(self.entry(caller, &domain, "group.remove", format!("group:{}", group.name), summary)).await?;
         self.auth_cache.clear();
         Ok(())
     }
 
     /// Adds (`member = true`) or removes an account of the same domain; answers the group.
-    pub async fn set_member(&self, actor: &Actor, domain: &str, group: &str, account: &str, member: bool) -> Result<GroupRow, AppError> {
+    pub async fn set_member(&self, caller: &Caller, domain: &str, group: &str, account: &str, member: bool) -> Result<GroupRow, AppError> {
+        let actor = &caller.actor;
         let account = AccountName::parse(account)?;
         let mut tx = self.store.begin().await?;
         let (domain_name, group) = find(&mut tx, actor, domain, group).await?;
@@ -48,7 +55,9 @@ impl App {
         let updated = GroupRow::find(tx.conn(), group.domain_id, &group.name)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("group {}", group.name)))?;
-        tx.commit().await?;
+        let action = if member { "group.member_add" } else { "group.member_remove" };
+        let summary = json!({ "account": format!("{account}@{domain_name}") });
+        tx.commit(self.entry(caller, &domain_name, action, format!("group:{}", group.name), summary)).await?;
         self.auth_cache.clear();
         Ok(updated)
     }

@@ -2,14 +2,15 @@
 //! SHA-crypt) are stored as they are, verified once at the next login and replaced by argon2id.
 //! An import is one transaction: a bad record imports nothing.
 
-use deskward_core::authz::Actor;
 use deskward_core::password::HashScheme;
 use deskward_core::{Login, Role};
 use deskward_store::{AccountRow, DomainRow, NewAccount};
 
 use crate::accounts::class_id;
 use crate::domains::administered;
-use crate::{App, AppError};
+use serde_json::json;
+
+use crate::{App, AppError, Caller};
 
 #[derive(Debug, Clone)]
 pub struct ImportRecord {
@@ -26,9 +27,11 @@ pub struct ImportSummary {
 }
 
 impl App {
-    pub async fn import_accounts(&self, actor: &Actor, records: &[ImportRecord]) -> Result<ImportSummary, AppError> {
+    pub async fn import_accounts(&self, caller: &Caller, records: &[ImportRecord]) -> Result<ImportSummary, AppError> {
+        let actor = &caller.actor;
         let mut tx = self.store.begin().await?;
         let mut summary = ImportSummary::default();
+        let mut audit = Vec::with_capacity(records.len());
         let now = self.now();
         for (i, r) in records.iter().enumerate() {
             let at = |e: AppError| AppError::Invalid(format!("record {} ({}): {e}", i + 1, r.login));
@@ -47,13 +50,17 @@ impl App {
                 must_change_password: false,
             };
             AccountRow::insert(&mut tx, &new, now).await.map_err(|e| at(e.into()))?;
+            let what = json!({ "role": role.as_str(), "class": r.class, "hash_scheme": scheme.as_str() });
+            audit.push(self.entry(caller, &domain.name, "account.import", format!("account:{login}"), what));
             summary.imported += 1;
             match summary.by_scheme.iter_mut().find(|(s, _)| *s == scheme.as_str()) {
                 Some((_, n)) => *n += 1,
                 None => summary.by_scheme.push((scheme.as_str(), 1)),
             }
         }
-        tx.commit().await?;
+        let mut audit = audit.into_iter();
+        let first = audit.next().ok_or_else(|| AppError::Invalid("the import file holds no accounts".into()))?;
+        tx.commit(deskward_store::Audit::many(first, audit)).await?;
         Ok(summary)
     }
 }

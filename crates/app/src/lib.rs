@@ -4,6 +4,7 @@
 //! [`AppError`], which the HTTP layer turns into status codes and the CLI into messages.
 
 mod accounts;
+mod audit;
 mod auth_cache;
 mod classes;
 mod domains;
@@ -16,6 +17,7 @@ mod policy;
 mod session;
 
 pub use accounts::{AccountChange, NewAccountInput};
+pub use audit::{Caller, EventQueue};
 pub use auth_cache::AuthCache;
 pub use classes::{ClassChange, NewClass};
 pub use error::AppError;
@@ -31,10 +33,12 @@ use std::sync::Arc;
 
 use deskward_store::Store;
 
-/// Where a request came from; recorded with sessions (and later with audit records).
+/// Where a request came from; recorded with sessions and audit records.
 #[derive(Debug, Clone, Default)]
 pub struct Source {
     pub ip: String,
+    /// The host name of `ip` when it is known (the command line's host).
+    pub host: String,
     pub user_agent: String,
 }
 
@@ -63,11 +67,12 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub sessions: SessionRules,
     pub auth_cache: Arc<AuthCache>,
+    pub events: Arc<EventQueue>,
 }
 
 impl App {
     pub fn new(store: Store, hasher: Hasher) -> App {
-        App { store, hasher, clock: Arc::new(SystemClock), sessions: SessionRules::default(), auth_cache: Arc::default() }
+        App { store, hasher, clock: Arc::new(SystemClock), sessions: SessionRules::default(), auth_cache: Arc::default(), events: Arc::default() }
     }
 
     pub fn now(&self) -> i64 {
@@ -75,8 +80,10 @@ impl App {
     }
 
     /// Starts the server's background work: the authentication cache's epoch poller, the
-    /// release of idle hashing memory, and the purge of expired sessions. The CLI runs none.
+    /// release of idle hashing memory, the purge of expired sessions and the writer of
+    /// security events. The CLI runs none.
     pub fn start_background_tasks(&self) {
+        self.start_event_writer();
         self.auth_cache.start_refresher(self.store.clone());
         self.hasher.start_trimmer();
         self.start_session_purger();

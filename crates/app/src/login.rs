@@ -3,9 +3,11 @@
 
 use deskward_core::password::{Audience, Verification};
 use deskward_core::{Login, password::policy::MAX_LENGTH};
-use deskward_store::{AccountRow, SessionRow, policies};
+use deskward_core::audit::{SYSTEM_CHAIN, clean_field};
+use deskward_store::{AccountRow, DomainRow, SessionRow, policies};
+use serde_json::json;
 
-use crate::{App, AppError, Source};
+use crate::{App, AppError, Caller, Source};
 
 #[derive(Debug, Clone)]
 pub struct LoginOutcome {
@@ -15,12 +17,58 @@ pub struct LoginOutcome {
     pub account: AccountRow,
 }
 
+/// Why a login failed, for the security event (never the password).
+struct Failure {
+    error: AppError,
+    /// `None` for failures that are not the caller's (busy, storage).
+    reason: Option<&'static str>,
+}
+
+fn failed(error: AppError, reason: &'static str) -> Failure {
+    Failure { error, reason: Some(reason) }
+}
+
+impl From<AppError> for Failure {
+    fn from(error: AppError) -> Failure {
+        Failure { error, reason: None }
+    }
+}
+
+impl From<deskward_store::StoreError> for Failure {
+    fn from(e: deskward_store::StoreError) -> Failure {
+        AppError::from(e).into()
+    }
+}
+
 impl App {
+    /// Logs in with a password. A failure is a security event in the login's domain (or the
+    /// system's chain when the domain does not exist) with its reason.
     pub async fn login(&self, login: &str, password: &str, source: &Source) -> Result<LoginOutcome, AppError> {
-        if password.is_empty() || password.chars().count() > MAX_LENGTH {
-            return Err(AppError::InvalidCredentials);
+        let caller = Caller::anonymous(source.clone());
+        match self.try_login(login, password, &caller).await {
+            Ok(outcome) => Ok(outcome),
+            Err(Failure { error, reason: None }) => Err(error),
+            Err(Failure { error, reason: Some(reason) }) => {
+                let chain = match Login::parse(login) {
+                    Ok(l) => {
+                        let mut c = self.store.conn().await?;
+                        let known = DomainRow::find(&mut c, l.domain.as_str()).await?.is_some();
+                        if known { l.domain.to_string() } else { SYSTEM_CHAIN.to_owned() }
+                    }
+                    Err(_) => SYSTEM_CHAIN.to_owned(),
+                };
+                let target = format!("account:{}", clean_field(login));
+                self.security_event(&caller, &chain, "login.failed", target, json!({ "reason": reason })).await;
+                Err(error)
+            }
         }
-        let Ok(login) = Login::parse(login) else { return Err(AppError::InvalidCredentials) };
+    }
+
+    async fn try_login(&self, login: &str, password: &str, caller: &Caller) -> Result<LoginOutcome, Failure> {
+        if password.is_empty() || password.chars().count() > MAX_LENGTH {
+            return Err(failed(AppError::InvalidCredentials, "malformed_password"));
+        }
+        let Ok(login) = Login::parse(login) else { return Err(failed(AppError::InvalidCredentials, "malformed_login")) };
         let mut c = self.store.conn().await?;
         let account = AccountRow::find(&mut c, login.domain.as_str(), login.name.as_str()).await?;
         let policy = match &account {
@@ -28,38 +76,46 @@ impl App {
             None => None,
         };
         drop(c);
+        let known = account.is_some();
         let Some((account, stored, policy)) =
             account.zip(policy).and_then(|(a, p)| a.password_hash.clone().map(|h| (a, h, p)))
         else {
             self.hasher.verify_dummy(password).await?;
-            return Err(AppError::InvalidCredentials);
+            let reason = if known { "no_password" } else { "unknown_account" };
+            return Err(failed(AppError::InvalidCredentials, reason));
         };
         let needs_rehash = match self.hasher.verify(password, &stored).await {
             Ok(Verification::Match { needs_rehash }) => needs_rehash,
-            Ok(Verification::Mismatch) => return Err(AppError::InvalidCredentials),
+            Ok(Verification::Mismatch) => return Err(failed(AppError::InvalidCredentials, "wrong_password")),
             Err(AppError::Internal(detail)) => {
                 tracing::warn!(login = %login, %detail, "stored password hash cannot be read");
-                return Err(AppError::InvalidCredentials);
+                return Err(failed(AppError::InvalidCredentials, "unreadable_password_hash"));
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         if account.domain_disabled {
-            return Err(AppError::DomainDisabled);
+            return Err(failed(AppError::DomainDisabled, "domain_disabled"));
         }
         if account.disabled {
-            return Err(AppError::AccountDisabled);
+            return Err(failed(AppError::AccountDisabled, "account_disabled"));
         }
         let upgraded = if needs_rehash { Some(self.hasher.hash(password).await?) } else { None };
         let now = self.now();
         let expired = policy.is_expired(account.password_changed_at.unwrap_or(account.created_at), now);
-        let (token, session) = self.new_session(account.id, source, expired || account.must_change_password);
+        let (token, session) = self.new_session(account.id, &caller.source, expired || account.must_change_password);
         let mut tx = self.store.begin().await?;
         if let Some(new_hash) = &upgraded {
             AccountRow::upgrade_hash(&mut tx, account.id, &stored, new_hash).await?;
         }
         SessionRow::insert(&mut tx, &session).await?;
         AccountRow::touch_login(&mut tx, account.id, now).await?;
-        tx.commit().await?;
+        let me = Caller { name: account.login(), ..caller.clone() };
+        let summary = json!({
+            "user_agent": clean_field(&session.user_agent),
+            "password_change_required": session.password_change_required,
+            "hash_upgraded": upgraded.is_some(),
+        });
+        tx.commit(self.entry(&me, &account.domain, "login", format!("account:{}", account.login()), summary)).await?;
         Ok(LoginOutcome { token, session, account })
     }
 }

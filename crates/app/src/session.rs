@@ -3,10 +3,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use deskward_core::authz::Actor;
-use deskward_store::{AccountRow, GroupRow, SessionRow};
+use deskward_store::{AccountRow, GroupRow, Housekeeping, SessionRow};
 use sha2::{Digest, Sha256};
 
-use crate::{App, AppError, Source};
+use crate::{App, AppError, Caller, Source};
 
 /// Session lifetimes. Issue-level settings (per domain and role) come later; these are the
 /// defaults every session follows now.
@@ -39,6 +39,11 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
+    /// The caller this session stands for, seen from `source`.
+    pub fn caller(&self, source: Source) -> Caller {
+        Caller { actor: self.actor(), name: self.account.login(), source }
+    }
+
     pub fn actor(&self) -> Actor {
         Actor::Account {
             account_id: self.account.id,
@@ -92,7 +97,7 @@ impl App {
             drop(c);
             let mut tx = self.store.begin().await?;
             SessionRow::delete(&mut tx, &hash).await?;
-            tx.commit().await?;
+            tx.commit_unaudited(Housekeeping::ExpiredSessions).await?;
             return Err(AppError::Unauthenticated);
         };
         let groups = GroupRow::of_account(&mut c, account.id).await?;
@@ -126,7 +131,7 @@ impl App {
                 let purged = async {
                     let mut tx = app.store.begin().await?;
                     let n = SessionRow::purge_expired(&mut tx, app.now()).await?;
-                    tx.commit().await?;
+                    tx.commit_unaudited(Housekeeping::ExpiredSessions).await?;
                     Ok::<u64, deskward_store::StoreError>(n)
                 };
                 match purged.await {
@@ -140,10 +145,11 @@ impl App {
     }
 
     /// Ends the session carrying `token`.
-    pub async fn logout(&self, auth: &Authenticated) -> Result<(), AppError> {
+    pub async fn logout(&self, caller: &Caller, auth: &Authenticated) -> Result<(), AppError> {
         let mut tx = self.store.begin().await?;
         SessionRow::delete(&mut tx, &auth.session.token_hash).await?;
-        tx.commit().await?;
+        let login = auth.account.login();
+        tx.commit(self.entry(caller, &auth.account.domain, "logout", format!("account:{login}"), serde_json::json!({}))).await?;
         self.auth_cache.remove(&auth.session.token_hash);
         Ok(())
     }

@@ -1,8 +1,10 @@
 //! Deskward's domain model and rules. Nothing here does I/O: time arrives as a parameter
 //! (`now`, Unix seconds) and randomness as bytes, so every rule can be tested exactly.
 
+pub mod audit;
 pub mod authz;
 pub mod class;
+pub mod hostile;
 pub mod name;
 pub mod password;
 pub mod role;

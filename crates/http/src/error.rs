@@ -63,6 +63,9 @@ impl IntoResponse for ApiError {
                     _ => Vec::new(),
                 };
                 let mut response = body(status, code, message, violations);
+                if let AppError::Forbidden(reason) = &e {
+                    response.extensions_mut().insert(crate::watch::Denied { action: "access.denied", reason: reason.clone() });
+                }
                 if matches!(e, AppError::Busy) {
                     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 }

@@ -2,11 +2,12 @@
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
-use deskward_app::{Authenticated, Source};
+use axum::http::{Extensions, HeaderMap, header};
+use deskward_app::{Authenticated, Caller, Source};
 use serde::de::DeserializeOwned;
 
+use crate::watch::CallerSlot;
 use crate::{ApiError, State};
 
 /// The session cookie. The `__Host-` prefix makes browsers insist on Secure, Path=/ and no
@@ -17,15 +18,19 @@ pub const SESSION_COOKIE: &str = "__Host-deskward_session";
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub std::net::SocketAddr);
 
-/// `Json<T>` whose rejections use the API's error body.
+/// `Json<T>` whose rejections use the API's error body. String values that look like an
+/// attack are reported as a security event (and the request goes on: SQL is bound and output
+/// escaped, so the value is harmless data).
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned> FromRequest<State> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+    async fn from_request(req: Request, app: &State) -> Result<Self, Self::Rejection> {
+        let slot = req.extensions().get::<CallerSlot>().cloned();
+        let source = source_of(req.extensions(), req.headers());
+        let value = match axum::Json::<serde_json::Value>::from_request(req, app).await {
+            Ok(axum::Json(v)) => v,
             Err(rejection) => {
                 let (code, message) = match &rejection {
                     JsonRejection::MissingJsonContentType(_) => {
@@ -38,10 +43,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                     }
                     _ => ("bad_request", rejection.body_text()),
                 };
-                Err(ApiError::BadRequest { status: rejection.status(), code, message })
+                return Err(ApiError::BadRequest { status: rejection.status(), code, message });
             }
+        };
+        if let Some((field, pattern, excerpt)) = crate::watch::scan_json(&value) {
+            let caller = slot.and_then(|s| s.get()).unwrap_or_else(|| Caller::anonymous(source));
+            crate::watch::suspicious(app, &caller, &format!("body field {field}"), pattern, &excerpt).await;
+        }
+        match T::deserialize(value) {
+            Ok(v) => Ok(ApiJson(v)),
+            Err(e) => Err(ApiError::BadRequest {
+                status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                code: "invalid_input",
+                message: format!("Failed to deserialize the JSON body into the target type: {e}"),
+            }),
         }
     }
+}
+
+/// Where a request came from: the TCP peer and the user agent. (The host name is filled in
+/// once reverse DNS exists.)
+pub fn source_of(extensions: &Extensions, headers: &HeaderMap) -> Source {
+    let ip = extensions.get::<PeerAddr>().map_or_else(|| "unknown".to_owned(), |p| p.0.ip().to_string());
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    Source { ip, host: String::new(), user_agent }
 }
 
 /// Where the request came from.
@@ -51,14 +76,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<PeerAddr>().map_or_else(|| "unknown".to_owned(), |p| p.0.ip().to_string());
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        Ok(Client(Source { ip, user_agent }))
+        Ok(Client(source_of(&parts.extensions, &parts.headers)))
     }
 }
 
@@ -83,18 +101,25 @@ fn token(parts: &Parts) -> Option<&str> {
         .map(|(_, value)| value)
 }
 
-/// A logged-in caller, whatever the state of their password.
-pub struct AnySession(pub Authenticated);
+/// A logged-in caller, whatever the state of their password: the session and who it stands
+/// for, seen from this request's source.
+pub struct AnySession(pub Authenticated, pub Caller);
 
 /// A logged-in caller who owes no password change.
-pub struct Session(pub Authenticated);
+pub struct Session(pub Caller);
 
 impl FromRequestParts<State> for AnySession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &State) -> Result<Self, Self::Rejection> {
         let token = token(parts).ok_or(deskward_app::AppError::Unauthenticated)?;
-        Ok(AnySession(app.authenticate(token).await?))
+        let auth = app.authenticate(token).await?;
+        let caller = auth.caller(source_of(&parts.extensions, &parts.headers));
+        // Security events later in this request (access denied) name this caller.
+        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+            slot.set(caller.clone());
+        }
+        Ok(AnySession(auth, caller))
     }
 }
 
@@ -102,8 +127,8 @@ impl FromRequestParts<State> for Session {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &State) -> Result<Self, Self::Rejection> {
-        let AnySession(auth) = AnySession::from_request_parts(parts, app).await?;
+        let AnySession(auth, caller) = AnySession::from_request_parts(parts, app).await?;
         auth.require_usable()?;
-        Ok(Session(auth))
+        Ok(Session(caller))
     }
 }

@@ -41,7 +41,14 @@ pub async fn guard_and_secure(req: Request, next: Next) -> Response {
     };
     let mut response = if unsafe_method && (cross_site || foreign_origin) {
         tracing::warn!(path = %req.uri().path(), "refused a cross-site state-changing request");
-        body(StatusCode::FORBIDDEN, "cross_site_request", "cross-site requests may not change anything".into(), Vec::new())
+        let mut refused =
+            body(StatusCode::FORBIDDEN, "cross_site_request", "cross-site requests may not change anything".into(), Vec::new());
+        let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("-");
+        refused.extensions_mut().insert(crate::watch::Denied {
+            action: "request.cross_site",
+            reason: format!("state-changing request from another site (origin {origin})"),
+        });
+        refused
     } else {
         next.run(req).await
     };

@@ -7,6 +7,7 @@ mod convert;
 mod error;
 mod extract;
 mod headers;
+mod watch;
 
 pub use api::ROUTES;
 pub use convert::time as format_time;
@@ -33,11 +34,13 @@ pub type State = Arc<App>;
 
 /// The whole HTTP surface of the server.
 pub fn router(app: App, options: &HttpOptions) -> Router {
+    let state = Arc::new(app);
     api::routes()
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(options.request_timeout, headers::deadline))
         .layer(axum::middleware::from_fn(headers::guard_and_secure))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), watch::watch))
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
-        .with_state(Arc::new(app))
+        .with_state(state)
 }

@@ -128,3 +128,16 @@ pub fn fail(e: deskward_app::AppError) -> anyhow::Error {
 pub fn time(unix: Option<i64>) -> String {
     unix.map_or_else(|| "-".into(), deskward_http::format_time)
 }
+
+/// The local operator, as the audit log names them: `operator` from this host.
+pub fn operator() -> deskward_app::Caller {
+    deskward_app::Caller::operator(&host_name())
+}
+
+/// This machine's host name (Linux), or `localhost`.
+pub fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "localhost".into())
+}

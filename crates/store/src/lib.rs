@@ -5,6 +5,7 @@
 //! transaction that the caller commits.
 
 mod accounts;
+pub mod audit;
 pub mod auth_epoch;
 mod classes;
 mod domains;
@@ -14,6 +15,7 @@ pub mod policies;
 mod sessions;
 
 pub use accounts::{AccountRow, NewAccount};
+pub use audit::{Audit, Entry as AuditEntry, Housekeeping};
 pub use classes::ClassRow;
 pub use domains::DomainRow;
 pub use groups::GroupRow;
@@ -120,7 +122,8 @@ impl Store {
     }
 }
 
-/// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
+/// A write transaction. Dropping it without [`Tx::commit`] rolls everything back; committing
+/// takes the change's audit records (`audit.rs`), or names why there are none.
 pub struct Tx {
     inner: sqlx::Transaction<'static, Any>,
 }
@@ -132,10 +135,6 @@ impl std::fmt::Debug for Tx {
 }
 
 impl Tx {
-    pub async fn commit(self) -> Result<()> {
-        Ok(self.inner.commit().await?)
-    }
-
     /// The connection inside the transaction, for reads that must see its writes.
     pub fn conn(&mut self) -> &mut Conn {
         &mut self.inner

@@ -6,6 +6,7 @@ use crate::{Result, Store, StoreError};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_foundation.sql")),
     (2, include_str!("../migrations/0002_auth_epoch.sql")),
+    (3, include_str!("../migrations/0003_audit.sql")),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {
@@ -37,7 +38,7 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
             .execute(tx.conn())
             .await
             .map_err(fail)?;
-        tx.commit().await?;
+        tx.commit_unaudited(crate::Housekeeping::Migration).await?;
         tracing::info!(version, "applied database migration");
     }
     Ok(())

@@ -9,8 +9,8 @@ use deskward_proto::{Account, CreateAccount, SetPassword, UpdateAccount};
 use crate::extract::{ApiJson, Session};
 use crate::{ApiError, State, convert};
 
-pub async fn list(Extract(app): Extract<State>, Session(auth): Session, Path(domain): Path<String>) -> Result<Json<Vec<Account>>, ApiError> {
-    let rows = app.list_accounts(&auth.actor(), &domain).await?;
+pub async fn list(Extract(app): Extract<State>, Session(caller): Session, Path(domain): Path<String>) -> Result<Json<Vec<Account>>, ApiError> {
+    let rows = app.list_accounts(&caller, &domain).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         out.push(convert::account(row, app.groups_of(row.id).await?));
@@ -20,7 +20,7 @@ pub async fn list(Extract(app): Extract<State>, Session(auth): Session, Path(dom
 
 pub async fn create(
     Extract(app): Extract<State>,
-    Session(auth): Session,
+    Session(caller): Session,
     Path(domain): Path<String>,
     ApiJson(req): ApiJson<CreateAccount>,
 ) -> Result<(StatusCode, Json<Account>), ApiError> {
@@ -31,22 +31,22 @@ pub async fn create(
         password: req.password,
         must_change_password: req.must_change_password,
     };
-    let row = app.create_account(&auth.actor(), &domain, &input).await?;
+    let row = app.create_account(&caller, &domain, &input).await?;
     Ok((StatusCode::CREATED, Json(convert::account(&row, Vec::new()))))
 }
 
 pub async fn show(
     Extract(app): Extract<State>,
-    Session(auth): Session,
+    Session(caller): Session,
     Path((domain, name)): Path<(String, String)>,
 ) -> Result<Json<Account>, ApiError> {
-    let (row, groups) = app.get_account(&auth.actor(), &format!("{name}@{domain}")).await?;
+    let (row, groups) = app.get_account(&caller, &format!("{name}@{domain}")).await?;
     Ok(Json(convert::account(&row, groups)))
 }
 
 pub async fn update(
     Extract(app): Extract<State>,
-    Session(auth): Session,
+    Session(caller): Session,
     Path((domain, name)): Path<(String, String)>,
     ApiJson(req): ApiJson<UpdateAccount>,
 ) -> Result<Json<Account>, ApiError> {
@@ -56,26 +56,26 @@ pub async fn update(
         disabled: req.disabled,
         must_change_password: req.must_change_password,
     };
-    let row = app.update_account(&auth.actor(), &format!("{name}@{domain}"), &change).await?;
+    let row = app.update_account(&caller, &format!("{name}@{domain}"), &change).await?;
     let groups = app.groups_of(row.id).await?;
     Ok(Json(convert::account(&row, groups)))
 }
 
 pub async fn remove(
     Extract(app): Extract<State>,
-    Session(auth): Session,
+    Session(caller): Session,
     Path((domain, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    app.remove_account(&auth.actor(), &format!("{name}@{domain}")).await?;
+    app.remove_account(&caller, &format!("{name}@{domain}")).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn set_password(
     Extract(app): Extract<State>,
-    Session(auth): Session,
+    Session(caller): Session,
     Path((domain, name)): Path<(String, String)>,
     ApiJson(req): ApiJson<SetPassword>,
 ) -> Result<StatusCode, ApiError> {
-    app.set_password(&auth.actor(), &format!("{name}@{domain}"), &req.password, req.must_change_password).await?;
+    app.set_password(&caller, &format!("{name}@{domain}"), &req.password, req.must_change_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }

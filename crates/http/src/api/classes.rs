@@ -10,14 +10,14 @@ use deskward_proto::{CreateUserClass, UpdateUserClass, UserClass};
 use crate::extract::{ApiJson, Session};
 use crate::{ApiError, State, convert};
 
-pub async fn list(Extract(app): Extract<State>, Session(auth): Session, Path(domain): Path<String>) -> Result<Json<Vec<UserClass>>, ApiError> {
-    let rows = app.list_classes(&auth.actor(), &domain).await?;
+pub async fn list(Extract(app): Extract<State>, Session(caller): Session, Path(domain): Path<String>) -> Result<Json<Vec<UserClass>>, ApiError> {
+    let rows = app.list_classes(&caller, &domain).await?;
     Ok(Json(rows.iter().map(convert::class).collect()))
 }
 
 pub async fn create(
     Extract(app): Extract<State>,
-    Session(auth): Session,
+    Session(caller): Session,
     Path(domain): Path<String>,
     ApiJson(req): ApiJson<CreateUserClass>,
 ) -> Result<(StatusCode, Json<UserClass>), ApiError> {
@@ -27,7 +27,7 @@ pub async fn create(
         quota_storage_bytes: req.quota_storage_bytes,
         quota_documents: req.quota_documents,
     };
-    let row = app.create_class(&auth.actor(), &domain, &new).await?;
+    let row = app.create_class(&caller, &domain, &new).await?;
     Ok((StatusCode::CREATED, Json(convert::class(&row))))
 }
 
@@ -38,7 +38,7 @@ fn quota(v: Option<i64>) -> Option<Option<i64>> {
 
 pub async fn update(
     Extract(app): Extract<State>,
-    Session(auth): Session,
+    Session(caller): Session,
     Path((domain, class)): Path<(String, String)>,
     ApiJson(req): ApiJson<UpdateUserClass>,
 ) -> Result<Json<UserClass>, ApiError> {
@@ -47,15 +47,15 @@ pub async fn update(
         quota_storage_bytes: quota(req.quota_storage_bytes),
         quota_documents: quota(req.quota_documents),
     };
-    let row = app.update_class(&auth.actor(), &domain, &class, &change).await?;
+    let row = app.update_class(&caller, &domain, &class, &change).await?;
     Ok(Json(convert::class(&row)))
 }
 
 pub async fn remove(
     Extract(app): Extract<State>,
-    Session(auth): Session,
+    Session(caller): Session,
     Path((domain, class)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    app.remove_class(&auth.actor(), &domain, &class).await?;
+    app.remove_class(&caller, &domain, &class).await?;
     Ok(StatusCode::NO_CONTENT)
 }

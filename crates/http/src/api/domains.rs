@@ -8,38 +8,38 @@ use deskward_proto::{CreateDomain, Domain, UpdateDomain};
 use crate::extract::{ApiJson, Session};
 use crate::{ApiError, State, convert};
 
-pub async fn list(Extract(app): Extract<State>, Session(auth): Session) -> Result<Json<Vec<Domain>>, ApiError> {
-    let rows = app.list_domains(&auth.actor()).await?;
+pub async fn list(Extract(app): Extract<State>, Session(caller): Session) -> Result<Json<Vec<Domain>>, ApiError> {
+    let rows = app.list_domains(&caller).await?;
     Ok(Json(rows.iter().map(convert::domain).collect()))
 }
 
 pub async fn create(
     Extract(app): Extract<State>,
-    Session(auth): Session,
+    Session(caller): Session,
     ApiJson(req): ApiJson<CreateDomain>,
 ) -> Result<(StatusCode, Json<Domain>), ApiError> {
-    let row = app.create_domain(&auth.actor(), &req.name).await?;
+    let row = app.create_domain(&caller, &req.name).await?;
     Ok((StatusCode::CREATED, Json(convert::domain(&row))))
 }
 
-pub async fn show(Extract(app): Extract<State>, Session(auth): Session, Path(domain): Path<String>) -> Result<Json<Domain>, ApiError> {
-    Ok(Json(convert::domain(&app.get_domain(&auth.actor(), &domain).await?)))
+pub async fn show(Extract(app): Extract<State>, Session(caller): Session, Path(domain): Path<String>) -> Result<Json<Domain>, ApiError> {
+    Ok(Json(convert::domain(&app.get_domain(&caller, &domain).await?)))
 }
 
 pub async fn update(
     Extract(app): Extract<State>,
-    Session(auth): Session,
+    Session(caller): Session,
     Path(domain): Path<String>,
     ApiJson(req): ApiJson<UpdateDomain>,
 ) -> Result<Json<Domain>, ApiError> {
     let row = match req.disabled {
-        Some(disabled) => app.set_domain_disabled(&auth.actor(), &domain, disabled).await?,
-        None => app.get_domain(&auth.actor(), &domain).await?,
+        Some(disabled) => app.set_domain_disabled(&caller, &domain, disabled).await?,
+        None => app.get_domain(&caller, &domain).await?,
     };
     Ok(Json(convert::domain(&row)))
 }
 
-pub async fn remove(Extract(app): Extract<State>, Session(auth): Session, Path(domain): Path<String>) -> Result<StatusCode, ApiError> {
-    app.remove_domain(&auth.actor(), &domain).await?;
+pub async fn remove(Extract(app): Extract<State>, Session(caller): Session, Path(domain): Path<String>) -> Result<StatusCode, ApiError> {
+    app.remove_domain(&caller, &domain).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -45,23 +45,23 @@ pub async fn login(
 /// Ends the caller's session if there is one; answers 204 either way and clears the cookie, so
 /// logging out twice, or with an expired session, is not an error.
 pub async fn logout(Extract(app): Extract<State>, session: Result<AnySession, ApiError>) -> Result<Response, ApiError> {
-    if let Ok(AnySession(auth)) = session {
-        app.logout(&auth).await?;
+    if let Ok(AnySession(auth, caller)) = session {
+        app.logout(&caller, &auth).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie("", Some(0))?);
     Ok(response)
 }
 
-pub async fn me(AnySession(auth): AnySession) -> Result<Json<Me>, ApiError> {
+pub async fn me(AnySession(auth, _): AnySession) -> Result<Json<Me>, ApiError> {
     Ok(Json(me_of(&auth)))
 }
 
 pub async fn change_password(
     Extract(app): Extract<State>,
-    AnySession(auth): AnySession,
+    AnySession(auth, caller): AnySession,
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    app.change_own_password(&auth, &req.current_password, &req.new_password).await?;
+    app.change_own_password(&caller, &auth, &req.current_password, &req.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,19 +9,19 @@ use crate::{ApiError, State, convert};
 
 pub async fn show(
     Extract(app): Extract<State>,
-    Session(auth): Session,
+    Session(caller): Session,
     Path((domain, audience)): Path<(String, String)>,
 ) -> Result<Json<PasswordPolicy>, ApiError> {
-    let policy = app.get_policy(&auth.actor(), &domain, &audience).await?;
+    let policy = app.get_policy(&caller, &domain, &audience).await?;
     Ok(Json(convert::policy_out(&policy)))
 }
 
 pub async fn set(
     Extract(app): Extract<State>,
-    Session(auth): Session,
+    Session(caller): Session,
     Path((domain, audience)): Path<(String, String)>,
     ApiJson(req): ApiJson<PasswordPolicy>,
 ) -> Result<Json<PasswordPolicy>, ApiError> {
-    app.set_policy(&auth.actor(), &domain, &audience, &convert::policy_in(&req)).await?;
+    app.set_policy(&caller, &domain, &audience, &convert::policy_in(&req)).await?;
     Ok(Json(req))
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
-use deskward_app::{AccountChange, Actor, App, NewAccountInput};
+use deskward_app::{AccountChange, App, NewAccountInput};
 
 use super::{fail, read_password, time};
 
@@ -70,7 +70,7 @@ pub enum Format {
 }
 
 pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
-    let op = Actor::Operator;
+    let op = crate::cli::operator();
     match cmd {
         Cmd::Add { login, role, class, password_stdin, must_change } => {
             let password = if password_stdin { Some(read_password()?) } else { None };
@@ -127,7 +127,7 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
 
 
 async fn set(app: &App, login: &str, change: AccountChange, what: &str) -> anyhow::Result<()> {
-    let row = app.update_account(&Actor::Operator, login, &change).await.map_err(fail)?;
+    let row = app.update_account(&crate::cli::operator(), login, &change).await.map_err(fail)?;
     println!("{} {what}", row.login());
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `deskward class …`
 
 use clap::{Args, Subcommand};
-use deskward_app::{Actor, App, ClassChange, NewClass};
+use deskward_app::{App, ClassChange, NewClass};
 use deskward_core::class::Features;
 
 use super::fail;
@@ -70,7 +70,7 @@ fn limit(v: Option<i64>) -> String {
 }
 
 pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
-    let op = Actor::Operator;
+    let op = crate::cli::operator();
     match cmd {
         Cmd::Add { domain, name, switches } => {
             let new = NewClass {

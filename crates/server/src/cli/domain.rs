@@ -1,7 +1,7 @@
 //! `deskward domain …`
 
 use clap::Subcommand;
-use deskward_app::{Actor, App};
+use deskward_app::App;
 
 use super::{fail, time};
 
@@ -22,7 +22,7 @@ pub enum Cmd {
 }
 
 pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
-    let op = Actor::Operator;
+    let op = crate::cli::operator();
     match cmd {
         Cmd::Add { name } => {
             let d = app.create_domain(&op, &name).await.map_err(fail)?;

@@ -1,7 +1,7 @@
 //! `deskward group …`
 
 use clap::Subcommand;
-use deskward_app::{Actor, App};
+use deskward_app::App;
 
 use super::fail;
 
@@ -20,7 +20,7 @@ pub enum Cmd {
 }
 
 pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
-    let op = Actor::Operator;
+    let op = crate::cli::operator();
     match cmd {
         Cmd::Add { domain, name } => {
             let g = app.create_group(&op, &domain, &name).await.map_err(fail)?;

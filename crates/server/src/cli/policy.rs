@@ -1,7 +1,7 @@
 //! `deskward policy …`
 
 use clap::Subcommand;
-use deskward_app::{Actor, App};
+use deskward_app::App;
 
 use super::fail;
 
@@ -43,7 +43,7 @@ pub enum Cmd {
 }
 
 pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
-    let op = Actor::Operator;
+    let op = crate::cli::operator();
     match cmd {
         Cmd::Show { domain, audience } => {
             let p = app.get_policy(&op, &domain, &audience).await.map_err(fail)?;

@@ -1,0 +1,273 @@
+//! The audit log from the use cases' side: who acts ([`Caller`]), the record each change
+//! commits with, security events (written by a background writer so a flood of hostile
+//! requests cannot stall changes), and the reads admins use: search, days, verification.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use deskward_core::audit::{Break, ChainCheck, Record, SYSTEM_CHAIN, clean_field};
+use deskward_core::authz::Actor;
+use deskward_core::{DomainName, Role};
+use deskward_store::audit::{self as records, ChainHead, Filter, Seal};
+use deskward_store::{Audit, AuditEntry, DomainRow};
+use tokio::sync::mpsc;
+
+use crate::{App, AppError, Source};
+
+/// Who performs an operation and from where: the authority checks read `actor`, the audit
+/// records `name` and `source`.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    /// `name@domain`, or `operator` for the host's command line.
+    pub name: String,
+    pub source: Source,
+}
+
+impl Caller {
+    /// The local operator at the host's command line.
+    pub fn operator(host: &str) -> Caller {
+        Caller {
+            actor: Actor::Operator,
+            name: "operator".into(),
+            source: Source { ip: "local".into(), host: host.to_owned(), user_agent: String::new() },
+        }
+    }
+
+    /// The chain the caller's security events go to: their domain's, or the system's.
+    pub fn chain(&self) -> String {
+        match self.name.rsplit_once('@') {
+            Some((_, domain)) if !domain.is_empty() => domain.to_owned(),
+            _ => SYSTEM_CHAIN.to_owned(),
+        }
+    }
+
+    /// Nobody logged in: a login attempt, a request without a session.
+    pub fn anonymous(source: Source) -> Caller {
+        // The actor of an anonymous caller is never used for authority: no operation accepts it.
+        Caller { actor: Actor::Account { account_id: 0, domain_id: 0, role: Role::User }, name: "-".into(), source }
+    }
+}
+
+/// Security events waiting for the writer, and how many were dropped because it fell behind.
+#[derive(Debug, Default)]
+pub struct EventQueue {
+    sender: OnceLock<mpsc::Sender<AuditEntry>>,
+    dropped: AtomicU64,
+}
+
+/// Events queued before the writer falls behind; later ones are dropped and counted.
+const QUEUE: usize = 4096;
+/// Events written per transaction.
+const BATCH: usize = 256;
+
+impl App {
+    /// The record of a change `caller` made in `chain` (a domain name).
+    pub(crate) fn entry(&self, caller: &Caller, chain: &str, action: &str, target: String, summary: serde_json::Value) -> AuditEntry {
+        AuditEntry {
+            chain: chain.to_owned(),
+            at: self.now(),
+            security: false,
+            action: action.to_owned(),
+            actor: clean_field(&caller.name),
+            source_ip: clean_field(&caller.source.ip),
+            source_host: clean_field(&caller.source.host),
+            target: clean_field(&target),
+            summary: summary.to_string(),
+        }
+    }
+
+    /// Records a security event. The server queues it for the background writer; the command
+    /// line (no writer) writes it at once.
+    pub async fn security_event(&self, caller: &Caller, chain: &str, action: &str, target: String, summary: serde_json::Value) {
+        let mut entry = self.entry(caller, chain, action, target, summary);
+        entry.security = true;
+        tracing::info!(target: "deskward::security", chain = %entry.chain, action = %entry.action, actor = %entry.actor,
+            ip = %entry.source_ip, subject = %entry.target, summary = %entry.summary, "security event");
+        match self.events.sender.get() {
+            Some(tx) => {
+                if tx.try_send(entry).is_err() {
+                    let n = self.events.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n.is_power_of_two() {
+                        tracing::warn!(dropped = n, "security events arrive faster than they can be stored; some were dropped");
+                    }
+                }
+            }
+            None => {
+                if let Err(e) = self.write_events(vec![entry]).await {
+                    tracing::warn!(error = %e, "cannot store a security event");
+                }
+            }
+        }
+    }
+
+    async fn write_events(&self, mut batch: Vec<AuditEntry>) -> Result<(), AppError> {
+        let Some(first) = batch.pop() else { return Ok(()) };
+        let tx = self.store.begin().await?;
+        tx.commit(Audit::many(first, batch)).await?;
+        Ok(())
+    }
+
+    /// Starts the writer of security events.
+    pub(crate) fn start_event_writer(&self) {
+        let (tx, mut rx) = mpsc::channel::<AuditEntry>(QUEUE);
+        if self.events.sender.set(tx).is_err() {
+            return;
+        }
+        let app = self.clone();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(e) => batch.push(e),
+                        Err(_) => break,
+                    }
+                }
+                // Oldest last: `write_events` pops the first record off the end.
+                batch.reverse();
+                let n = batch.len();
+                if let Err(e) = app.write_events(batch).await {
+                    tracing::warn!(error = %e, events = n, "cannot store security events");
+                }
+            }
+        });
+    }
+
+    /// Waits until queued security events are stored (for tests and orderly shutdown).
+    pub async fn flush_events(&self) {
+        if let Some(tx) = self.events.sender.get() {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+            while tx.capacity() < tx.max_capacity() && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+
+    /// The chain `caller` may read: a system admin any (also a removed domain's or the
+    /// system's); a domain admin only their own domain's. `None` means every chain the caller
+    /// may read: all for a system admin, their own for a domain admin.
+    async fn readable_chain(&self, caller: &Caller, chain: Option<&str>) -> Result<Option<String>, AppError> {
+        let own = match caller.actor {
+            Actor::Operator | Actor::Account { role: Role::SystemAdmin, .. } => {
+                return match chain {
+                    None => Ok(None),
+                    Some(SYSTEM_CHAIN) => Ok(Some(SYSTEM_CHAIN.to_owned())),
+                    Some(c) => Ok(Some(DomainName::parse(c)?.to_string())),
+                };
+            }
+            Actor::Account { role: Role::DomainAdmin, domain_id, .. } => {
+                let mut c = self.store.conn().await?;
+                DomainRow::get(&mut c, domain_id).await?.ok_or(AppError::Unauthenticated)?.name
+            }
+            Actor::Account { .. } => return Err(AppError::Forbidden("reading the audit log requires administrator rights".into())),
+        };
+        match chain {
+            None => Ok(Some(own)),
+            Some(c) if c == own => Ok(Some(own)),
+            Some(_) => Err(AppError::Forbidden("administrator rights for this domain are required".into())),
+        }
+    }
+
+    /// Searches the records `caller` may read, newest first.
+    pub async fn audit_search(&self, caller: &Caller, mut filter: Filter) -> Result<Vec<Record>, AppError> {
+        filter.chain = self.readable_chain(caller, filter.chain.as_deref()).await?;
+        if let Some(action) = &filter.action
+            && (action.is_empty() || !action.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'))
+        {
+            return Err(AppError::Invalid(format!("action {action:?} is not an action name (like account.create, or account)")));
+        }
+        if let (Some(s), Some(u)) = (filter.since, filter.until)
+            && s >= u
+        {
+            return Err(AppError::Invalid("since must be before until".into()));
+        }
+        filter.limit = filter.limit.clamp(1, 10_000);
+        let mut c = self.store.conn().await?;
+        Ok(records::search(&mut c, &filter).await?)
+    }
+
+    /// The chains `caller` may read, with their heads.
+    pub async fn audit_chains(&self, caller: &Caller) -> Result<Vec<ChainHead>, AppError> {
+        let only = self.readable_chain(caller, None).await?;
+        let mut c = self.store.conn().await?;
+        let all = records::chains(&mut c).await?;
+        Ok(all.into_iter().filter(|h| only.as_ref().is_none_or(|o| *o == h.chain)).collect())
+    }
+
+    /// A chain's days with their record counts, oldest first.
+    pub async fn audit_days(&self, caller: &Caller, chain: &str) -> Result<Vec<(String, i64)>, AppError> {
+        let chain = self.readable_chain(caller, Some(chain)).await?.unwrap_or_default();
+        let mut c = self.store.conn().await?;
+        Ok(records::days(&mut c, &chain).await?)
+    }
+
+    /// The records of one day of a chain, in order.
+    pub async fn audit_day(&self, caller: &Caller, chain: &str, day: &str) -> Result<Vec<Record>, AppError> {
+        if deskward_core::audit::day_start(day).is_none() {
+            return Err(AppError::Invalid(format!("{day:?} is not a day (yyyy-mm-dd)")));
+        }
+        let chain = self.readable_chain(caller, Some(chain)).await?.unwrap_or_default();
+        let mut c = self.store.conn().await?;
+        Ok(records::of_day(&mut c, &chain, day).await?)
+    }
+
+    /// A chain's head and seals.
+    pub async fn audit_head(&self, caller: &Caller, chain: &str) -> Result<(ChainHead, Vec<Seal>), AppError> {
+        let chain = self.readable_chain(caller, Some(chain)).await?.unwrap_or_default();
+        let mut c = self.store.conn().await?;
+        let head = records::head(&mut c, &chain).await?.ok_or_else(|| AppError::NotFound(format!("audit records of {chain}")))?;
+        let seals = records::seals(&mut c, &chain).await?;
+        Ok((head, seals))
+    }
+
+    /// Walks the records of `chain` in the store in order, calling `each` for every record
+    /// (after it was checked), in pages so a long chain needs little memory. `archive` is the
+    /// state after walking archived records, if any; the store's records must continue it.
+    pub async fn audit_verify(
+        &self,
+        caller: &Caller,
+        chain: &str,
+        archive: Option<ChainCheck>,
+        mut each: impl FnMut(&Record),
+    ) -> Result<Result<ChainCheck, Break>, AppError> {
+        let (head, seals) = self.audit_head(caller, chain).await?;
+        let mut check = ChainCheck::after(&head.chain, head.archived_seq, &head.archived_hash);
+        // Records the archive holds beyond the store's boundary must be the store's records.
+        let overlap = archive.as_ref().filter(|a| a.last_seq() > head.archived_seq).map(|a| (a.last_seq(), a.last_hash().to_owned()));
+        if let Some(a) = &archive
+            && a.last_seq() < head.archived_seq
+        {
+            return Ok(Err(Break::Missing { first: a.last_seq() + 1, last: head.archived_seq }));
+        }
+        let mut c = self.store.conn().await?;
+        let mut seals = seals.into_iter().filter(|s| s.last_seq > head.archived_seq).peekable();
+        loop {
+            let page = records::after(&mut c, &head.chain, check.last_seq(), 5000).await?;
+            if page.is_empty() {
+                break;
+            }
+            for r in &page {
+                if r.seq > head.seq {
+                    return Ok(Err(Break::BeyondHead { seq: r.seq, head: head.seq, record: r.describe() }));
+                }
+                if let Err(b) = check.push(r) {
+                    return Ok(Err(b));
+                }
+                if let Some((seq, hash)) = &overlap
+                    && r.seq == *seq
+                    && r.hash != *hash
+                {
+                    return Ok(Err(Break::Relinked { seq: r.seq, previous: r.seq - 1, record: format!("archived {}", r.describe()) }));
+                }
+                while let Some(seal) = seals.next_if(|s| s.last_seq <= r.seq) {
+                    if seal.last_seq == r.seq && (seal.last_hash != r.hash || seal.day != r.day()) {
+                        return Ok(Err(Break::Seal { day: seal.day, seq: seal.last_seq }));
+                    }
+                }
+                each(r);
+            }
+        }
+        Ok(check.finish(head.seq, &head.hash).map(|()| check))
+    }
+}

@@ -1,0 +1,373 @@
+//! The audit log's storage: appending to a domain's hash chain inside the transaction of the
+//! change ([`Tx::commit`] is the only way in), and the reads that browse, search, verify,
+//! export and archive it.
+
+use deskward_core::audit::{GENESIS, Record, day_of};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Conn, Result, StoreError, Tx, flag_of};
+
+/// What a change or an event writes to the audit log; the store adds its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub chain: String,
+    pub at: i64,
+    pub security: bool,
+    pub action: String,
+    pub actor: String,
+    pub source_ip: String,
+    pub source_host: String,
+    pub target: String,
+    pub summary: String,
+}
+
+/// The audit records a transaction commits with: at least one.
+#[derive(Debug, Clone)]
+pub struct Audit(Vec<Entry>);
+
+impl From<Entry> for Audit {
+    fn from(e: Entry) -> Audit {
+        Audit(vec![e])
+    }
+}
+
+impl Audit {
+    /// Several records for one transaction (an import writes one per account).
+    pub fn many(first: Entry, rest: impl IntoIterator<Item = Entry>) -> Audit {
+        let mut all = vec![first];
+        all.extend(rest);
+        Audit(all)
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        &self.0
+    }
+}
+
+/// The writes that are not changes anyone made, and so commit without an audit record. Each
+/// is named so a reader can find every such commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Housekeeping {
+    /// A schema migration.
+    Migration,
+    /// Deleting sessions that expired.
+    ExpiredSessions,
+    /// Removing audit records that were archived to files (the chain's head keeps the boundary).
+    AuditRetention,
+    /// Only for the audit benchmark's baseline: the same change without its record.
+    BenchmarkBaseline,
+}
+
+/// A chain's head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub chain: String,
+    pub seq: i64,
+    pub hash: String,
+    pub day: String,
+    pub archived_seq: i64,
+    pub archived_hash: String,
+    pub forwarded_seq: i64,
+}
+
+/// A day's seal: its last record and how many records it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seal {
+    pub day: String,
+    pub last_seq: i64,
+    pub last_hash: String,
+    pub records: i64,
+}
+
+/// A search; every `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub chain: Option<String>,
+    pub actor: Option<String>,
+    /// An action (`account.create`) or a family (`account`).
+    pub action: Option<String>,
+    pub source_ip: Option<String>,
+    pub target: Option<String>,
+    /// Unix seconds, inclusive.
+    pub since: Option<i64>,
+    /// Unix seconds, exclusive.
+    pub until: Option<i64>,
+    pub security_only: bool,
+    pub limit: i64,
+}
+
+macro_rules! select {
+    ($tail:literal) => {
+        concat!(
+            "SELECT chain, seq, at, security, action, actor, source_ip, source_host, target, summary, \
+             prev_hash, hash FROM audit_records",
+            " ",
+            $tail
+        )
+    };
+}
+
+fn from_row(row: &AnyRow) -> Result<Record> {
+    Ok(Record {
+        chain: row.try_get("chain")?,
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        security: flag_of(row, "security")?,
+        action: row.try_get("action")?,
+        actor: row.try_get("actor")?,
+        source_ip: row.try_get("source_ip")?,
+        source_host: row.try_get("source_host")?,
+        target: row.try_get("target")?,
+        summary: row.try_get("summary")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+fn head_from_row(row: &AnyRow) -> Result<ChainHead> {
+    Ok(ChainHead {
+        chain: row.try_get("chain")?,
+        seq: row.try_get("seq")?,
+        hash: row.try_get("hash")?,
+        day: row.try_get("day")?,
+        archived_seq: row.try_get("archived_seq")?,
+        archived_hash: row.try_get("archived_hash")?,
+        forwarded_seq: row.try_get("forwarded_seq")?,
+    })
+}
+
+impl Tx {
+    /// Commits the transaction together with its audit records: both or neither.
+    pub async fn commit(mut self, audit: impl Into<Audit>) -> Result<()> {
+        for entry in audit.into().0 {
+            append(&mut self, entry).await?;
+        }
+        Ok(self.inner.commit().await?)
+    }
+
+    /// Commits a write that is no one's change (see [`Housekeeping`]).
+    pub async fn commit_unaudited(self, why: Housekeeping) -> Result<()> {
+        tracing::trace!(?why, "unaudited commit");
+        Ok(self.inner.commit().await?)
+    }
+}
+
+/// Appends one record to its chain. The first statement takes the head row's write lock, so
+/// on PostgreSQL two transactions of one domain queue here and each sees the other's head.
+async fn append(tx: &mut Tx, e: Entry) -> Result<Record> {
+    let bump = "UPDATE audit_chains SET seq = seq + 1 WHERE chain = $1 RETURNING seq, hash, day, day_records";
+    let mut head = sqlx::query(bump).bind(&e.chain).fetch_optional(tx.conn()).await?;
+    if head.is_none() {
+        sqlx::query(
+            "INSERT INTO audit_chains (chain, seq, hash, day, day_records, archived_hash) \
+             VALUES ($1, 0, $2, '', 0, $2) ON CONFLICT (chain) DO NOTHING",
+        )
+        .bind(&e.chain)
+        .bind(GENESIS)
+        .execute(tx.conn())
+        .await?;
+        head = sqlx::query(bump).bind(&e.chain).fetch_optional(tx.conn()).await?;
+    }
+    let head = head.ok_or_else(|| StoreError::Corrupt { what: "audit chain head", detail: e.chain.clone() })?;
+    let seq: i64 = head.try_get("seq")?;
+    let prev_hash: String = head.try_get("hash")?;
+    let prev_day: String = head.try_get("day")?;
+    let prev_day_records: i64 = head.try_get("day_records")?;
+    let day = day_of(e.at);
+    let mut record = Record {
+        chain: e.chain,
+        seq,
+        at: e.at,
+        security: e.security,
+        action: e.action,
+        actor: e.actor,
+        source_ip: e.source_ip,
+        source_host: e.source_host,
+        target: e.target,
+        summary: e.summary,
+        prev_hash,
+        hash: String::new(),
+    };
+    record.hash = record.compute_hash();
+    sqlx::query(
+        "INSERT INTO audit_records (chain, seq, at, day, security, action, actor, source_ip, source_host, \
+         target, summary, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&record.chain)
+    .bind(record.seq)
+    .bind(record.at)
+    .bind(&day)
+    .bind(i64::from(record.security))
+    .bind(&record.action)
+    .bind(&record.actor)
+    .bind(&record.source_ip)
+    .bind(&record.source_host)
+    .bind(&record.target)
+    .bind(&record.summary)
+    .bind(&record.prev_hash)
+    .bind(&record.hash)
+    .execute(tx.conn())
+    .await?;
+    // A record of a later day seals the day before: its last record and its count. (A clock
+    // set back keeps the later day; days only move forward in a chain.)
+    let day_records = if day > prev_day && seq > 1 {
+        sqlx::query("INSERT INTO audit_seals (chain, day, last_seq, last_hash, records) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&record.chain)
+            .bind(&prev_day)
+            .bind(seq - 1)
+            .bind(&record.prev_hash)
+            .bind(prev_day_records)
+            .execute(tx.conn())
+            .await?;
+        1
+    } else {
+        prev_day_records + 1
+    };
+    let day = if day > prev_day { day } else { prev_day };
+    sqlx::query("UPDATE audit_chains SET hash = $2, day = $3, day_records = $4 WHERE chain = $1")
+        .bind(&record.chain)
+        .bind(&record.hash)
+        .bind(&day)
+        .bind(day_records)
+        .execute(tx.conn())
+        .await?;
+    Ok(record)
+}
+
+/// Every chain's head, by name.
+pub async fn chains(c: &mut Conn) -> Result<Vec<ChainHead>> {
+    let rows = sqlx::query(
+        "SELECT chain, seq, hash, day, archived_seq, archived_hash, forwarded_seq FROM audit_chains ORDER BY chain",
+    )
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(head_from_row).collect()
+}
+
+pub async fn head(c: &mut Conn, chain: &str) -> Result<Option<ChainHead>> {
+    let row = sqlx::query(
+        "SELECT chain, seq, hash, day, archived_seq, archived_hash, forwarded_seq FROM audit_chains WHERE chain = $1",
+    )
+    .bind(chain)
+    .fetch_optional(c)
+    .await?;
+    row.as_ref().map(head_from_row).transpose()
+}
+
+/// Records of `chain` after `after_seq`, in chain order, at most `limit`.
+pub async fn after(c: &mut Conn, chain: &str, after_seq: i64, limit: i64) -> Result<Vec<Record>> {
+    let rows = sqlx::query(select!("WHERE chain = $1 AND seq > $2 ORDER BY seq LIMIT $3"))
+        .bind(chain)
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The records of one UTC day of a chain, in chain order.
+pub async fn of_day(c: &mut Conn, chain: &str, day: &str) -> Result<Vec<Record>> {
+    let rows = sqlx::query(select!("WHERE chain = $1 AND day = $2 ORDER BY seq"))
+        .bind(chain)
+        .bind(day)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The days of a chain that have records, oldest first, with their counts.
+pub async fn days(c: &mut Conn, chain: &str) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query("SELECT day, COUNT(*) AS n FROM audit_records WHERE chain = $1 GROUP BY day ORDER BY day")
+        .bind(chain)
+        .fetch_all(c)
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get("day")?, r.try_get("n")?))).collect()
+}
+
+/// The seals of a chain, oldest first.
+pub async fn seals(c: &mut Conn, chain: &str) -> Result<Vec<Seal>> {
+    let rows = sqlx::query("SELECT day, last_seq, last_hash, records FROM audit_seals WHERE chain = $1 ORDER BY day")
+        .bind(chain)
+        .fetch_all(c)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Seal {
+                day: r.try_get("day")?,
+                last_seq: r.try_get("last_seq")?,
+                last_hash: r.try_get("last_hash")?,
+                records: r.try_get("records")?,
+            })
+        })
+        .collect()
+}
+
+/// Records matching `f`, newest first.
+pub async fn search(c: &mut Conn, f: &Filter) -> Result<Vec<Record>> {
+    // One static statement: a NULL parameter switches its condition off.
+    let rows = sqlx::query(select!(
+        "WHERE (CAST($1 AS TEXT) IS NULL OR chain = $1) \
+         AND (CAST($2 AS TEXT) IS NULL OR actor = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR action = $3 OR action LIKE $4) \
+         AND (CAST($5 AS TEXT) IS NULL OR source_ip = $5) \
+         AND (CAST($6 AS TEXT) IS NULL OR target = $6) \
+         AND (CAST($7 AS BIGINT) IS NULL OR at >= $7) \
+         AND (CAST($8 AS BIGINT) IS NULL OR at < $8) \
+         AND security >= $9 \
+         ORDER BY at DESC, chain, seq DESC LIMIT $10"
+    ))
+    .bind(f.chain.as_deref())
+    .bind(f.actor.as_deref())
+    .bind(f.action.as_deref())
+    .bind(f.action.as_ref().map(|a| format!("{a}.%")))
+    .bind(f.source_ip.as_deref())
+    .bind(f.target.as_deref())
+    .bind(f.since)
+    .bind(f.until)
+    .bind(i64::from(f.security_only))
+    .bind(f.limit)
+    .fetch_all(c)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Removes the records of `chain` up to `up_to_seq` (already archived) and moves the
+/// boundary the chain resumes from. Refuses to cut at a hash that is not the record's.
+pub async fn remove_archived(tx: &mut Tx, chain: &str, up_to_seq: i64, hash: &str) -> Result<u64> {
+    let found: Option<String> = sqlx::query_scalar("SELECT hash FROM audit_records WHERE chain = $1 AND seq = $2")
+        .bind(chain)
+        .bind(up_to_seq)
+        .fetch_optional(tx.conn())
+        .await?;
+    if found.as_deref() != Some(hash) {
+        return Err(StoreError::Corrupt {
+            what: "audit chain",
+            detail: format!("record {up_to_seq} of {chain} is not the one that was archived"),
+        });
+    }
+    let done = sqlx::query("DELETE FROM audit_records WHERE chain = $1 AND seq <= $2")
+        .bind(chain)
+        .bind(up_to_seq)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("UPDATE audit_chains SET archived_seq = $2, archived_hash = $3 WHERE chain = $1 AND archived_seq < $2")
+        .bind(chain)
+        .bind(up_to_seq)
+        .bind(hash)
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Moves the syslog cursor of `chain` from `from` to `to`; false when another node moved it
+/// first (it sent the same records).
+pub async fn set_forwarded(c: &mut Conn, chain: &str, from: i64, to: i64) -> Result<bool> {
+    let done = sqlx::query("UPDATE audit_chains SET forwarded_seq = $3 WHERE chain = $1 AND forwarded_seq = $2")
+        .bind(chain)
+        .bind(from)
+        .bind(to)
+        .execute(c)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
