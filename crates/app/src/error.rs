@@ -33,6 +33,9 @@ pub enum AppError {
     Policy(Vec<Violation>),
     #[error("too many logins in progress; retry in a moment")]
     Busy,
+    /// The database refuses writes (disk full, read-only); the transaction was rolled back.
+    #[error("the database refuses writes (its disk is full or it is read-only); nothing was changed")]
+    Unwritable(StoreError),
     #[error("storage: {0}")]
     Store(StoreError),
     #[error("internal error: {0}")]
@@ -43,6 +46,7 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict { what } => AppError::Conflict(format!("{what} already exists")),
+            e if e.is_unwritable() => AppError::Unwritable(e),
             other => AppError::Store(other),
         }
     }

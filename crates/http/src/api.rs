@@ -1,6 +1,7 @@
 //! The routes of `/api/v1`, one module per resource.
 
 mod accounts;
+pub mod audit;
 mod classes;
 mod domains;
 mod groups;
@@ -46,6 +47,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/domains/{domain}/classes/{class}"),
     ("GET", "/api/v1/domains/{domain}/policies/{audience}"),
     ("PUT", "/api/v1/domains/{domain}/policies/{audience}"),
+    ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/audit/chains"),
+    ("GET", "/api/v1/audit/chains/{chain}/days"),
+    ("GET", "/api/v1/audit/chains/{chain}/days/{day}"),
 ];
 
 pub fn routes() -> Router<State> {
@@ -72,6 +77,10 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/domains/{domain}/classes", get(classes::list).post(classes::create))
         .route("/api/v1/domains/{domain}/classes/{class}", axum::routing::patch(classes::update).delete(classes::remove))
         .route("/api/v1/domains/{domain}/policies/{audience}", get(policies::show).put(policies::set))
+        .route("/api/v1/audit", get(audit::search))
+        .route("/api/v1/audit/chains", get(audit::chains))
+        .route("/api/v1/audit/chains/{chain}/days", get(audit::days))
+        .route("/api/v1/audit/chains/{chain}/days/{day}", get(audit::day))
 }
 
 /// Unauthenticated liveness answer; also the baseline of the request-rate benchmark.

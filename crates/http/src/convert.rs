@@ -79,3 +79,47 @@ pub fn policy_in(p: &proto::PasswordPolicy) -> Policy {
         history: p.history,
     }
 }
+
+pub fn audit_record(r: &deskward_core::audit::Record) -> proto::AuditRecord {
+    proto::AuditRecord {
+        chain: r.chain.clone(),
+        seq: r.seq,
+        time: deskward_core::audit::timestamp(r.at),
+        at: r.at,
+        security: r.security,
+        action: r.action.clone(),
+        actor: r.actor.clone(),
+        source_ip: r.source_ip.clone(),
+        source_host: r.source_host.clone(),
+        target: r.target.clone(),
+        // Stored summaries are JSON written by the server; a damaged one is shown as text.
+        summary: serde_json::from_str(&r.summary).unwrap_or_else(|_| serde_json::Value::String(r.summary.clone())),
+        prev_hash: r.prev_hash.clone(),
+        hash: r.hash.clone(),
+    }
+}
+
+/// Reads back an exported record. Fails when `time` was edited away from `at`.
+pub fn audit_record_in(w: proto::AuditRecord) -> Result<deskward_core::audit::Record, String> {
+    if w.time != deskward_core::audit::timestamp(w.at) {
+        return Err(format!("record {}: its time {} does not match its at {} (edited)", w.seq, w.time, w.at));
+    }
+    Ok(deskward_core::audit::Record {
+        chain: w.chain,
+        seq: w.seq,
+        at: w.at,
+        security: w.security,
+        action: w.action,
+        actor: w.actor,
+        source_ip: w.source_ip,
+        source_host: w.source_host,
+        target: w.target,
+        // Summaries are JSON objects; a string is the text of a damaged one (see above).
+        summary: match w.summary {
+            serde_json::Value::String(s) => s,
+            v => v.to_string(),
+        },
+        prev_hash: w.prev_hash,
+        hash: w.hash,
+    })
+}

@@ -34,6 +34,7 @@ pub fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
         AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         AppError::Policy(_) => (StatusCode::UNPROCESSABLE_ENTITY, "password_policy"),
         AppError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+        AppError::Unwritable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unwritable"),
         AppError::Store(_) | AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
@@ -49,6 +50,9 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest { status, code, message } => body(status, code, message, Vec::new()),
             ApiError::App(e) => {
                 let (status, code) = status_and_code(&e);
+                if let AppError::Unwritable(detail) = &e {
+                    tracing::error!(error = %detail, "the database refuses writes");
+                }
                 let message = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
                     tracing::error!(error = %e, "request failed");
                     "internal error; the server log has the details".to_owned()

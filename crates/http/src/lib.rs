@@ -10,7 +10,8 @@ mod headers;
 mod watch;
 
 pub use api::ROUTES;
-pub use convert::time as format_time;
+pub use api::audit::parse_time;
+pub use convert::{audit_record, audit_record_in, time as format_time};
 pub use error::ApiError;
 pub use extract::{PeerAddr, SESSION_COOKIE};
 

@@ -192,3 +192,46 @@ pub struct Health {
     pub status: String,
     pub version: String,
 }
+
+/// One audit record, as the API answers it and as `deskward audit export` writes it (one per
+/// line). `hash` covers every field but `time`, which repeats `at` for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRecord {
+    /// The domain, or `_system`.
+    pub chain: String,
+    pub seq: i64,
+    /// UTC, RFC 3339.
+    pub time: String,
+    /// Unix seconds.
+    pub at: i64,
+    pub security: bool,
+    pub action: String,
+    pub actor: String,
+    pub source_ip: String,
+    pub source_host: String,
+    pub target: String,
+    pub summary: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A chain of audit records: one per domain, and `_system`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditChain {
+    pub chain: String,
+    /// The last record's number.
+    pub records: i64,
+    pub last_day: String,
+    pub head_hash: String,
+    /// Records up to this one were archived to files and removed.
+    pub archived_through: i64,
+}
+
+/// A day of a chain that has records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditDay {
+    /// `yyyy-mm-dd`, UTC.
+    pub day: String,
+    pub records: i64,
+}

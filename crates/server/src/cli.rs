@@ -3,6 +3,7 @@
 //! shell on the host holds every right).
 
 pub mod account;
+mod audit;
 mod class;
 mod domain;
 mod group;
@@ -54,6 +55,9 @@ pub enum Command {
     /// Show and set password policies
     #[command(subcommand)]
     Policy(policy::Cmd),
+    /// Browse, search, export and verify the audit log
+    #[command(subcommand)]
+    Audit(audit::Cmd),
     /// Inspect the configuration
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -84,6 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Group(cmd) => group::run(&app().await?, cmd).await,
         Command::Class(cmd) => class::run(&app().await?, cmd).await,
         Command::Policy(cmd) => policy::run(&app().await?, cmd).await,
+        Command::Audit(cmd) => audit::run(&app().await?, cmd).await,
         Command::Config(ConfigCmd::Check) => {
             println!("{settings:#?}");
             Ok(())

@@ -1,5 +1,6 @@
 //! The `deskward` binary: parses the command line and hands over to `serve` or an admin command.
 
+mod audit_files;
 mod cli;
 mod data_dir;
 mod import;

@@ -84,7 +84,8 @@ pub struct Seal {
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub chain: Option<String>,
-    pub actor: Option<String>,
+    /// A login: records it made, and records about its account.
+    pub user: Option<String>,
     /// An action (`account.create`) or a family (`account`).
     pub action: Option<String>,
     pub source_ip: Option<String>,
@@ -308,7 +309,7 @@ pub async fn search(c: &mut Conn, f: &Filter) -> Result<Vec<Record>> {
     // One static statement: a NULL parameter switches its condition off.
     let rows = sqlx::query(select!(
         "WHERE (CAST($1 AS TEXT) IS NULL OR chain = $1) \
-         AND (CAST($2 AS TEXT) IS NULL OR actor = $2) \
+         AND (CAST($2 AS TEXT) IS NULL OR actor = $2 OR target = $11) \
          AND (CAST($3 AS TEXT) IS NULL OR action = $3 OR action LIKE $4) \
          AND (CAST($5 AS TEXT) IS NULL OR source_ip = $5) \
          AND (CAST($6 AS TEXT) IS NULL OR target = $6) \
@@ -318,7 +319,7 @@ pub async fn search(c: &mut Conn, f: &Filter) -> Result<Vec<Record>> {
          ORDER BY at DESC, chain, seq DESC LIMIT $10"
     ))
     .bind(f.chain.as_deref())
-    .bind(f.actor.as_deref())
+    .bind(f.user.as_deref())
     .bind(f.action.as_deref())
     .bind(f.action.as_ref().map(|a| format!("{a}.%")))
     .bind(f.source_ip.as_deref())
@@ -327,6 +328,7 @@ pub async fn search(c: &mut Conn, f: &Filter) -> Result<Vec<Record>> {
     .bind(f.until)
     .bind(i64::from(f.security_only))
     .bind(f.limit)
+    .bind(f.user.as_ref().map(|u| format!("account:{u}")))
     .fetch_all(c)
     .await?;
     rows.iter().map(from_row).collect()

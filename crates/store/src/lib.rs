@@ -47,6 +47,23 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+impl StoreError {
+    /// The database refuses writes: its disk is full or it is read-only.
+    pub fn is_unwritable(&self) -> bool {
+        let StoreError::Db(e) = self else { return false };
+        let Some(db) = e.as_database_error() else { return false };
+        let code = db.code().unwrap_or_default();
+        if code.len() == 5 {
+            // A PostgreSQL SQLSTATE: read-only transaction, insufficient resources, disk full,
+            // out of memory.
+            return matches!(code.as_ref(), "25006" | "53000" | "53100" | "53200");
+        }
+        // SQLite result codes (below 8000; extended codes keep the primary one in the low
+        // byte): SQLITE_READONLY 8, SQLITE_IOERR 10, SQLITE_FULL 13.
+        code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 8 | 10 | 13))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

@@ -5,6 +5,8 @@
 
 mod api_admin;
 mod api_session;
+mod audit;
+mod audit_integrity;
 mod bad_input;
 mod cli;
 mod credentials;
