@@ -34,6 +34,11 @@ impl Caller {
         }
     }
 
+    /// The server's own background work (retention), on this host.
+    pub fn system(host: &str) -> Caller {
+        Caller { name: "system".into(), ..Caller::operator(host) }
+    }
+
     /// The chain the caller's security events go to: their domain's, or the system's.
     pub fn chain(&self) -> String {
         match self.name.rsplit_once('@') {
@@ -142,6 +147,24 @@ impl App {
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
         }
+    }
+
+    /// For the server's syslog forwarder: chains with records not yet forwarded.
+    pub async fn audit_unforwarded(&self) -> Result<Vec<ChainHead>, AppError> {
+        let mut c = self.store.conn().await?;
+        Ok(records::chains(&mut c).await?.into_iter().filter(|h| h.seq > h.forwarded_seq.max(h.archived_seq)).collect())
+    }
+
+    /// For the forwarder: up to `limit` records of `chain` after `after`.
+    pub async fn audit_after(&self, chain: &str, after: i64, limit: i64) -> Result<Vec<Record>, AppError> {
+        let mut c = self.store.conn().await?;
+        Ok(records::after(&mut c, chain, after, limit).await?)
+    }
+
+    /// For the forwarder: records up to `to` were sent; false when another node sent them first.
+    pub async fn audit_forwarded(&self, chain: &str, from: i64, to: i64) -> Result<bool, AppError> {
+        let mut c = self.store.conn().await?;
+        Ok(records::set_forwarded(&mut c, chain, from, to).await?)
     }
 
     /// The chain `caller` may read: a system admin any (also a removed domain's or the

@@ -14,6 +14,7 @@ mod hasher;
 mod import;
 mod login;
 mod policy;
+mod retention;
 mod session;
 
 pub use accounts::{AccountChange, NewAccountInput};
@@ -24,6 +25,7 @@ pub use error::AppError;
 pub use hasher::{Hasher, HasherLimits};
 pub use import::{ImportRecord, ImportSummary};
 pub use login::LoginOutcome;
+pub use retention::MAX_RETENTION_DAYS;
 pub use session::{Authenticated, SessionRules};
 
 pub use deskward_core::authz::Actor;
@@ -56,6 +58,17 @@ impl Clock for SystemClock {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+}
+
+/// The system clock moved by a fixed number of seconds: lets tests see what happens days
+/// later (retention, expiry) without waiting.
+#[derive(Debug)]
+pub struct ShiftedClock(pub i64);
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> i64 {
+        SystemClock.now().saturating_add(self.0)
     }
 }
 

@@ -32,10 +32,12 @@ pub(crate) enum Rule {
     DbUrl(Slot<Option<String>>),
     Level(Slot<String>),
     Format(Slot<LogFormat>),
+    Syslog(Slot<Option<String>>),
 }
 
 const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 const DB_SCHEMES: [&str; 3] = ["sqlite:", "postgres://", "postgresql://"];
+const SYSLOG_SCHEMES: [&str; 2] = ["udp://", "tcp://"];
 
 static KEYS: &[KeyDoc] = &[
     KeyDoc {
@@ -134,6 +136,24 @@ static KEYS: &[KeyDoc] = &[
         help: "log line format: text for people, json for log collectors",
         rule: Rule::Format(|s| &mut s.log.format),
     },
+    KeyDoc {
+        key: "audit.archive_dir",
+        default: r#""""#,
+        help: "where retention archives old audit records as <domain>/<yyyy>/<mm>/<dd>.jsonl; unset means audit-archive in the data dir",
+        rule: Rule::OptPath(|s| &mut s.audit.archive_dir),
+    },
+    KeyDoc {
+        key: "audit.retention_every",
+        default: r#""1h""#,
+        help: "how often the server archives and removes audit records older than each domain's retention",
+        rule: Rule::Duration(|s| &mut s.audit.retention_every),
+    },
+    KeyDoc {
+        key: "audit.syslog",
+        default: r#""""#,
+        help: "forward every audit record to this syslog receiver (RFC 5424), udp://host:port or tcp://host:port; unset means off",
+        rule: Rule::Syslog(|s| &mut s.audit.syslog),
+    },
 ];
 
 /// Every key, in file order. Used to print the docs and `deskward config keys`.
@@ -172,6 +192,7 @@ impl KeyDoc {
             ),
             Rule::Level(_) => LEVELS.join(", "),
             Rule::Format(_) => "text, json".into(),
+            Rule::Syslog(_) => "udp://host:port, tcp://host:port, or empty for off".into(),
         }
     }
 }
@@ -287,6 +308,19 @@ impl Rule {
                     _ => return Err(format!("invalid log format {v:?}; expected text or json")),
                 };
             }
+            Rule::Syslog(slot) => {
+                let v = self.text(raw)?;
+                if !v.is_empty() {
+                    let Some(addr) = SYSLOG_SCHEMES.iter().find_map(|p| v.strip_prefix(p)) else {
+                        return Err(format!("unsupported syslog url {v:?}; it must start with {}", SYSLOG_SCHEMES.join(" or ")));
+                    };
+                    match addr.rsplit_once(':') {
+                        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {}
+                        _ => return Err(format!("syslog url {v:?} needs a host and a port, like udp://127.0.0.1:514")),
+                    }
+                }
+                *slot(s) = (!v.is_empty()).then(|| v.to_owned());
+            }
         }
         Ok(())
     }
@@ -302,6 +336,7 @@ impl Rule {
             Rule::DbUrl(_) => "a string like \"postgres://host/deskward\"".into(),
             Rule::Level(_) => format!("a string, one of {}", LEVELS.join(", ")),
             Rule::Format(_) => "a string, text or json".into(),
+            Rule::Syslog(_) => "a string like \"udp://127.0.0.1:514\"".into(),
         }
     }
 

@@ -12,6 +12,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub password_hash: PasswordHashSettings,
     pub log: LogSettings,
+    pub audit: AuditSettings,
 }
 
 /// `[server]`
@@ -60,6 +61,16 @@ pub struct LogSettings {
     /// One of `error`, `warn`, `info`, `debug`, `trace`.
     pub level: String,
     pub format: LogFormat,
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSettings {
+    /// Unset means `audit-archive` in the data dir.
+    pub archive_dir: Option<PathBuf>,
+    pub retention_every: Duration,
+    /// `udp://host:port` or `tcp://host:port`.
+    pub syslog: Option<String>,
 }
 
 /// How log lines are written.
@@ -116,6 +127,11 @@ impl Settings {
             log: LogSettings {
                 level: String::new(),
                 format: LogFormat::Text,
+            },
+            audit: AuditSettings {
+                archive_dir: None,
+                retention_every: Duration::ZERO,
+                syslog: None,
             },
         }
     }

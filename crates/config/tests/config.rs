@@ -240,12 +240,22 @@ fn key_in_wrong_section_gets_hint() {
 }
 
 #[test]
+fn syslog_urls_are_checked() {
+    for bad in ["syslog://x:514", "udp://x", "udp://:514", "tcp://x:0", "tcp://x:99999"] {
+        let e = lines(&format!("[audit]\nsyslog = \"{bad}\"\n"), &[]);
+        assert_eq!(e.len(), 1, "{bad}: {e:?}");
+        assert!(e[0].contains("audit.syslog") && e[0].contains("syslog url"), "{bad}: {e:?}");
+    }
+    assert_eq!(ok("[audit]\nsyslog = \"udp://[::1]:514\"\n").audit.syslog.as_deref(), Some("udp://[::1]:514"));
+}
+
+#[test]
 fn unknown_section() {
     assert_eq!(
         lines("[htp]\nlisten = \"127.0.0.1:1\"\n\n[frobnicate]\n", &[]),
         [
             "deskward.toml:1:2: htp: unknown section; did you mean `http`?",
-            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log",
+            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit",
         ]
     );
 }
@@ -538,6 +548,12 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
                 max_queued,
             },
         log: LogSettings { level, format },
+        audit:
+            AuditSettings {
+                archive_dir,
+                retention_every,
+                syslog,
+            },
     } = a;
     let mut out = Vec::new();
     let mut diff = |differs: bool, key| {
@@ -588,6 +604,9 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
     );
     diff(*level != b.log.level, "log.level");
     diff(*format != b.log.format, "log.format");
+    diff(*archive_dir != b.audit.archive_dir, "audit.archive_dir");
+    diff(*retention_every != b.audit.retention_every, "audit.retention_every");
+    diff(*syslog != b.audit.syslog, "audit.syslog");
     out
 }
 
@@ -610,6 +629,9 @@ fn other_value(key: &str) -> &'static str {
         "password_hash.max_queued" => "0",
         "log.level" => "error",
         "log.format" => "json",
+        "audit.archive_dir" => "/srv/archive",
+        "audit.retention_every" => "5m",
+        "audit.syslog" => "tcp://127.0.0.1:6514",
         other => panic!("no test value for {other}: add one"),
     }
 }

@@ -14,7 +14,13 @@ pub fn time(unix: i64) -> String {
 }
 
 pub fn domain(d: &DomainRow) -> proto::Domain {
-    proto::Domain { name: d.name.clone(), disabled: d.disabled, created_at: time(d.created_at), accounts: d.accounts }
+    proto::Domain {
+        name: d.name.clone(),
+        disabled: d.disabled,
+        created_at: time(d.created_at),
+        accounts: d.accounts,
+        audit_retention_days: d.audit_retention_days,
+    }
 }
 
 pub fn account(a: &AccountRow, groups: Vec<String>) -> proto::Account {

@@ -59,6 +59,9 @@ pub struct Domain {
     pub disabled: bool,
     pub created_at: String,
     pub accounts: i64,
+    /// Days the domain's audit records stay in the store before they are archived to files;
+    /// `null` keeps them forever.
+    pub audit_retention_days: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,6 +74,8 @@ pub struct CreateDomain {
 #[serde(deny_unknown_fields)]
 pub struct UpdateDomain {
     pub disabled: Option<bool>,
+    /// Days to keep audit records in the store (system admins only); `0` keeps them forever.
+    pub audit_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -47,6 +47,8 @@ pub fn write_day(dir: &Path, chain: &str, day: &str, records: &[Record]) -> anyh
     drop(out);
     file.sync_all().with_context(|| format!("cannot flush {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
+    // The rename is durable once the directory is flushed too.
+    std::fs::File::open(parent).and_then(|d| d.sync_all()).with_context(|| format!("cannot flush {}", parent.display()))?;
     Ok(path)
 }
 

@@ -88,7 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Group(cmd) => group::run(&app().await?, cmd).await,
         Command::Class(cmd) => class::run(&app().await?, cmd).await,
         Command::Policy(cmd) => policy::run(&app().await?, cmd).await,
-        Command::Audit(cmd) => audit::run(&app().await?, cmd).await,
+        Command::Audit(cmd) => audit::run(&app().await?, &settings, cmd).await,
         Command::Config(ConfigCmd::Check) => {
             println!("{settings:#?}");
             Ok(())

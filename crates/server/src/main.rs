@@ -4,8 +4,10 @@ mod audit_files;
 mod cli;
 mod data_dir;
 mod import;
+mod retention;
 mod serve;
 mod settings;
+mod syslog;
 mod tls;
 
 use std::process::ExitCode;

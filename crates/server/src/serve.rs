@@ -39,6 +39,10 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         request_timeout: http.request_timeout,
     };
     app.start_background_tasks();
+    crate::retention::start(app.clone(), settings);
+    if let Some(url) = &settings.audit.syslog {
+        crate::syslog::start(app.clone(), url.clone());
+    }
     let router = deskward_http::router(app.clone(), &options);
     // Printed on stdout so scripts and tests can find the address when listening on port 0.
     println!("deskward listening on https://{local}/ (data directory {})", data_dir.display());

@@ -53,5 +53,10 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
     let params = HashParams { memory_kib: p.memory_kib, iterations: p.iterations, parallelism: p.parallelism };
     let limits = HasherLimits { max_in_flight: p.max_in_flight, max_queued: p.max_queued };
     let hasher = Hasher::new(params, limits).map_err(|e| anyhow!("password_hash: {e}"))?;
-    Ok((App::new(store, hasher), dir))
+    let mut app = App::new(store, hasher);
+    if let Some(offset) = std::env::var("DESKWARD_TEST_CLOCK_OFFSET").ok().and_then(|v| v.parse::<i64>().ok()) {
+        tracing::warn!(seconds = offset, "DESKWARD_TEST_CLOCK_OFFSET moves this process's clock; for tests only");
+        app.clock = std::sync::Arc::new(deskward_app::ShiftedClock(offset));
+    }
+    Ok((app, dir))
 }

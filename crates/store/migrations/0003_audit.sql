@@ -47,3 +47,7 @@ CREATE TABLE audit_seals (
     records BIGINT NOT NULL,
     PRIMARY KEY (chain, day)
 );
+
+-- Days a domain's audit records stay in the store before retention archives them to files;
+-- NULL keeps them forever.
+ALTER TABLE domains ADD COLUMN audit_retention_days BIGINT;

@@ -53,8 +53,6 @@ pub enum Housekeeping {
     Migration,
     /// Deleting sessions that expired.
     ExpiredSessions,
-    /// Removing audit records that were archived to files (the chain's head keeps the boundary).
-    AuditRetention,
     /// Only for the audit benchmark's baseline: the same change without its record.
     BenchmarkBaseline,
 }

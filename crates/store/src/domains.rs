@@ -12,11 +12,13 @@ pub struct DomainRow {
     pub disabled: bool,
     pub created_at: i64,
     pub accounts: i64,
+    /// Days audit records stay in the store; `None` keeps them forever.
+    pub audit_retention_days: Option<i64>,
 }
 
 macro_rules! select {
     ($tail:literal) => {
-        concat!("SELECT d.id, d.name, d.disabled, d.created_at, \
+        concat!("SELECT d.id, d.name, d.disabled, d.created_at, d.audit_retention_days, \
      (SELECT COUNT(*) FROM accounts a WHERE a.domain_id = d.id) AS accounts FROM domains d", " ", $tail)
     };
 }
@@ -28,6 +30,7 @@ fn from_row(row: &AnyRow) -> Result<DomainRow> {
         disabled: flag_of(row, "disabled")?,
         created_at: row.try_get("created_at")?,
         accounts: row.try_get("accounts")?,
+        audit_retention_days: row.try_get("audit_retention_days")?,
     })
 }
 
@@ -59,7 +62,16 @@ impl DomainRow {
             .execute(tx.conn())
             .await
             .map_err(conflict(format!("domain {name}")))?;
-        Ok(DomainRow { id, name: name.to_owned(), disabled: false, created_at: now, accounts: 0 })
+        Ok(DomainRow { id, name: name.to_owned(), disabled: false, created_at: now, accounts: 0, audit_retention_days: None })
+    }
+
+    pub async fn set_audit_retention(tx: &mut Tx, id: i64, days: Option<i64>) -> Result<()> {
+        sqlx::query("UPDATE domains SET audit_retention_days = $1 WHERE id = $2")
+            .bind(days)
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        Ok(())
     }
 
     pub async fn set_disabled(tx: &mut Tx, id: i64, disabled: bool) -> Result<()> {

@@ -173,6 +173,16 @@ impl Server {
         }
     }
 
+    /// Like [`Server::cli`] with extra environment variables.
+    pub fn cli_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command();
+        cmd.args(args).envs(env.iter().copied()).stdin(Stdio::null());
+        match cmd.output() {
+            Ok(o) => o,
+            Err(e) => panic!("deskward {args:?}: {e}"),
+        }
+    }
+
     /// Runs a CLI command and panics with its stderr when it fails.
     pub fn cli_ok(&self, args: &[&str], stdin: Option<&str>) -> String {
         let out = self.cli(args, stdin);

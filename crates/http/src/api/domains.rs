@@ -32,6 +32,9 @@ pub async fn update(
     Path(domain): Path<String>,
     ApiJson(req): ApiJson<UpdateDomain>,
 ) -> Result<Json<Domain>, ApiError> {
+    if let Some(days) = req.audit_retention_days {
+        app.set_audit_retention(&caller, &domain, (days > 0).then_some(days)).await?;
+    }
     let row = match req.disabled {
         Some(disabled) => app.set_domain_disabled(&caller, &domain, disabled).await?,
         None => app.get_domain(&caller, &domain).await?,

@@ -56,6 +56,12 @@ pub enum Cmd {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Archive now the records older than each domain's retention and remove them from the store
+    Archive {
+        /// Archive directory; default audit.archive_dir
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Check a domain's hash chain in the store (and in archive files); exits non-zero naming the first bad record
     Verify {
         #[arg(long)]
@@ -66,7 +72,7 @@ pub enum Cmd {
     },
 }
 
-pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
+pub async fn run(app: &App, settings: &deskward_config::Settings, cmd: Cmd) -> anyhow::Result<()> {
     let op = crate::cli::operator();
     match cmd {
         Cmd::List { domain, user, action, ip, target, since, until, security, limit, json } => {
@@ -124,6 +130,14 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
             }
         }
         Cmd::Verify { domain, archive } => verify(app, &domain, archive).await?,
+        Cmd::Archive { out } => {
+            let dir = out.unwrap_or_else(|| crate::retention::archive_dir(settings));
+            let done = crate::retention::run_once(app, &op, &dir).await?;
+            if done.is_empty() {
+                println!("nothing is older than its domain's audit retention");
+            }
+            done.iter().for_each(|line| println!("{line}"));
+        }
     }
     Ok(())
 }

@@ -19,6 +19,14 @@ pub enum Cmd {
     Enable { name: String },
     /// Remove a domain and everything in it
     Remove { name: String },
+    /// Change a domain's settings
+    Set {
+        name: String,
+        /// Days the domain's audit records stay in the store before retention archives them
+        /// to files; 0 keeps them forever
+        #[arg(long)]
+        audit_retention_days: Option<u32>,
+    },
 }
 
 pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
@@ -35,7 +43,14 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
         }
         Cmd::Show { name } => {
             let d = app.get_domain(&op, &name).await.map_err(fail)?;
-            println!("name:      {}\nstatus:    {}\naccounts:  {}\ncreated:   {}", d.name, if d.disabled { "disabled" } else { "enabled" }, d.accounts, time(Some(d.created_at)));
+            let retention = d.audit_retention_days.map_or_else(|| "forever".to_owned(), |n| format!("{n} days"));
+            println!(
+                "name:      {}\nstatus:    {}\naccounts:  {}\ncreated:   {}\naudit:     kept {retention}",
+                d.name,
+                if d.disabled { "disabled" } else { "enabled" },
+                d.accounts,
+                time(Some(d.created_at))
+            );
         }
         Cmd::Disable { name } => {
             app.set_domain_disabled(&op, &name, true).await.map_err(fail)?;
@@ -48,6 +63,15 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Remove { name } => {
             app.remove_domain(&op, &name).await.map_err(fail)?;
             println!("removed domain {name}");
+        }
+        Cmd::Set { name, audit_retention_days } => {
+            if let Some(days) = audit_retention_days {
+                let d = app.set_audit_retention(&op, &name, (days > 0).then_some(days)).await.map_err(fail)?;
+                match d.audit_retention_days {
+                    Some(n) => println!("{}: audit records stay in the store for {n} days, then are archived", d.name),
+                    None => println!("{}: audit records stay in the store forever", d.name),
+                }
+            }
         }
     }
     Ok(())

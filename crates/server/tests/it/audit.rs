@@ -52,6 +52,7 @@ async fn every_api_change_is_audited(backend: Backend) {
         (&admin, "POST", "/api/v1/domains", "/api/v1/domains".into(), Some(json!({"name": "audit.test"})), "domain.create", "domain:audit.test"),
         (&admin, "PATCH", "/api/v1/domains/{domain}", d.into(), Some(json!({"disabled": true})), "domain.disable", "domain:audit.test"),
         (&admin, "PATCH", "/api/v1/domains/{domain}", d.into(), Some(json!({"disabled": false})), "domain.enable", "domain:audit.test"),
+        (&admin, "PATCH", "/api/v1/domains/{domain}", d.into(), Some(json!({"audit_retention_days": 400})), "domain.audit_retention", "domain:audit.test"),
         (&admin, "PUT", "/api/v1/domains/{domain}/policies/{audience}", format!("{d}/policies/users"), Some(policy), "policy.set", "policy:users"),
         (&admin, "POST", "/api/v1/domains/{domain}/classes", format!("{d}/classes"), Some(json!({"name": "basic"})), "class.create", "class:basic"),
         (&admin, "PATCH", "/api/v1/domains/{domain}/classes/{class}", format!("{d}/classes/basic"), Some(json!({"quota_documents": 10})), "class.update", "class:basic"),
@@ -113,6 +114,7 @@ async fn every_cli_change_is_audited(backend: Backend) {
     let steps: Vec<(&str, Vec<&str>, Option<&str>, &str)> = vec![
         ("domain add", vec!["domain", "add", "cli.test"], None, "domain.create"),
         ("domain disable", vec!["domain", "disable", "cli.test"], None, "domain.disable"),
+        ("domain set", vec!["domain", "set", "cli.test", "--audit-retention-days", "30"], None, "domain.audit_retention"),
         ("domain enable", vec!["domain", "enable", "cli.test"], None, "domain.enable"),
         ("policy set", vec!["policy", "set", "cli.test", "--min-length", "14"], None, "policy.set"),
         ("class add", vec!["class", "add", "cli.test", "basic"], None, "class.create"),

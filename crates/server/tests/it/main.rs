@@ -6,6 +6,7 @@
 mod api_admin;
 mod api_session;
 mod audit;
+mod audit_forwarding;
 mod audit_integrity;
 mod bad_input;
 mod cli;
