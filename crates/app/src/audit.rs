@@ -10,6 +10,7 @@ use deskward_core::authz::Actor;
 use deskward_core::{DomainName, Role};
 use deskward_store::audit::{self as records, ChainHead, Filter, Seal};
 use deskward_store::{Audit, AuditEntry, DomainRow};
+use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::{App, AppError, Source};
@@ -147,6 +148,41 @@ impl App {
                 tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             }
         }
+    }
+
+    /// Records a server start with its version and effective settings in the system chain,
+    /// and, as a security event, every setting that differs from the previous start.
+    pub async fn record_start(&self, caller: &Caller, version: &str, settings: &[(&str, String)]) -> Result<(), AppError> {
+        let mut c = self.store.conn().await?;
+        let last = records::search(
+            &mut c,
+            &Filter { chain: Some(SYSTEM_CHAIN.into()), action: Some("server.start".into()), limit: 1, ..Filter::default() },
+        )
+        .await?;
+        drop(c);
+        let now: serde_json::Map<String, serde_json::Value> =
+            settings.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone()))).collect();
+        let mut entries = vec![self.entry(caller, SYSTEM_CHAIN, "server.start", "server".into(), json!({ "version": version, "settings": now }))];
+        let before = last.first().and_then(|r| serde_json::from_str::<serde_json::Value>(&r.summary).ok());
+        if let Some(serde_json::Value::Object(before)) = before.as_ref().and_then(|b| b.get("settings")) {
+            let mut changes = serde_json::Map::new();
+            for key in before.keys().chain(now.keys()) {
+                let (from, to) = (before.get(key), now.get(key));
+                if from != to && !changes.contains_key(key) {
+                    changes.insert(key.clone(), json!({ "from": from, "to": to }));
+                }
+            }
+            if !changes.is_empty() {
+                let mut e = self.entry(caller, SYSTEM_CHAIN, "settings.changed", "settings".into(), serde_json::Value::Object(changes));
+                e.security = true;
+                entries.push(e);
+            }
+        }
+        let mut entries = entries.into_iter();
+        let first = entries.next().ok_or_else(|| AppError::Internal("no start record".into()))?;
+        let tx = self.store.begin().await?;
+        tx.commit(Audit::many(first, entries)).await?;
+        Ok(())
     }
 
     /// For the server's syslog forwarder: chains with records not yet forwarded.

@@ -6,6 +6,10 @@
 //! 2. Authenticated `GET /api/v1/me` per second over keep-alive HTTPS, as a ratio of the
 //!    unauthenticated `GET /api/v1/health` of the same server.
 //! 3. Idle resident memory, and the time from process start to the first HTTPS answer.
+//!
+//! `audit` measures the audit log instead (see `audit.rs`).
+
+mod audit;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -22,9 +26,14 @@ const PARAMS: HashParams = HashParams::OWASP;
 const PASSWORD: &str = "Bench-pass-for-measuring-9";
 
 fn main() -> anyhow::Result<()> {
-    let bin = std::env::args().nth(1).map(PathBuf::from).context("usage: deskward-bench PATH-TO-DESKWARD [SECONDS]")?;
-    let secs: u64 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(5);
+    let usage = "usage: deskward-bench PATH-TO-DESKWARD [SECONDS] | deskward-bench PATH-TO-DESKWARD audit [RECORDS]";
+    let bin = std::env::args().nth(1).map(PathBuf::from).context(usage)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    if std::env::args().nth(2).as_deref() == Some("audit") {
+        let records: usize = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+        return runtime.block_on(audit::run(&bin, records));
+    }
+    let secs: u64 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(5);
     runtime.block_on(run(bin, Duration::from_secs(secs)))
 }
 

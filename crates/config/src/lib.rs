@@ -15,7 +15,7 @@ pub use docs::keys_markdown;
 pub use env::{ENV_NOT_SETTINGS, ENV_NOT_SETTINGS_PREFIXES, ENV_PREFIX, is_non_setting_var};
 pub use errors::{ConfigError, ConfigErrors, Origin};
 pub use load::{Source, load, parse};
-pub use schema::{KeyDoc, keys};
+pub use schema::{KeyDoc, effective, keys};
 pub use settings::{
     AuditSettings, DatabaseSettings, HttpSettings, LogFormat, LogSettings, PasswordHashSettings, ServerSettings,
     Settings,

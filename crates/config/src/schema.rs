@@ -197,6 +197,40 @@ impl KeyDoc {
     }
 }
 
+/// Every key with its effective value as text, in file order; a password in database.url is
+/// replaced by `***`. For the audit record of a start (what changed since the last one).
+pub fn effective(settings: &Settings) -> Vec<(&'static str, String)> {
+    let mut s = settings.clone();
+    KEYS.iter()
+        .map(|k| {
+            let v = match k.rule {
+                Rule::Path(slot) => slot(&mut s).display().to_string(),
+                Rule::OptPath(slot) => slot(&mut s).as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                Rule::Addr(slot) => slot(&mut s).to_string(),
+                Rule::U64(slot, _, _) => slot(&mut s).to_string(),
+                Rule::U32(slot, _, _) => slot(&mut s).to_string(),
+                Rule::Duration(slot) => humantime::format_duration(*slot(&mut s)).to_string(),
+                Rule::DbUrl(slot) => slot(&mut s).as_deref().map(hide_password).unwrap_or_default(),
+                Rule::Level(slot) => slot(&mut s).clone(),
+                Rule::Format(slot) => slot(&mut s).as_str().to_owned(),
+                Rule::Syslog(slot) => slot(&mut s).clone().unwrap_or_default(),
+            };
+            (k.key, v)
+        })
+        .collect()
+}
+
+/// `scheme://user:secret@host/db` → `scheme://user:***@host/db`.
+fn hide_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
 /// Looks up a key by its dotted name.
 pub(crate) fn find(key: &str) -> Option<&'static KeyDoc> {
     KEYS.iter().find(|k| k.key == key)

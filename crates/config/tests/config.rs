@@ -746,3 +746,13 @@ proptest::proptest! {
         let _ = deskward_config::parse(Path::new("none.toml"), "", vec![(key, value)]);
     }
 }
+
+#[test]
+fn effective_values_hide_the_database_password() {
+    let s = ok("[database]\nurl = \"postgres://dw:s3cret@db:5432/deskward\"\n");
+    let values = effective(&s);
+    assert_eq!(values.len(), keys().len());
+    let url = values.iter().find(|(k, _)| *k == "database.url").unwrap();
+    assert_eq!(url.1, "postgres://dw:***@db:5432/deskward");
+    assert!(!format!("{values:?}").contains("s3cret"));
+}

@@ -24,8 +24,10 @@ const METHODS: [&str; 8] = [
 ];
 
 /// A concrete value for each path parameter, so a templated path becomes a request URI.
-const SAMPLES: [(&str, &str); 5] = [
+const SAMPLES: [(&str, &str); 7] = [
     ("{domain}", "example.org"),
+    ("{chain}", "example.org"),
+    ("{day}", "2026-11-23"),
     ("{name}", "alice"),
     ("{group}", "support"),
     ("{class}", "basic"),

@@ -38,6 +38,10 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         max_body_bytes: usize::try_from(http.max_body_bytes).unwrap_or(usize::MAX),
         request_timeout: http.request_timeout,
     };
+    let host = crate::cli::host_name();
+    app.record_start(&deskward_app::Caller::system(&host), env!("CARGO_PKG_VERSION"), &deskward_config::effective(settings))
+        .await
+        .map_err(|e| anyhow!("cannot write the start's audit record: {e}"))?;
     app.start_background_tasks();
     crate::retention::start(app.clone(), settings);
     if let Some(url) = &settings.audit.syslog {

@@ -36,7 +36,6 @@ CREATE TABLE audit_records (
     PRIMARY KEY (chain, seq)
 );
 CREATE INDEX audit_records_by_day ON audit_records (chain, day, seq);
-CREATE INDEX audit_records_by_time ON audit_records (at);
 
 -- A day's seal: its last record and how many it has, written when the chain's next day begins.
 CREATE TABLE audit_seals (

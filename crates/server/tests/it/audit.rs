@@ -14,6 +14,7 @@ on_both_stores! {
     every_cli_change_is_audited => every_cli_change_is_audited;
     security_events_are_recorded => security_events_are_recorded;
     domain_admins_read_only_their_domain => domain_admins_read_only_their_domain;
+    settings_changes_between_starts_are_recorded => settings_changes_between_starts_are_recorded;
 }
 
 /// Records matching a query string, newest first, as the system admin sees them.
@@ -268,4 +269,29 @@ async fn domain_admins_read_only_their_domain(backend: Backend) {
         assert_eq!(s, StatusCode::BAD_REQUEST, "{q}: {v}");
         assert!(v["error"]["message"].as_str().unwrap_or("").contains(want), "{q}: {v}");
     }
+}
+
+async fn settings_changes_between_starts_are_recorded(backend: Backend) {
+    let (mut server, admin) = with_admin(backend).await;
+    let starts = records(&server, &admin, "domain=_system&action=server.start").await;
+    assert_eq!(starts.len(), 1);
+    assert_eq!(starts[0]["actor"], "system");
+    assert_eq!(starts[0]["summary"]["settings"]["http.max_body_bytes"], "65536");
+    // No secret of the database URL reaches the record.
+    if let Some(url) = &server.database_url {
+        let password = url.split("://").nth(1).and_then(|r| r.split('@').next()).and_then(|c| c.split(':').nth(1)).unwrap();
+        assert!(!starts[0].to_string().contains(password), "{}", starts[0]);
+    }
+    server.restart_with(&[("DESKWARD_HTTP__MAX_BODY_BYTES", "2048")]).unwrap();
+    let admin = server.client();
+    assert_eq!(login(&server, &admin, ADMIN, ADMIN_PW).await.status(), StatusCode::CREATED);
+    let changed = records(&server, &admin, "domain=_system&action=settings.changed&security=true").await;
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0]["summary"], json!({"http.max_body_bytes": {"from": "65536", "to": "2048"}}));
+    // A restart with the same settings records the start only.
+    server.restart().unwrap();
+    let admin = server.client();
+    assert_eq!(login(&server, &admin, ADMIN, ADMIN_PW).await.status(), StatusCode::CREATED);
+    assert_eq!(records(&server, &admin, "domain=_system&action=settings.changed").await.len(), 1);
+    assert_eq!(records(&server, &admin, "domain=_system&action=server.start").await.len(), 3);
 }

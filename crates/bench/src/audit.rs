@@ -1,0 +1,108 @@
+//! `scripts/bench audit [RECORDS]`: what the audit log costs.
+//!
+//! 1. Audited changes per second against the same changes committed without their record, in
+//!    one run, on SQLite and (when `DESKWARD_TEST_POSTGRES_ADMIN_URL` is set) PostgreSQL. The
+//!    change is a group insert in its own transaction; rounds alternate so noise hits both.
+//! 2. Verification speed: a chain of RECORDS records (default 1,000,000) is written to a
+//!    SQLite database, then `deskward audit verify` walks it as an operator would.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use deskward_store::{Audit, AuditEntry, GroupRow, Housekeeping, OpenOptions, Store};
+
+const ROUNDS: usize = 6;
+const PER_ROUND: usize = 500;
+
+fn entry(i: usize) -> AuditEntry {
+    AuditEntry {
+        chain: "bench.test".into(),
+        at: 1_795_435_445 + i64::try_from(i).unwrap_or(0) / 50,
+        security: false,
+        action: "group.create".into(),
+        actor: "admin@bench.test".into(),
+        source_ip: "192.0.2.10".into(),
+        source_host: String::new(),
+        target: format!("group:g{i}"),
+        summary: "{}".into(),
+    }
+}
+
+async fn open(url: &str) -> anyhow::Result<(Store, i64)> {
+    let store = Store::open(url, &OpenOptions { max_connections: 4, connect_timeout: Duration::from_secs(5) }).await?;
+    let mut tx = store.begin().await?;
+    let domain = deskward_store::DomainRow::insert(&mut tx, "bench.test", 0).await?;
+    tx.commit_unaudited(Housekeeping::BenchmarkBaseline).await?;
+    Ok((store, domain.id))
+}
+
+/// Changes per second with and without their audit record.
+async fn rates(store: &Store, domain: i64) -> anyhow::Result<(f64, f64)> {
+    let (mut audited, mut plain) = (Duration::ZERO, Duration::ZERO);
+    let mut n = 0;
+    for round in 0..ROUNDS {
+        for with_audit in [round % 2 == 0, round % 2 == 1] {
+            let start = Instant::now();
+            for _ in 0..PER_ROUND {
+                n += 1;
+                let mut tx = store.begin().await?;
+                GroupRow::insert(&mut tx, domain, &format!("g{n}")).await?;
+                if with_audit {
+                    tx.commit(entry(n)).await?;
+                } else {
+                    tx.commit_unaudited(Housekeeping::BenchmarkBaseline).await?;
+                }
+            }
+            if with_audit { audited += start.elapsed() } else { plain += start.elapsed() }
+        }
+    }
+    let per = (ROUNDS * PER_ROUND / 2) as f64;
+    Ok((per / audited.as_secs_f64(), per / plain.as_secs_f64()))
+}
+
+pub async fn run(bin: &Path, records: usize) -> anyhow::Result<()> {
+    println!("deskward audit benchmark: {ROUNDS} alternating rounds of {PER_ROUND} changes per store");
+    let dir = std::env::temp_dir().join(format!("deskward-bench-audit-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("data"))?;
+    let sqlite = format!("sqlite://{}?mode=rwc", dir.join("data/deskward.db").display());
+    let (store, domain) = open(&sqlite).await?;
+    let (audited, plain) = rates(&store, domain).await?;
+    println!("SQLite: audited changes/s {audited:.0}, without audit {plain:.0} = {:.2} (target >= 0.80)", audited / plain);
+    if std::env::var("DESKWARD_TEST_POSTGRES_ADMIN_URL").is_ok() {
+        let url = deskward_testkit::fresh_database().await?;
+        let (pg, pg_domain) = open(&url).await?;
+        let (audited, plain) = rates(&pg, pg_domain).await?;
+        println!("PostgreSQL: audited changes/s {audited:.0}, without audit {plain:.0} = {:.2} (target >= 0.80)", audited / plain);
+        pg.close().await;
+    } else {
+        println!("PostgreSQL: skipped (set DESKWARD_TEST_POSTGRES_ADMIN_URL, as scripts/bench does)");
+    }
+
+    // A long chain, written in transactions of 10,000 records.
+    let start = Instant::now();
+    let mut written = 0;
+    while written < records {
+        let n = (records - written).min(10_000);
+        let mut batch = (written..written + n).map(entry);
+        let first = batch.next().context("empty batch")?;
+        let tx = store.begin().await?;
+        tx.commit(Audit::many(first, batch)).await?;
+        written += n;
+    }
+    println!("wrote a chain of {records} records in {:.1} s ({:.0} records/s)", start.elapsed().as_secs_f64(), records as f64 / start.elapsed().as_secs_f64());
+    store.close().await;
+    let start = Instant::now();
+    let out = std::process::Command::new(bin)
+        .args(["--data-dir"])
+        .arg(dir.join("data"))
+        .args(["audit", "verify", "--domain", "bench.test"])
+        .env("DESKWARD_LOG", "warn")
+        .output()?;
+    let took = start.elapsed().as_secs_f64();
+    anyhow::ensure!(out.status.success(), "verify failed: {}", String::from_utf8_lossy(&out.stderr));
+    let total = records + ROUNDS * PER_ROUND / 2;
+    println!("deskward audit verify of {total} records: {took:.2} s = {:.0} records/s", total as f64 / took);
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
