@@ -61,6 +61,14 @@ async fn rates(store: &Store, domain: i64) -> anyhow::Result<(f64, f64)> {
     Ok((per / audited.as_secs_f64(), per / plain.as_secs_f64()))
 }
 
+fn report(store: &str, audited: f64, plain: f64) {
+    let added_us = (1.0 / audited - 1.0 / plain) * 1e6;
+    println!(
+        "{store}: audited changes/s {audited:.0}, without audit {plain:.0} = {:.2} (target >= 0.80); the record adds {added_us:.0} us per change",
+        audited / plain
+    );
+}
+
 pub async fn run(bin: &Path, records: usize) -> anyhow::Result<()> {
     println!("deskward audit benchmark: {ROUNDS} alternating rounds of {PER_ROUND} changes per store");
     let dir = std::env::temp_dir().join(format!("deskward-bench-audit-{}", std::process::id()));
@@ -68,12 +76,12 @@ pub async fn run(bin: &Path, records: usize) -> anyhow::Result<()> {
     let sqlite = format!("sqlite://{}?mode=rwc", dir.join("data/deskward.db").display());
     let (store, domain) = open(&sqlite).await?;
     let (audited, plain) = rates(&store, domain).await?;
-    println!("SQLite: audited changes/s {audited:.0}, without audit {plain:.0} = {:.2} (target >= 0.80)", audited / plain);
+    report("SQLite", audited, plain);
     if std::env::var("DESKWARD_TEST_POSTGRES_ADMIN_URL").is_ok() {
         let url = deskward_testkit::fresh_database().await?;
         let (pg, pg_domain) = open(&url).await?;
         let (audited, plain) = rates(&pg, pg_domain).await?;
-        println!("PostgreSQL: audited changes/s {audited:.0}, without audit {plain:.0} = {:.2} (target >= 0.80)", audited / plain);
+        report("PostgreSQL", audited, plain);
         pg.close().await;
     } else {
         println!("PostgreSQL: skipped (set DESKWARD_TEST_POSTGRES_ADMIN_URL, as scripts/bench does)");

@@ -197,8 +197,8 @@ impl KeyDoc {
     }
 }
 
-/// Every key with its effective value as text, in file order; a password in database.url is
-/// replaced by `***`. For the audit record of a start (what changed since the last one).
+/// Every key with its effective value as text, in file order, for the audit record of a start.
+/// `database.url` may hold a password: hide it before the value goes anywhere.
 pub fn effective(settings: &Settings) -> Vec<(&'static str, String)> {
     let mut s = settings.clone();
     KEYS.iter()
@@ -210,7 +210,7 @@ pub fn effective(settings: &Settings) -> Vec<(&'static str, String)> {
                 Rule::U64(slot, _, _) => slot(&mut s).to_string(),
                 Rule::U32(slot, _, _) => slot(&mut s).to_string(),
                 Rule::Duration(slot) => humantime::format_duration(*slot(&mut s)).to_string(),
-                Rule::DbUrl(slot) => slot(&mut s).as_deref().map(hide_password).unwrap_or_default(),
+                Rule::DbUrl(slot) => slot(&mut s).clone().unwrap_or_default(),
                 Rule::Level(slot) => slot(&mut s).clone(),
                 Rule::Format(slot) => slot(&mut s).as_str().to_owned(),
                 Rule::Syslog(slot) => slot(&mut s).clone().unwrap_or_default(),
@@ -218,17 +218,6 @@ pub fn effective(settings: &Settings) -> Vec<(&'static str, String)> {
             (k.key, v)
         })
         .collect()
-}
-
-/// `scheme://user:secret@host/db` → `scheme://user:***@host/db`.
-fn hide_password(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-            None => url.to_owned(),
-        },
-        _ => url.to_owned(),
-    }
 }
 
 /// Looks up a key by its dotted name.

@@ -39,7 +39,13 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         request_timeout: http.request_timeout,
     };
     let host = crate::cli::host_name();
-    app.record_start(&deskward_app::Caller::system(&host), env!("CARGO_PKG_VERSION"), &deskward_config::effective(settings))
+    let mut values = deskward_config::effective(settings);
+    for (key, value) in &mut values {
+        if *key == "database.url" {
+            *value = deskward_store::redact(value);
+        }
+    }
+    app.record_start(&deskward_app::Caller::system(&host), env!("CARGO_PKG_VERSION"), &values)
         .await
         .map_err(|e| anyhow!("cannot write the start's audit record: {e}"))?;
     app.start_background_tasks();

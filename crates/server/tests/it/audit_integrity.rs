@@ -79,6 +79,15 @@ async fn tampering_in_the_store_is_named(backend: Backend) {
     }
     // The API's search shows the same records the chain holds.
     assert_eq!(records(&server, &admin, "domain=example.org").await.len() as i64, head);
+    // A record of the next day seals today; a seal changed afterwards is named.
+    let out = server.cli_env(&["group", "add", "example.org", "tomorrow"], &[("DESKWARD_TEST_CLOCK_OFFSET", "86400")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let sealed = sql_text(&server, "SELECT CAST(last_seq AS TEXT) FROM audit_seals WHERE chain = 'example.org'").await;
+    assert_eq!(sealed, head.to_string(), "today's seal names its last record");
+    assert!(verify(&server, &["--domain", "example.org"]).0);
+    sql(&server, &format!("UPDATE audit_seals SET last_hash = '{}' WHERE chain = 'example.org'", "0".repeat(64))).await;
+    let (ok, out) = verify(&server, &["--domain", "example.org"]);
+    assert!(!ok && out.contains("seal of"), "{out}");
 }
 
 async fn tampering_in_an_export_is_named(backend: Backend) {
