@@ -13,7 +13,7 @@ use deskward_store::{Audit, AuditEntry, DomainRow};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::{App, AppError, Source};
+use crate::{App, AppError, EventLimit, Source};
 
 /// Who performs an operation and from where: the authority checks read `actor`, the audit
 /// records `name` and `source`.
@@ -55,11 +55,25 @@ impl Caller {
     }
 }
 
-/// Security events waiting for the writer, and how many were dropped because it fell behind.
-#[derive(Debug, Default)]
+/// Security events waiting for the writer, the budget per source (`event_limit.rs`), and how
+/// many were dropped because the writer fell behind.
+#[derive(Debug)]
 pub struct EventQueue {
     sender: OnceLock<mpsc::Sender<AuditEntry>>,
     dropped: AtomicU64,
+    limit: EventLimit,
+}
+
+impl Default for EventQueue {
+    fn default() -> Self {
+        EventQueue::new(EventLimit::new(20, std::time::Duration::from_secs(60)))
+    }
+}
+
+impl EventQueue {
+    pub fn new(limit: EventLimit) -> EventQueue {
+        EventQueue { sender: OnceLock::new(), dropped: AtomicU64::new(0), limit }
+    }
 }
 
 /// Events queued before the writer falls behind; later ones are dropped and counted.
@@ -91,6 +105,8 @@ impl App {
         tracing::info!(target: "deskward::security", chain = %entry.chain, action = %entry.action, actor = %entry.actor,
             ip = %entry.source_ip, subject = %entry.target, summary = %entry.summary, "security event");
         match self.events.sender.get() {
+            // The server's events are budgeted per source; the command line's are not.
+            Some(_) if !self.events.limit.admit(&entry.source_ip, &entry.action, &entry.chain) => {}
             Some(tx) => {
                 if tx.try_send(entry).is_err() {
                     let n = self.events.dropped.fetch_add(1, Ordering::Relaxed) + 1;
@@ -122,7 +138,18 @@ impl App {
         }
         let app = self.clone();
         tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
+            let mut tick = tokio::time::interval(app.events.limit.window().max(std::time::Duration::from_millis(100)));
+            loop {
+                let first = tokio::select! {
+                    e = rx.recv() => match e {
+                        Some(e) => e,
+                        None => break,
+                    },
+                    _ = tick.tick() => {
+                        app.write_suppressed().await;
+                        continue;
+                    }
+                };
                 let mut batch = vec![first];
                 while batch.len() < BATCH {
                     match rx.try_recv() {
@@ -138,6 +165,33 @@ impl App {
                 }
             }
         });
+    }
+
+    /// Records, per (source, action), how many events the budget held back in the last window.
+    async fn write_suppressed(&self) {
+        let limit = &self.events.limit;
+        let entries: Vec<AuditEntry> = limit
+            .roll()
+            .into_iter()
+            .map(|s| {
+                let caller = Caller::anonymous(Source { ip: s.source.clone(), host: String::new(), user_agent: String::new() });
+                let summary = json!({
+                    "action": s.action,
+                    "suppressed": s.count,
+                    "budget": limit.per_window(),
+                    "window_seconds": limit.window().as_secs(),
+                });
+                let mut e = self.entry(&caller, &s.chain, "events.suppressed", format!("events:{}", s.action), summary);
+                e.security = true;
+                e
+            })
+            .collect();
+        if !entries.is_empty() {
+            tracing::warn!(sources = entries.len(), "security events over their budget were counted, not recorded");
+            if let Err(e) = self.write_events(entries).await {
+                tracing::warn!(error = %e, "cannot store the count of suppressed security events");
+            }
+        }
     }
 
     /// Waits until queued security events are stored (for tests and orderly shutdown).

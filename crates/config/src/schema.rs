@@ -154,6 +154,18 @@ static KEYS: &[KeyDoc] = &[
         help: "forward every audit record to this syslog receiver (RFC 5424), udp://host:port or tcp://host:port; unset means off",
         rule: Rule::Syslog(|s| &mut s.audit.syslog),
     },
+    KeyDoc {
+        key: "audit.events_per_window",
+        default: "20",
+        help: "security events recorded per source IP (IPv6: per /64) and action in one audit.event_window; further ones are counted in one events.suppressed record",
+        rule: Rule::U32(|s| &mut s.audit.events_per_window, 1, 1_000_000),
+    },
+    KeyDoc {
+        key: "audit.event_window",
+        default: r#""1m""#,
+        help: "the window of audit.events_per_window",
+        rule: Rule::Duration(|s| &mut s.audit.event_window),
+    },
 ];
 
 /// Every key, in file order. Used to print the docs and `deskward config keys`.

@@ -71,6 +71,8 @@ pub struct AuditSettings {
     pub retention_every: Duration,
     /// `udp://host:port` or `tcp://host:port`.
     pub syslog: Option<String>,
+    pub events_per_window: u32,
+    pub event_window: Duration,
 }
 
 /// How log lines are written.
@@ -132,6 +134,8 @@ impl Settings {
                 archive_dir: None,
                 retention_every: Duration::ZERO,
                 syslog: None,
+                events_per_window: 0,
+                event_window: Duration::ZERO,
             },
         }
     }

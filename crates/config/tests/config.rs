@@ -553,6 +553,8 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
                 archive_dir,
                 retention_every,
                 syslog,
+                events_per_window,
+                event_window,
             },
     } = a;
     let mut out = Vec::new();
@@ -607,6 +609,8 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
     diff(*archive_dir != b.audit.archive_dir, "audit.archive_dir");
     diff(*retention_every != b.audit.retention_every, "audit.retention_every");
     diff(*syslog != b.audit.syslog, "audit.syslog");
+    diff(*events_per_window != b.audit.events_per_window, "audit.events_per_window");
+    diff(*event_window != b.audit.event_window, "audit.event_window");
     out
 }
 
@@ -632,6 +636,8 @@ fn other_value(key: &str) -> &'static str {
         "audit.archive_dir" => "/srv/archive",
         "audit.retention_every" => "5m",
         "audit.syslog" => "tcp://127.0.0.1:6514",
+        "audit.events_per_window" => "1",
+        "audit.event_window" => "10s",
         other => panic!("no test value for {other}: add one"),
     }
 }

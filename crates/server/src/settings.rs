@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use deskward_app::{App, Hasher, HasherLimits};
+use deskward_app::{App, EventLimit, EventQueue, Hasher, HasherLimits};
 use deskward_config::Settings;
 use deskward_core::password::HashParams;
 use deskward_store::{OpenOptions, Store};
@@ -54,6 +54,8 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
     let limits = HasherLimits { max_in_flight: p.max_in_flight, max_queued: p.max_queued };
     let hasher = Hasher::new(params, limits).map_err(|e| anyhow!("password_hash: {e}"))?;
     let mut app = App::new(store, hasher);
+    let events = EventLimit::new(settings.audit.events_per_window, settings.audit.event_window);
+    app.events = std::sync::Arc::new(EventQueue::new(events));
     if let Some(offset) = std::env::var("DESKWARD_TEST_CLOCK_OFFSET").ok().and_then(|v| v.parse::<i64>().ok()) {
         tracing::warn!(seconds = offset, "DESKWARD_TEST_CLOCK_OFFSET moves this process's clock; for tests only");
         app.clock = std::sync::Arc::new(deskward_app::ShiftedClock(offset));

@@ -15,6 +15,7 @@ on_both_stores! {
     security_events_are_recorded => security_events_are_recorded;
     domain_admins_read_only_their_domain => domain_admins_read_only_their_domain;
     settings_changes_between_starts_are_recorded => settings_changes_between_starts_are_recorded;
+    an_anonymous_flood_cannot_fill_the_log => an_anonymous_flood_cannot_fill_the_log;
 }
 
 /// Records matching a query string, newest first, as the system admin sees them.
@@ -294,4 +295,40 @@ async fn settings_changes_between_starts_are_recorded(backend: Backend) {
     assert_eq!(login(&server, &admin, ADMIN, ADMIN_PW).await.status(), StatusCode::CREATED);
     assert_eq!(records(&server, &admin, "domain=_system&action=settings.changed").await.len(), 1);
     assert_eq!(records(&server, &admin, "domain=_system&action=server.start").await.len(), 3);
+}
+
+async fn an_anonymous_flood_cannot_fill_the_log(backend: Backend) {
+    let options = deskward_testkit::ServerOptions::new(backend)
+        .env("DESKWARD_AUDIT__EVENTS_PER_WINDOW", "5")
+        .env("DESKWARD_AUDIT__EVENT_WINDOW", "2s");
+    let server = crate::support::start(options).await;
+    server.cli_ok(&["domain", "add", "example.org"], None);
+    server.cli_ok(&["account", "add", ADMIN, "--role", "system-admin", "--password-stdin"], Some(ADMIN_PW));
+    // 60 requests that cost an attacker nothing, each carrying an attack pattern.
+    let anonymous = server.client();
+    for i in 0..60 {
+        let r = anonymous.get(server.url(&format!("/api/v1/health?q=%3Cscript%3E{i}"))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let admin = server.client();
+    assert_eq!(login(&server, &admin, ADMIN, ADMIN_PW).await.status(), StatusCode::CREATED);
+    // Within each window at most 5 are recorded; the rest are counted in events.suppressed.
+    let start = std::time::Instant::now();
+    let (recorded, suppressed) = loop {
+        let recorded = records(&server, &admin, "action=request.suspicious").await.len() as u64;
+        let suppressed: u64 = records(&server, &admin, "action=events.suppressed")
+            .await
+            .iter()
+            .map(|r| {
+                assert_eq!((r["source_ip"].as_str(), r["summary"]["action"].as_str()), (Some("127.0.0.1"), Some("request.suspicious")), "{r}");
+                r["summary"]["suppressed"].as_u64().unwrap()
+            })
+            .sum();
+        if recorded + suppressed == 60 || start.elapsed() > std::time::Duration::from_secs(10) {
+            break (recorded, suppressed);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(recorded + suppressed, 60, "every event is either recorded or counted");
+    assert!((5..60).contains(&recorded), "recorded {recorded}");
 }
