@@ -136,13 +136,58 @@ fn head_from_row(row: &AnyRow) -> Result<ChainHead> {
     })
 }
 
+/// A chain's head as the append needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Head {
+    chain: String,
+    seq: i64,
+    hash: String,
+    day: String,
+    day_records: i64,
+}
+
+/// The heads this process last saw, so an append can move the head with one compare-and-set
+/// statement instead of reading it first. A head moved elsewhere (another node, the command
+/// line) fails the comparison and the append reads the real one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Heads(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Head>>>);
+
+impl Heads {
+    fn get(&self, chain: &str) -> Option<Head> {
+        self.0.lock().ok().and_then(|m| m.get(chain).cloned())
+    }
+
+    /// Keeps the later of the cached and the committed head.
+    fn committed(&self, heads: Vec<Head>) {
+        if let Ok(mut m) = self.0.lock() {
+            for h in heads {
+                match m.get(&h.chain) {
+                    Some(old) if old.seq >= h.seq => {}
+                    _ => {
+                        m.insert(h.chain.clone(), h);
+                    }
+                }
+            }
+        }
+    }
+
+    fn forget(&self, chain: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(chain);
+        }
+    }
+}
+
 impl Tx {
     /// Commits the transaction together with its audit records: both or neither.
     pub async fn commit(mut self, audit: impl Into<Audit>) -> Result<()> {
         for entry in audit.into().0 {
             append(&mut self, entry).await?;
         }
-        Ok(self.inner.commit().await?)
+        let (heads, pending) = (self.heads.clone(), std::mem::take(&mut self.pending));
+        self.inner.commit().await?;
+        heads.committed(pending);
+        Ok(())
     }
 
     /// Commits a write that is no one's change (see [`Housekeeping`]).
@@ -152,31 +197,43 @@ impl Tx {
     }
 }
 
-/// Appends one record to its chain. The first statement takes the head row's write lock, so
-/// on PostgreSQL two transactions of one domain queue here and each sees the other's head.
+/// Appends one record to its chain. With a known head (moved by this transaction, or cached
+/// from an earlier commit) one compare-and-set statement moves it; it also takes the head
+/// row's write lock, so on PostgreSQL a concurrent append of the same domain waits, then finds
+/// the head changed and takes the slow path, which reads the real head under the lock.
 async fn append(tx: &mut Tx, e: Entry) -> Result<Record> {
-    let bump = "UPDATE audit_chains SET seq = seq + 1 WHERE chain = $1 RETURNING seq, hash, day, day_records";
-    let mut head = sqlx::query(bump).bind(&e.chain).fetch_optional(tx.conn()).await?;
-    if head.is_none() {
-        sqlx::query(
-            "INSERT INTO audit_chains (chain, seq, hash, day, day_records, archived_hash) \
-             VALUES ($1, 0, $2, '', 0, $2) ON CONFLICT (chain) DO NOTHING",
+    let known = tx.pending.iter().rev().find(|h| h.chain == e.chain).cloned().or_else(|| tx.heads.get(&e.chain));
+    if let Some(head) = known {
+        let (record, next) = link(e.clone(), &head);
+        let moved = sqlx::query(
+            "UPDATE audit_chains SET seq = $2, hash = $3, day = $4, day_records = $5 \
+             WHERE chain = $1 AND seq = $6 AND hash = $7",
         )
-        .bind(&e.chain)
-        .bind(GENESIS)
+        .bind(&next.chain)
+        .bind(next.seq)
+        .bind(&next.hash)
+        .bind(&next.day)
+        .bind(next.day_records)
+        .bind(head.seq)
+        .bind(&head.hash)
         .execute(tx.conn())
         .await?;
-        head = sqlx::query(bump).bind(&e.chain).fetch_optional(tx.conn()).await?;
+        if moved.rows_affected() == 1 {
+            write(tx, &record, &head).await?;
+            tx.pending.push(next);
+            return Ok(record);
+        }
+        tx.heads.forget(&e.chain);
     }
-    let head = head.ok_or_else(|| StoreError::Corrupt { what: "audit chain head", detail: e.chain.clone() })?;
-    let seq: i64 = head.try_get("seq")?;
-    let prev_hash: String = head.try_get("hash")?;
-    let prev_day: String = head.try_get("day")?;
-    let prev_day_records: i64 = head.try_get("day_records")?;
-    let day = day_of(e.at);
+    slow_append(tx, e).await
+}
+
+/// The record that follows `head`, and the head after it. A record of a later day starts a
+/// new day count; a clock set back keeps the later day (days only move forward in a chain).
+fn link(e: Entry, head: &Head) -> (Record, Head) {
     let mut record = Record {
         chain: e.chain,
-        seq,
+        seq: head.seq + 1,
         at: e.at,
         security: e.security,
         action: e.action,
@@ -185,10 +242,19 @@ async fn append(tx: &mut Tx, e: Entry) -> Result<Record> {
         source_host: e.source_host,
         target: e.target,
         summary: e.summary,
-        prev_hash,
+        prev_hash: head.hash.clone(),
         hash: String::new(),
     };
     record.hash = record.compute_hash();
+    let day = day_of(record.at);
+    let (day, day_records) = if day > head.day { (day, 1) } else { (head.day.clone(), head.day_records + 1) };
+    let next = Head { chain: record.chain.clone(), seq: record.seq, hash: record.hash.clone(), day, day_records };
+    (record, next)
+}
+
+/// Inserts `record`, and the seal of `previous`'s day when the record starts a later one.
+async fn write(tx: &mut Tx, record: &Record, previous: &Head) -> Result<()> {
+    let day = day_of(record.at);
     sqlx::query(
         "INSERT INTO audit_records (chain, seq, at, day, security, action, actor, source_ip, source_host, \
          target, summary, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -208,29 +274,54 @@ async fn append(tx: &mut Tx, e: Entry) -> Result<Record> {
     .bind(&record.hash)
     .execute(tx.conn())
     .await?;
-    // A record of a later day seals the day before: its last record and its count. (A clock
-    // set back keeps the later day; days only move forward in a chain.)
-    let day_records = if day > prev_day && seq > 1 {
+    if day > previous.day && previous.seq > 0 && !previous.day.is_empty() {
         sqlx::query("INSERT INTO audit_seals (chain, day, last_seq, last_hash, records) VALUES ($1, $2, $3, $4, $5)")
             .bind(&record.chain)
-            .bind(&prev_day)
-            .bind(seq - 1)
-            .bind(&record.prev_hash)
-            .bind(prev_day_records)
+            .bind(&previous.day)
+            .bind(previous.seq)
+            .bind(&previous.hash)
+            .bind(previous.day_records)
             .execute(tx.conn())
             .await?;
-        1
-    } else {
-        prev_day_records + 1
-    };
-    let day = if day > prev_day { day } else { prev_day };
-    sqlx::query("UPDATE audit_chains SET hash = $2, day = $3, day_records = $4 WHERE chain = $1")
-        .bind(&record.chain)
-        .bind(&record.hash)
-        .bind(&day)
-        .bind(day_records)
+    }
+    Ok(())
+}
+
+/// The append without a known head: takes the head row's lock and reads it in one statement
+/// (creating the row for a new chain), then writes the record and the moved head.
+async fn slow_append(tx: &mut Tx, e: Entry) -> Result<Record> {
+    let bump = "UPDATE audit_chains SET seq = seq + 1 WHERE chain = $1 RETURNING seq, hash, day, day_records";
+    let mut head = sqlx::query(bump).bind(&e.chain).fetch_optional(tx.conn()).await?;
+    if head.is_none() {
+        sqlx::query(
+            "INSERT INTO audit_chains (chain, seq, hash, day, day_records, archived_hash) \
+             VALUES ($1, 0, $2, '', 0, $2) ON CONFLICT (chain) DO NOTHING",
+        )
+        .bind(&e.chain)
+        .bind(GENESIS)
         .execute(tx.conn())
         .await?;
+        head = sqlx::query(bump).bind(&e.chain).fetch_optional(tx.conn()).await?;
+    }
+    let row = head.ok_or_else(|| StoreError::Corrupt { what: "audit chain head", detail: e.chain.clone() })?;
+    // The bump moved seq already; the head before it is one less.
+    let head = Head {
+        chain: e.chain.clone(),
+        seq: row.try_get::<i64, _>("seq")? - 1,
+        hash: row.try_get("hash")?,
+        day: row.try_get("day")?,
+        day_records: row.try_get("day_records")?,
+    };
+    let (record, next) = link(e, &head);
+    write(tx, &record, &head).await?;
+    sqlx::query("UPDATE audit_chains SET hash = $2, day = $3, day_records = $4 WHERE chain = $1")
+        .bind(&next.chain)
+        .bind(&next.hash)
+        .bind(&next.day)
+        .bind(next.day_records)
+        .execute(tx.conn())
+        .await?;
+    tx.pending.push(next);
     Ok(record)
 }
 

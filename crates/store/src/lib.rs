@@ -75,6 +75,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The audit chains' heads as this process last committed or read them (`audit.rs`).
+    heads: audit::Heads,
 }
 
 /// Options for [`Store::open`].
@@ -110,7 +112,7 @@ impl Store {
             .connect_with(connect)
             .await
             .map_err(open_err)?;
-        let store = Store { pool, backend };
+        let store = Store { pool, backend, heads: audit::Heads::default() };
         if backend == Backend::Sqlite {
             // WAL lets readers proceed while one writer commits; the setting persists in the file.
             sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&store.pool).await.map_err(open_err)?;
@@ -131,7 +133,7 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(Tx { inner })
+        Ok(Tx { inner, heads: self.heads.clone(), pending: Vec::new() })
     }
 
     pub async fn close(&self) {
@@ -143,6 +145,9 @@ impl Store {
 /// takes the change's audit records (`audit.rs`), or names why there are none.
 pub struct Tx {
     inner: sqlx::Transaction<'static, Any>,
+    heads: audit::Heads,
+    /// Chain heads this transaction moved, for the cache once it commits.
+    pending: Vec<audit::Head>,
 }
 
 impl std::fmt::Debug for Tx {
