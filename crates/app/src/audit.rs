@@ -123,10 +123,10 @@ impl App {
         }
     }
 
-    async fn write_events(&self, mut batch: Vec<AuditEntry>) -> Result<(), AppError> {
-        let Some(first) = batch.pop() else { return Ok(()) };
+    async fn write_events(&self, batch: Vec<AuditEntry>) -> Result<(), AppError> {
+        let Some(audit) = Audit::many(batch) else { return Ok(()) };
         let tx = self.store.begin().await?;
-        tx.commit(Audit::many(first, batch)).await?;
+        tx.commit(audit).await?;
         Ok(())
     }
 
@@ -157,8 +157,6 @@ impl App {
                         Err(_) => break,
                     }
                 }
-                // Oldest last: `write_events` pops the first record off the end.
-                batch.reverse();
                 let n = batch.len();
                 if let Err(e) = app.write_events(batch).await {
                     tracing::warn!(error = %e, events = n, "cannot store security events");
@@ -194,16 +192,6 @@ impl App {
         }
     }
 
-    /// Waits until queued security events are stored (for tests and orderly shutdown).
-    pub async fn flush_events(&self) {
-        if let Some(tx) = self.events.sender.get() {
-            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-            while tx.capacity() < tx.max_capacity() && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
-    }
-
     /// Records a server start with its version and effective settings in the system chain,
     /// and, as a security event, every setting that differs from the previous start.
     pub async fn record_start(&self, caller: &Caller, version: &str, settings: &[(&str, String)]) -> Result<(), AppError> {
@@ -232,10 +220,9 @@ impl App {
                 entries.push(e);
             }
         }
-        let mut entries = entries.into_iter();
-        let first = entries.next().ok_or_else(|| AppError::Internal("no start record".into()))?;
+        let audit = Audit::many(entries).ok_or_else(|| AppError::Internal("no start record".into()))?;
         let tx = self.store.begin().await?;
-        tx.commit(Audit::many(first, entries)).await?;
+        tx.commit(audit).await?;
         Ok(())
     }
 
@@ -285,6 +272,8 @@ impl App {
     /// Searches the records `caller` may read, newest first.
     pub async fn audit_search(&self, caller: &Caller, mut filter: Filter) -> Result<Vec<Record>, AppError> {
         filter.chain = self.readable_chain(caller, filter.chain.as_deref()).await?;
+        // Logins are stored lowercased.
+        filter.user = filter.user.map(|u| u.to_ascii_lowercase());
         if let Some(action) = &filter.action
             && (action.is_empty() || !action.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'))
         {
@@ -334,15 +323,14 @@ impl App {
         Ok((head, seals))
     }
 
-    /// Walks the records of `chain` in the store in order, calling `each` for every record
-    /// (after it was checked), in pages so a long chain needs little memory. `archive` is the
-    /// state after walking archived records, if any; the store's records must continue it.
+    /// Walks the records of `chain` in the store in order, in pages so a long chain needs
+    /// little memory. `archive` is the state after walking archived records, if any; the
+    /// store's records must continue it.
     pub async fn audit_verify(
         &self,
         caller: &Caller,
         chain: &str,
         archive: Option<ChainCheck>,
-        mut each: impl FnMut(&Record),
     ) -> Result<Result<ChainCheck, Break>, AppError> {
         let (head, seals) = self.audit_head(caller, chain).await?;
         let mut check = ChainCheck::after(&head.chain, head.archived_seq, &head.archived_hash);
@@ -378,7 +366,6 @@ impl App {
                         return Ok(Err(Break::Seal { day: seal.day, seq: seal.last_seq }));
                     }
                 }
-                each(r);
             }
         }
         Ok(check.finish(head.seq, &head.hash).map(|()| check))

@@ -58,9 +58,8 @@ impl App {
                 None => summary.by_scheme.push((scheme.as_str(), 1)),
             }
         }
-        let mut audit = audit.into_iter();
-        let first = audit.next().ok_or_else(|| AppError::Invalid("the import file holds no accounts".into()))?;
-        tx.commit(deskward_store::Audit::many(first, audit)).await?;
+        let audit = deskward_store::Audit::many(audit).ok_or_else(|| AppError::Invalid("the import file holds no accounts".into()))?;
+        tx.commit(audit).await?;
         Ok(summary)
     }
 }

@@ -92,10 +92,9 @@ pub async fn run(bin: &Path, records: usize) -> anyhow::Result<()> {
     let mut written = 0;
     while written < records {
         let n = (records - written).min(10_000);
-        let mut batch = (written..written + n).map(entry);
-        let first = batch.next().context("empty batch")?;
+        let batch = Audit::many((written..written + n).map(entry).collect()).context("empty batch")?;
         let tx = store.begin().await?;
-        tx.commit(Audit::many(first, batch)).await?;
+        tx.commit(batch).await?;
         written += n;
     }
     println!("wrote a chain of {records} records in {:.1} s ({:.0} records/s)", start.elapsed().as_secs_f64(), records as f64 / start.elapsed().as_secs_f64());

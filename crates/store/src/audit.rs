@@ -33,15 +33,10 @@ impl From<Entry> for Audit {
 }
 
 impl Audit {
-    /// Several records for one transaction (an import writes one per account).
-    pub fn many(first: Entry, rest: impl IntoIterator<Item = Entry>) -> Audit {
-        let mut all = vec![first];
-        all.extend(rest);
-        Audit(all)
-    }
-
-    pub fn entries(&self) -> &[Entry] {
-        &self.0
+    /// Several records for one transaction (an import writes one per account); `None` when
+    /// there are none, since a change needs at least one.
+    pub fn many(entries: Vec<Entry>) -> Option<Audit> {
+        (!entries.is_empty()).then_some(Audit(entries))
     }
 }
 

@@ -53,7 +53,7 @@ pub fn filter(app: &State, q: Search) -> Result<Filter, AppError> {
     let now = app.now();
     Ok(Filter {
         chain: q.domain,
-        user: q.user.map(|u| u.to_ascii_lowercase()),
+        user: q.user,
         action: q.action,
         source_ip: q.ip,
         target: q.target,

@@ -80,7 +80,7 @@ pub async fn run(app: &App, settings: &deskward_config::Settings, cmd: Cmd) -> a
             let time = |t: Option<String>| t.map(|t| deskward_http::parse_time(&t, now)).transpose().map_err(fail);
             let filter = Filter {
                 chain: domain,
-                user: user.map(|u| u.to_ascii_lowercase()),
+                user,
                 action,
                 source_ip: ip,
                 target,
@@ -169,7 +169,7 @@ async fn verify(app: &App, domain: &str, archive: Option<PathBuf>) -> anyhow::Re
         }
         None => None,
     };
-    let check = app.audit_verify(&op, &chain, start, |_| {}).await.map_err(fail)?.map_err(|b| broken(b.to_string()))?;
+    let check = app.audit_verify(&op, &chain, start).await.map_err(fail)?.map_err(|b| broken(b.to_string()))?;
     let stored = check.checked();
     if archive.is_none() && head.archived_seq > 0 {
         println!("{chain}: records 1 to {} are archived; pass --archive DIR to check them too", head.archived_seq);
