@@ -3,21 +3,16 @@
 //!
 //! Correctness rests on the authentication epoch (see the store): every change that can end or
 //! narrow a session bumps it in its own transaction. Changes made through this process clear
-//! the cache at once; a refresher polls the epoch every [`POLL`] and clears the cache when it
+//! the cache at once; a poller (`epochs.rs`) reads the epoch every 250 ms and clears the cache when it
 //! moved, so a change made by another node or by the CLI takes effect within that interval.
 //! Until the refresher runs, the cache stays off and every request reads the database.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use deskward_store::{Store, auth_epoch};
+use std::sync::Mutex;
 
 use crate::Authenticated;
 
-/// How often the epoch is read from the database.
-pub const POLL: Duration = Duration::from_millis(250);
 /// Bound on the entries kept; when full the cache is cleared (a rare, cheap event).
 const MAX_ENTRIES: usize = 100_000;
 
@@ -72,32 +67,22 @@ impl AuthCache {
         }
     }
 
-    /// Turns the cache on and keeps it in step with the database until the process ends.
-    pub fn start_refresher(self: &Arc<Self>, store: Store) {
-        let cache = self.clone();
-        tokio::spawn(async move {
-            let mut seen: Option<i64> = None;
-            loop {
-                let epoch = match store.conn().await {
-                    Ok(mut c) => auth_epoch::current(&mut c).await.ok(),
-                    Err(_) => None,
-                };
-                match epoch {
-                    Some(e) if seen == Some(e) => {}
-                    Some(e) => {
-                        cache.clear();
-                        seen = Some(e);
-                        cache.enabled.store(true, Ordering::Release);
-                    }
-                    // Database unreachable: stop trusting the cache rather than serve stale answers.
-                    None => {
-                        cache.enabled.store(false, Ordering::Release);
-                        cache.clear();
-                        seen = None;
-                    }
-                }
-                tokio::time::sleep(POLL).await;
+    /// Follows the polled authentication epoch (`epochs.rs`): clears the cache when it moved,
+    /// turns the cache on once it is known, and off while the database cannot be read.
+    pub(crate) fn follow(&self, epoch: Option<i64>, seen: &mut Option<i64>) {
+        match epoch {
+            Some(e) if *seen == Some(e) => {}
+            Some(e) => {
+                self.clear();
+                *seen = Some(e);
+                self.enabled.store(true, Ordering::Release);
             }
-        });
+            // Database unreachable: stop trusting the cache rather than serve stale answers.
+            None => {
+                self.enabled.store(false, Ordering::Release);
+                self.clear();
+                *seen = None;
+            }
+        }
     }
 }

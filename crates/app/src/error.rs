@@ -33,6 +33,12 @@ pub enum AppError {
     Policy(Vec<Violation>),
     #[error("too many logins in progress; retry in a moment")]
     Busy,
+    /// Refused by the guard before any password was looked at.
+    #[error("{}; retry in {retry_after} seconds", if *.banned { "this address is banned after too many failed logins" } else { "too many failed logins on this account" })]
+    TooManyAttempts { retry_after: i64, banned: bool },
+    /// Staff working from outside `http.admin_networks` / `http.agent_networks`.
+    #[error("{0}")]
+    NetworkRestricted(String),
     /// The database refuses writes (disk full, read-only); the transaction was rolled back.
     #[error("the database refuses writes (its disk is full or it is read-only); nothing was changed")]
     Unwritable(StoreError),

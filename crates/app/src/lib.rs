@@ -6,11 +6,13 @@
 mod accounts;
 mod audit;
 mod auth_cache;
+mod bans;
 mod classes;
 mod domains;
 mod error;
 mod event_limit;
 mod groups;
+mod guard;
 mod hasher;
 mod import;
 mod login;
@@ -21,6 +23,8 @@ mod session;
 pub use accounts::{AccountChange, NewAccountInput};
 pub use audit::{Caller, EventQueue};
 pub use auth_cache::AuthCache;
+pub use bans::MAX_BAN_SECONDS;
+pub use guard::{Guard, GuardRules, Verdict};
 pub use classes::{ClassChange, NewClass};
 pub use error::AppError;
 pub use event_limit::EventLimit;
@@ -35,6 +39,7 @@ pub use deskward_store as store;
 
 use std::sync::Arc;
 
+use deskward_core::net::Networks;
 use deskward_store::Store;
 
 /// Where a request came from; recorded with sessions and audit records.
@@ -74,7 +79,15 @@ impl Clock for ShiftedClock {
     }
 }
 
-/// The application: a store, a password hasher, a clock and the session rules.
+/// Where staff may work from (`http.admin_networks`, `http.agent_networks`); empty means
+/// anywhere.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkRules {
+    pub admins: Networks,
+    pub agents: Networks,
+}
+
+/// The application: a store, a password hasher, a clock, the session rules and the guard.
 #[derive(Debug, Clone)]
 pub struct App {
     pub store: Store,
@@ -83,23 +96,34 @@ pub struct App {
     pub sessions: SessionRules,
     pub auth_cache: Arc<AuthCache>,
     pub events: Arc<EventQueue>,
+    pub guard: Arc<Guard>,
+    pub networks: Arc<NetworkRules>,
 }
 
 impl App {
     pub fn new(store: Store, hasher: Hasher) -> App {
-        App { store, hasher, clock: Arc::new(SystemClock), sessions: SessionRules::default(), auth_cache: Arc::default(), events: Arc::default() }
+        App {
+            store,
+            hasher,
+            clock: Arc::new(SystemClock),
+            sessions: SessionRules::default(),
+            auth_cache: Arc::default(),
+            events: Arc::default(),
+            guard: Arc::new(Guard::new(GuardRules::default())),
+            networks: Arc::default(),
+        }
     }
 
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
 
-    /// Starts the server's background work: the authentication cache's epoch poller, the
-    /// release of idle hashing memory, the purge of expired sessions and the writer of
-    /// security events. The CLI runs none.
+    /// Starts the server's background work: the epoch poller (authentication cache, bans), the
+    /// release of idle hashing memory, the purge of expired sessions and old bans, and the
+    /// writer of security events. The CLI runs none.
     pub fn start_background_tasks(&self) {
         self.start_event_writer();
-        self.auth_cache.start_refresher(self.store.clone());
+        self.start_epoch_poller();
         self.hasher.start_trimmer();
         self.start_session_purger();
     }

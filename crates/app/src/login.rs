@@ -1,13 +1,15 @@
 //! Password login. The answer never tells an unknown login from a wrong password; "disabled"
 //! is said only after the password was right.
 
+use std::net::IpAddr;
+
 use deskward_core::password::{Audience, Verification};
-use deskward_core::{Login, password::policy::MAX_LENGTH};
+use deskward_core::{Login, Role, password::policy::MAX_LENGTH};
 use deskward_core::audit::{SYSTEM_CHAIN, clean_field};
 use deskward_store::{AccountRow, DomainRow, SessionRow, policies};
 use serde_json::json;
 
-use crate::{App, AppError, Caller, Source};
+use crate::{App, AppError, Caller, Source, Verdict};
 
 #[derive(Debug, Clone)]
 pub struct LoginOutcome {
@@ -22,15 +24,23 @@ struct Failure {
     error: AppError,
     /// `None` for failures that are not the caller's (busy, storage).
     reason: Option<&'static str>,
+    /// Whether the guard counts it: a wrong password is a guess, a disabled account is not.
+    guess: bool,
+    /// The account is staff (agent or admin): the stricter account throttle applies.
+    staff: bool,
 }
 
 fn failed(error: AppError, reason: &'static str) -> Failure {
-    Failure { error, reason: Some(reason) }
+    Failure { error, reason: Some(reason), guess: true, staff: false }
+}
+
+fn refused(error: AppError, reason: &'static str) -> Failure {
+    Failure { error, reason: Some(reason), guess: false, staff: false }
 }
 
 impl From<AppError> for Failure {
     fn from(error: AppError) -> Failure {
-        Failure { error, reason: None }
+        Failure { error, reason: None, guess: false, staff: false }
     }
 }
 
@@ -41,27 +51,70 @@ impl From<deskward_store::StoreError> for Failure {
 }
 
 impl App {
-    /// Logs in with a password. A failure is a security event in the login's domain (or the
-    /// system's chain when the domain does not exist) with its reason.
+    /// Logs in with a password. The guard decides first, before any hashing: a banned client
+    /// or a throttled account is refused with the time to wait. A failure is a security event
+    /// in the login's domain (or the system's chain when the domain does not exist) with its
+    /// reason, and a guess is counted by the guard, which may ban the client.
     pub async fn login(&self, login: &str, password: &str, source: &Source) -> Result<LoginOutcome, AppError> {
         let caller = Caller::anonymous(source.clone());
+        let ip = source.ip.parse::<IpAddr>().ok();
+        let account = self.guard.account_key(login);
+        let now = self.now();
+        let verdict = ip.map_or(Verdict::Allowed, |ip| self.guard.check(ip, account, now));
+        let (until, banned, action) = match verdict {
+            Verdict::Allowed => (0, false, ""),
+            Verdict::Banned { until } => (until, true, "login.banned"),
+            Verdict::Throttled { until } => (until, false, "login.throttled"),
+        };
+        if !action.is_empty() {
+            let chain = self.chain_of_login(login).await?;
+            let target = format!("account:{}", clean_field(login));
+            self.security_event(&caller, &chain, action, target, json!({ "until": until })).await;
+            return Err(AppError::TooManyAttempts { retry_after: (until - now).max(1), banned });
+        }
         match self.try_login(login, password, &caller).await {
-            Ok(outcome) => Ok(outcome),
-            Err(Failure { error, reason: None }) => Err(error),
-            Err(Failure { error, reason: Some(reason) }) => {
-                let chain = match Login::parse(login) {
-                    Ok(l) => {
-                        let mut c = self.store.conn().await?;
-                        let known = DomainRow::find(&mut c, l.domain.as_str()).await?.is_some();
-                        if known { l.domain.to_string() } else { SYSTEM_CHAIN.to_owned() }
-                    }
-                    Err(_) => SYSTEM_CHAIN.to_owned(),
-                };
+            Ok(outcome) => {
+                if let Some(ip) = ip {
+                    self.guard.success(ip, account);
+                }
+                Ok(outcome)
+            }
+            Err(Failure { error, reason: None, .. }) => Err(error),
+            Err(Failure { error, reason: Some(reason), guess, staff }) => {
+                let chain = self.chain_of_login(login).await?;
                 let target = format!("account:{}", clean_field(login));
                 self.security_event(&caller, &chain, "login.failed", target, json!({ "reason": reason })).await;
+                if let Some(ip) = ip.filter(|_| guess)
+                    && let Some(client) = self.guard.failure(ip, Some((account, staff)), self.now())
+                    && let Err(e) = self.ban_client(&caller, client, &clean_field(login)).await
+                {
+                    tracing::error!(error = %e, "cannot write the ban of a client that failed too often");
+                }
                 Err(error)
             }
         }
+    }
+
+    /// The chain a login's events go to: its domain's when that exists, else the system's.
+    async fn chain_of_login(&self, login: &str) -> Result<String, AppError> {
+        let Ok(l) = Login::parse(login) else { return Ok(SYSTEM_CHAIN.to_owned()) };
+        let mut c = self.store.conn().await?;
+        let known = DomainRow::find(&mut c, l.domain.as_str()).await?.is_some();
+        Ok(if known { l.domain.to_string() } else { SYSTEM_CHAIN.to_owned() })
+    }
+
+    /// Refuses staff working from outside their networks (`http.admin_networks`,
+    /// `http.agent_networks`).
+    pub fn may_work_from(&self, role: Role, ip: &str) -> Result<(), AppError> {
+        let (networks, who) = match role {
+            Role::User => return Ok(()),
+            Role::Agent => (&self.networks.agents, "agents"),
+            Role::DomainAdmin | Role::SystemAdmin => (&self.networks.admins, "administrators"),
+        };
+        if networks.is_empty() || ip.parse::<IpAddr>().is_ok_and(|ip| networks.contains(ip)) {
+            return Ok(());
+        }
+        Err(AppError::NetworkRestricted(format!("{who} may not work from {ip}; it is outside the allowed networks")))
     }
 
     async fn try_login(&self, login: &str, password: &str, caller: &Caller) -> Result<LoginOutcome, Failure> {
@@ -77,6 +130,8 @@ impl App {
         };
         drop(c);
         let known = account.is_some();
+        let staff = account.as_ref().is_some_and(|a| a.role != Role::User);
+        let failed = |error, reason| Failure { staff, ..failed(error, reason) };
         let Some((account, stored, policy)) =
             account.zip(policy).and_then(|(a, p)| a.password_hash.clone().map(|h| (a, h, p)))
         else {
@@ -94,10 +149,13 @@ impl App {
             Err(e) => return Err(e.into()),
         };
         if account.domain_disabled {
-            return Err(failed(AppError::DomainDisabled, "domain_disabled"));
+            return Err(refused(AppError::DomainDisabled, "domain_disabled"));
         }
         if account.disabled {
-            return Err(failed(AppError::AccountDisabled, "account_disabled"));
+            return Err(refused(AppError::AccountDisabled, "account_disabled"));
+        }
+        if let Err(e) = self.may_work_from(account.role, &caller.source.ip) {
+            return Err(refused(e, "network_restricted"));
         }
         let upgraded = if needs_rehash { Some(self.hasher.hash(password).await?) } else { None };
         let now = self.now();

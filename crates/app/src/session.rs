@@ -139,6 +139,9 @@ impl App {
                     Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
                     Err(e) => tracing::warn!(error = %e, "cannot purge expired sessions"),
                 }
+                if let Err(e) = app.forget_ended_bans().await {
+                    tracing::warn!(error = %e, "cannot forget ended bans");
+                }
                 tokio::time::sleep(PURGE_EVERY).await;
             }
         });

@@ -123,6 +123,10 @@ impl Builder {
     fn finish(mut self) -> Result<Settings, ConfigErrors> {
         self.check_tls_pair();
         self.check_argon2_memory();
+        let g = &self.settings.guard;
+        let (ban, ban_max, delay, delay_max) = (g.ban_time, g.ban_time_max, g.account_delay, g.account_delay_max);
+        self.check_at_most("guard.ban_time", ban, "guard.ban_time_max", ban_max);
+        self.check_at_most("guard.account_delay", delay, "guard.account_delay_max", delay_max);
         if self.errors.is_empty() {
             Ok(self.settings)
         } else {
@@ -149,6 +153,17 @@ impl Builder {
             set,
             format!("{set} is set but {unset} is not; set both or neither"),
         );
+    }
+
+    /// A starting value above its ceiling is a contradiction; report it at the starting value.
+    fn check_at_most(&mut self, low: &'static str, low_v: std::time::Duration, high: &'static str, high_v: std::time::Duration) {
+        if low_v <= high_v || self.failed.iter().any(|k| *k == low || *k == high) {
+            return;
+        }
+        let key = if self.set_at.iter().any(|(k, _)| *k == low) { low } else { high };
+        let origin = self.origin_of(key);
+        let (a, b) = (humantime::format_duration(low_v), humantime::format_duration(high_v));
+        self.error(origin, key, format!("{low} = {a} is longer than {high} = {b}; it must not be"));
     }
 
     /// Argon2 needs at least 8 KiB per lane; without this check the first login would fail.

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use deskward_core::net::Networks;
+
 use crate::settings::{LogFormat, Settings};
 
 /// One setting: its dotted key, its default as written in TOML, and a one-line description.
@@ -33,6 +35,8 @@ pub(crate) enum Rule {
     Level(Slot<String>),
     Format(Slot<LogFormat>),
     Syslog(Slot<Option<String>>),
+    Bool(Slot<bool>),
+    Networks(Slot<Networks>),
 }
 
 const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
@@ -75,6 +79,24 @@ static KEYS: &[KeyDoc] = &[
         default: r#""30s""#,
         help: "time one request may take before it is cut off",
         rule: Rule::Duration(|s| &mut s.http.request_timeout),
+    },
+    KeyDoc {
+        key: "http.trusted_proxies",
+        default: "[]",
+        help: "reverse proxies (IP addresses or CIDR ranges) whose X-Forwarded-For or Forwarded header names the client; from any other peer those headers are ignored",
+        rule: Rule::Networks(|s| &mut s.http.trusted_proxies),
+    },
+    KeyDoc {
+        key: "http.admin_networks",
+        default: "[]",
+        help: "networks domain and system administrators may log in and work from (web and API); empty means anywhere",
+        rule: Rule::Networks(|s| &mut s.http.admin_networks),
+    },
+    KeyDoc {
+        key: "http.agent_networks",
+        default: "[]",
+        help: "networks agents may log in and work from (web and API); empty means anywhere",
+        rule: Rule::Networks(|s| &mut s.http.agent_networks),
     },
     KeyDoc {
         key: "database.url",
@@ -166,6 +188,72 @@ static KEYS: &[KeyDoc] = &[
         help: "the window of audit.events_per_window",
         rule: Rule::Duration(|s| &mut s.audit.event_window),
     },
+    KeyDoc {
+        key: "guard.enabled",
+        default: "true",
+        help: "count failed logins and ban and throttle on them; turn off only behind another guard",
+        rule: Rule::Bool(|s| &mut s.guard.enabled),
+    },
+    KeyDoc {
+        key: "guard.max_failures",
+        default: "5",
+        help: "failed logins from one client (an IPv4 address or an IPv6 /64) within guard.find_time that get it banned",
+        rule: Rule::U32(|s| &mut s.guard.max_failures, 1, 1_000_000),
+    },
+    KeyDoc {
+        key: "guard.find_time",
+        default: r#""10m""#,
+        help: "the window in which failures are counted",
+        rule: Rule::Duration(|s| &mut s.guard.find_time),
+    },
+    KeyDoc {
+        key: "guard.ban_time",
+        default: r#""10m""#,
+        help: "length of a client's first ban; each further ban within guard.ban_time_max of the last one lasts twice as long",
+        rule: Rule::Duration(|s| &mut s.guard.ban_time),
+    },
+    KeyDoc {
+        key: "guard.ban_time_max",
+        default: r#""1day""#,
+        help: "the longest a ban grows to",
+        rule: Rule::Duration(|s| &mut s.guard.ban_time_max),
+    },
+    KeyDoc {
+        key: "guard.ignore_networks",
+        default: "[]",
+        help: "clients never counted or banned (for example a monitoring host); bans added by hand still apply",
+        rule: Rule::Networks(|s| &mut s.guard.ignore_networks),
+    },
+    KeyDoc {
+        key: "guard.user_account_failures",
+        default: "10",
+        help: "failed logins on one user account within guard.find_time, from any clients, after which each further attempt on it must wait (the account is throttled, never locked)",
+        rule: Rule::U32(|s| &mut s.guard.user_account_failures, 1, 1_000_000),
+    },
+    KeyDoc {
+        key: "guard.staff_account_failures",
+        default: "5",
+        help: "the same for agent and administrator accounts",
+        rule: Rule::U32(|s| &mut s.guard.staff_account_failures, 1, 1_000_000),
+    },
+    KeyDoc {
+        key: "guard.account_delay",
+        default: r#""2s""#,
+        help: "the wait of a throttled account's first extra attempt; it doubles with each further failure",
+        rule: Rule::Duration(|s| &mut s.guard.account_delay),
+    },
+    KeyDoc {
+        key: "guard.account_delay_max",
+        default: r#""1m""#,
+        help: "the longest wait between attempts on a throttled account",
+        rule: Rule::Duration(|s| &mut s.guard.account_delay_max),
+    },
+    KeyDoc {
+        key: "guard.max_tracked",
+        default: "1000000",
+        help: "clients and accounts whose failures are held in memory at once (about 40 bytes each); when full, the stalest are forgotten first",
+        rule: Rule::U64(|s| &mut s.guard.max_tracked, 1000, 100_000_000),
+    },
 ];
 
 /// Every key, in file order. Used to print the docs and `deskward config keys`.
@@ -205,6 +293,8 @@ impl KeyDoc {
             Rule::Level(_) => LEVELS.join(", "),
             Rule::Format(_) => "text, json".into(),
             Rule::Syslog(_) => "udp://host:port, tcp://host:port, or empty for off".into(),
+            Rule::Bool(_) => "true, false".into(),
+            Rule::Networks(_) => "list of IP addresses and CIDR ranges, like [\"10.0.0.0/8\", \"2001:db8::/32\"]".into(),
         }
     }
 }
@@ -226,6 +316,8 @@ pub fn effective(settings: &Settings) -> Vec<(&'static str, String)> {
                 Rule::Level(slot) => slot(&mut s).clone(),
                 Rule::Format(slot) => slot(&mut s).as_str().to_owned(),
                 Rule::Syslog(slot) => slot(&mut s).clone().unwrap_or_default(),
+                Rule::Bool(slot) => slot(&mut s).to_string(),
+                Rule::Networks(slot) => slot(&mut s).to_string(),
             };
             (k.key, v)
         })
@@ -253,6 +345,8 @@ pub(crate) fn sections() -> Vec<&'static str> {
 pub(crate) enum Raw<'a> {
     Str(&'a str),
     Int(i64),
+    Bool(bool),
+    List(&'a toml_edit::Array),
     /// Any other TOML type, by its name.
     Other(&'static str),
     /// An environment variable's text, parsed as whatever the key needs.
@@ -264,6 +358,8 @@ impl<'a> Raw<'a> {
         match value {
             toml_edit::Value::String(s) => Raw::Str(s.value()),
             toml_edit::Value::Integer(i) => Raw::Int(*i.value()),
+            toml_edit::Value::Boolean(b) => Raw::Bool(*b.value()),
+            toml_edit::Value::Array(a) => Raw::List(a),
             other => Raw::Other(other.type_name()),
         }
     }
@@ -272,6 +368,8 @@ impl<'a> Raw<'a> {
         match self {
             Raw::Str(_) | Raw::Env(_) => "string",
             Raw::Int(_) => "integer",
+            Raw::Bool(_) => "boolean",
+            Raw::List(_) => "array",
             Raw::Other(t) => t,
         }
     }
@@ -356,6 +454,33 @@ impl Rule {
                 }
                 *slot(s) = (!v.is_empty()).then(|| v.to_owned());
             }
+            Rule::Bool(slot) => {
+                *slot(s) = match raw {
+                    Raw::Bool(b) => b,
+                    Raw::Env("true") => true,
+                    Raw::Env("false") => false,
+                    Raw::Env(v) => return Err(format!("invalid boolean {v:?}; expected true or false")),
+                    other => return Err(self.type_error(other)),
+                };
+            }
+            Rule::Networks(slot) => {
+                let items: Vec<String> = match raw {
+                    Raw::List(a) => a
+                        .iter()
+                        .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| self.type_error(Raw::Other(v.type_name()))))
+                        .collect::<Result<_, _>>()?,
+                    // The environment takes the TOML array text or a comma-separated list.
+                    Raw::Env(v) => match v.trim_start().starts_with('[') {
+                        true => match v.parse::<toml_edit::Value>() {
+                            Ok(toml_edit::Value::Array(a)) => return self.apply(s, Raw::List(&a)),
+                            _ => return Err(format!("invalid list {v:?}; write it like [\"10.0.0.0/8\"] or 10.0.0.0/8,192.0.2.1")),
+                        },
+                        false => v.split(',').map(str::to_owned).collect(),
+                    },
+                    other => return Err(self.type_error(other)),
+                };
+                *slot(s) = Networks::parse(items.iter().map(String::as_str)).map_err(|e| e.to_string())?;
+            }
         }
         Ok(())
     }
@@ -372,6 +497,8 @@ impl Rule {
             Rule::Level(_) => format!("a string, one of {}", LEVELS.join(", ")),
             Rule::Format(_) => "a string, text or json".into(),
             Rule::Syslog(_) => "a string like \"udp://127.0.0.1:514\"".into(),
+            Rule::Bool(_) => "true or false".into(),
+            Rule::Networks(_) => "an array of strings like [\"10.0.0.0/8\"]".into(),
         }
     }
 

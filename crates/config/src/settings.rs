@@ -4,6 +4,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use deskward_core::net::Networks;
+
 /// Every setting of the server, grouped as in the TOML file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -13,6 +15,7 @@ pub struct Settings {
     pub password_hash: PasswordHashSettings,
     pub log: LogSettings,
     pub audit: AuditSettings,
+    pub guard: GuardSettings,
 }
 
 /// `[server]`
@@ -32,6 +35,12 @@ pub struct HttpSettings {
     pub tls_key: Option<PathBuf>,
     pub max_body_bytes: u64,
     pub request_timeout: Duration,
+    /// Peers whose forwarding headers are believed.
+    pub trusted_proxies: Networks,
+    /// Where administrators may work from; empty means anywhere.
+    pub admin_networks: Networks,
+    /// Where agents may work from; empty means anywhere.
+    pub agent_networks: Networks,
 }
 
 /// `[database]`
@@ -75,6 +84,22 @@ pub struct AuditSettings {
     pub event_window: Duration,
 }
 
+/// `[guard]`: the brute-force guard (see `docs/guard.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardSettings {
+    pub enabled: bool,
+    pub max_failures: u32,
+    pub find_time: Duration,
+    pub ban_time: Duration,
+    pub ban_time_max: Duration,
+    pub ignore_networks: Networks,
+    pub user_account_failures: u32,
+    pub staff_account_failures: u32,
+    pub account_delay: Duration,
+    pub account_delay_max: Duration,
+    pub max_tracked: u64,
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LogFormat {
@@ -113,6 +138,9 @@ impl Settings {
                 tls_key: None,
                 max_body_bytes: 0,
                 request_timeout: Duration::ZERO,
+                trusted_proxies: Networks::default(),
+                admin_networks: Networks::default(),
+                agent_networks: Networks::default(),
             },
             database: DatabaseSettings {
                 url: None,
@@ -136,6 +164,19 @@ impl Settings {
                 syslog: None,
                 events_per_window: 0,
                 event_window: Duration::ZERO,
+            },
+            guard: GuardSettings {
+                enabled: false,
+                max_failures: 0,
+                find_time: Duration::ZERO,
+                ban_time: Duration::ZERO,
+                ban_time_max: Duration::ZERO,
+                ignore_networks: Networks::default(),
+                user_account_failures: 0,
+                staff_account_failures: 0,
+                account_delay: Duration::ZERO,
+                account_delay_max: Duration::ZERO,
+                max_tracked: 0,
             },
         }
     }

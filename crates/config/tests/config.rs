@@ -255,7 +255,7 @@ fn unknown_section() {
         lines("[htp]\nlisten = \"127.0.0.1:1\"\n\n[frobnicate]\n", &[]),
         [
             "deskward.toml:1:2: htp: unknown section; did you mean `http`?",
-            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit",
+            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, guard",
         ]
     );
 }
@@ -532,6 +532,9 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
                 tls_key,
                 max_body_bytes,
                 request_timeout,
+                trusted_proxies,
+                admin_networks,
+                agent_networks,
             },
         database:
             DatabaseSettings {
@@ -555,6 +558,20 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
                 syslog,
                 events_per_window,
                 event_window,
+            },
+        guard:
+            GuardSettings {
+                enabled,
+                max_failures,
+                find_time,
+                ban_time,
+                ban_time_max,
+                ignore_networks,
+                user_account_failures,
+                staff_account_failures,
+                account_delay,
+                account_delay_max,
+                max_tracked,
             },
     } = a;
     let mut out = Vec::new();
@@ -611,6 +628,21 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
     diff(*syslog != b.audit.syslog, "audit.syslog");
     diff(*events_per_window != b.audit.events_per_window, "audit.events_per_window");
     diff(*event_window != b.audit.event_window, "audit.event_window");
+    diff(*trusted_proxies != b.http.trusted_proxies, "http.trusted_proxies");
+    diff(*admin_networks != b.http.admin_networks, "http.admin_networks");
+    diff(*agent_networks != b.http.agent_networks, "http.agent_networks");
+    let g = &b.guard;
+    diff(*enabled != g.enabled, "guard.enabled");
+    diff(*max_failures != g.max_failures, "guard.max_failures");
+    diff(*find_time != g.find_time, "guard.find_time");
+    diff(*ban_time != g.ban_time, "guard.ban_time");
+    diff(*ban_time_max != g.ban_time_max, "guard.ban_time_max");
+    diff(*ignore_networks != g.ignore_networks, "guard.ignore_networks");
+    diff(*user_account_failures != g.user_account_failures, "guard.user_account_failures");
+    diff(*staff_account_failures != g.staff_account_failures, "guard.staff_account_failures");
+    diff(*account_delay != g.account_delay, "guard.account_delay");
+    diff(*account_delay_max != g.account_delay_max, "guard.account_delay_max");
+    diff(*max_tracked != g.max_tracked, "guard.max_tracked");
     out
 }
 
@@ -638,6 +670,20 @@ fn other_value(key: &str) -> &'static str {
         "audit.syslog" => "tcp://127.0.0.1:6514",
         "audit.events_per_window" => "1",
         "audit.event_window" => "10s",
+        "http.trusted_proxies" => r#"["127.0.0.1", "10.0.0.0/8"]"#,
+        "http.admin_networks" => r#"["192.168.0.0/16"]"#,
+        "http.agent_networks" => r#"["2001:db8::/32"]"#,
+        "guard.enabled" => "false",
+        "guard.max_failures" => "3",
+        "guard.find_time" => "1h",
+        "guard.ban_time" => "1m",
+        "guard.ban_time_max" => "7days",
+        "guard.ignore_networks" => r#"["192.0.2.1"]"#,
+        "guard.user_account_failures" => "20",
+        "guard.staff_account_failures" => "3",
+        "guard.account_delay" => "1s",
+        "guard.account_delay_max" => "5m",
+        "guard.max_tracked" => "1000",
         other => panic!("no test value for {other}: add one"),
     }
 }
@@ -762,4 +808,52 @@ fn effective_values_cover_every_key() {
     assert_eq!(get("database.url"), Some("sqlite:other.db"));
     assert_eq!(get("audit.retention_every"), Some("5m"));
     assert_eq!(get("http.tls_cert"), Some(""));
+}
+
+#[test]
+fn networks_are_read_from_arrays_and_from_the_environment() {
+    let s = ok("[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n");
+    assert_eq!(s.http.trusted_proxies.to_string(), "10.0.0.0/8, ::1");
+    let s = with_env(&[("DESKWARD_GUARD__IGNORE_NETWORKS", "192.0.2.1, 198.51.100.0/24")]);
+    assert_eq!(s.guard.ignore_networks.to_string(), "192.0.2.1, 198.51.100.0/24");
+    let s = with_env(&[("DESKWARD_HTTP__ADMIN_NETWORKS", "[\"fd00::/8\"]")]);
+    assert_eq!(s.http.admin_networks.to_string(), "fd00::/8");
+    let s = with_env(&[("DESKWARD_HTTP__ADMIN_NETWORKS", "")]);
+    assert!(s.http.admin_networks.is_empty());
+}
+
+#[test]
+fn bad_networks_and_booleans_are_named() {
+    assert_eq!(
+        lines("[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"proxy.example\"]\n", &[]),
+        vec![
+            "deskward.toml:2:19: http.trusted_proxies: invalid network \"proxy.example\": write an IP address or a CIDR range like 10.0.0.0/8 or 2001:db8::/32"
+        ]
+    );
+    assert_eq!(
+        lines("[http]\nadmin_networks = \"10.0.0.0/8\"\n[guard]\nenabled = \"yes\"\n", &[]),
+        vec![
+            "deskward.toml:2:18: http.admin_networks: expected an array of strings like [\"10.0.0.0/8\"], found string",
+            "deskward.toml:4:11: guard.enabled: expected true or false, found string",
+        ]
+    );
+    assert_eq!(
+        lines("", &[("DESKWARD_GUARD__ENABLED", "yes"), ("DESKWARD_GUARD__IGNORE_NETWORKS", "[1, 2]")]),
+        vec![
+            "environment DESKWARD_GUARD__ENABLED: guard.enabled: invalid boolean \"yes\"; expected true or false",
+            "environment DESKWARD_GUARD__IGNORE_NETWORKS: guard.ignore_networks: expected an array of strings like [\"10.0.0.0/8\"], found integer",
+        ]
+    );
+}
+
+#[test]
+fn a_ban_longer_than_its_ceiling_is_refused() {
+    assert_eq!(
+        lines("[guard]\nban_time = \"2days\"\n", &[]),
+        vec!["deskward.toml:2:12: guard.ban_time: guard.ban_time = 2days is longer than guard.ban_time_max = 1day; it must not be"]
+    );
+    assert_eq!(
+        lines("", &[("DESKWARD_GUARD__ACCOUNT_DELAY_MAX", "1s")]),
+        vec!["environment DESKWARD_GUARD__ACCOUNT_DELAY_MAX: guard.account_delay_max: guard.account_delay = 2s is longer than guard.account_delay_max = 1s; it must not be"]
+    );
 }

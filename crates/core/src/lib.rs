@@ -6,6 +6,7 @@ pub mod authz;
 pub mod class;
 pub mod hostile;
 pub mod name;
+pub mod net;
 pub mod password;
 pub mod role;
 

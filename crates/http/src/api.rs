@@ -2,6 +2,7 @@
 
 mod accounts;
 pub mod audit;
+mod bans;
 mod classes;
 mod domains;
 mod groups;
@@ -51,6 +52,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/audit/chains"),
     ("GET", "/api/v1/audit/chains/{chain}/days"),
     ("GET", "/api/v1/audit/chains/{chain}/days/{day}"),
+    ("GET", "/api/v1/bans"),
+    ("POST", "/api/v1/bans"),
+    ("DELETE", "/api/v1/bans/{network}"),
 ];
 
 pub fn routes() -> Router<State> {
@@ -81,6 +85,8 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/audit/chains", get(audit::chains))
         .route("/api/v1/audit/chains/{chain}/days", get(audit::days))
         .route("/api/v1/audit/chains/{chain}/days/{day}", get(audit::day))
+        .route("/api/v1/bans", get(bans::list).post(bans::create))
+        .route("/api/v1/bans/{network}", axum::routing::delete(bans::remove))
 }
 
 /// Unauthenticated liveness answer; also the baseline of the request-rate benchmark.

@@ -5,7 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use deskward_core::class::Features;
 use deskward_core::password::Policy;
 use deskward_proto as proto;
-use deskward_store::{AccountRow, ClassRow, DomainRow, GroupRow};
+use deskward_store::{AccountRow, BanRow, ClassRow, DomainRow, GroupRow};
 
 /// Unix seconds as RFC 3339 UTC, as the API and the CLI show times.
 pub fn time(unix: i64) -> String {
@@ -128,4 +128,15 @@ pub fn audit_record_in(w: proto::AuditRecord) -> Result<deskward_core::audit::Re
         prev_hash: w.prev_hash,
         hash: w.hash,
     })
+}
+
+pub fn ban(b: &BanRow) -> proto::Ban {
+    proto::Ban {
+        network: b.network.clone(),
+        until: time(b.until_at),
+        offences: b.offences,
+        reason: b.reason.clone(),
+        created_at: time(b.created_at),
+        created_by: b.created_by.clone(),
+    }
 }

@@ -34,6 +34,8 @@ pub fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
         AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         AppError::Policy(_) => (StatusCode::UNPROCESSABLE_ENTITY, "password_policy"),
         AppError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+        AppError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+        AppError::NetworkRestricted(_) => (StatusCode::FORBIDDEN, "network_restricted"),
         AppError::Unwritable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unwritable"),
         AppError::Store(_) | AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
@@ -70,8 +72,14 @@ impl IntoResponse for ApiError {
                 if let AppError::Forbidden(reason) = &e {
                     response.extensions_mut().insert(crate::watch::Denied { action: "access.denied", reason: reason.clone() });
                 }
+                if let AppError::NetworkRestricted(reason) = &e {
+                    response.extensions_mut().insert(crate::watch::Denied { action: "network.denied", reason: reason.clone() });
+                }
                 if matches!(e, AppError::Busy) {
                     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                }
+                if let AppError::TooManyAttempts { retry_after, .. } = e {
+                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
                 }
                 response
             }

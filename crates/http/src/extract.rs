@@ -7,6 +7,7 @@ use axum::http::{Extensions, HeaderMap, header};
 use deskward_app::{Authenticated, Caller, Source};
 use serde::de::DeserializeOwned;
 
+use crate::client::ClientAddr;
 use crate::watch::CallerSlot;
 use crate::{ApiError, State};
 
@@ -61,10 +62,10 @@ impl<T: DeserializeOwned> FromRequest<State> for ApiJson<T> {
     }
 }
 
-/// Where a request came from: the TCP peer and the user agent. (The host name is filled in
-/// once reverse DNS exists.)
+/// Where a request came from: the client's address (`client.rs`) and the user agent. (The
+/// host name is filled in once reverse DNS exists.)
 pub fn source_of(extensions: &Extensions, headers: &HeaderMap) -> Source {
-    let ip = extensions.get::<PeerAddr>().map_or_else(|| "unknown".to_owned(), |p| p.0.ip().to_string());
+    let ip = extensions.get::<ClientAddr>().map_or_else(|| "unknown".to_owned(), |c| c.ip.to_string());
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     Source { ip, host: String::new(), user_agent }
 }
@@ -119,6 +120,7 @@ impl FromRequestParts<State> for AnySession {
         if let Some(slot) = parts.extensions.get::<CallerSlot>() {
             slot.set(caller.clone());
         }
+        app.may_work_from(auth.account.role, &caller.source.ip)?;
         Ok(AnySession(auth, caller))
     }
 }

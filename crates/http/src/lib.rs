@@ -3,6 +3,7 @@
 //! sockets) belongs to the binary; this crate is a plain `Router` that tests drive directly.
 
 mod api;
+mod client;
 mod convert;
 mod error;
 mod extract;
@@ -13,6 +14,7 @@ pub use api::ROUTES;
 pub use api::audit::parse_time;
 pub use convert::{audit_record, audit_record_in, time as format_time};
 pub use error::ApiError;
+pub use client::{ClientAddr, client_addr};
 pub use extract::{PeerAddr, SESSION_COOKIE};
 
 use std::sync::Arc;
@@ -29,6 +31,8 @@ pub struct HttpOptions {
     pub max_body_bytes: usize,
     /// A request that takes longer is answered 503 and its work abandoned.
     pub request_timeout: std::time::Duration,
+    /// Peers whose forwarding headers name the client (`http.trusted_proxies`).
+    pub trusted_proxies: deskward_core::net::Networks,
 }
 
 pub type State = Arc<App>;
@@ -43,5 +47,6 @@ pub fn router(app: App, options: &HttpOptions) -> Router {
         .layer(axum::middleware::from_fn(headers::guard_and_secure))
         .layer(axum::middleware::from_fn_with_state(state.clone(), watch::watch))
         .layer(DefaultBodyLimit::max(options.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(Arc::new(options.trusted_proxies.clone()), client::resolve))
         .with_state(state)
 }

@@ -8,11 +8,12 @@ use axum::extract::{Request, State as Extract};
 use axum::middleware::Next;
 use axum::response::Response;
 use deskward_app::Caller;
-use deskward_core::audit::clean_field;
+use deskward_core::audit::{SYSTEM_CHAIN, clean_field};
 use deskward_core::hostile;
 use serde_json::{Value, json};
 
 use crate::State;
+use crate::client::ClientAddr;
 use crate::extract::source_of;
 
 /// Filled by the session extractor, so events raised after it name the caller.
@@ -45,6 +46,10 @@ pub async fn watch(Extract(app): Extract<State>, mut req: Request, next: Next) -
     let source = source_of(req.extensions(), req.headers());
     let what = format!("{} {}", req.method(), req.uri().path());
     let uri = req.uri().clone();
+    if req.extensions().get::<ClientAddr>().is_some_and(|c| c.forged_forwarding) {
+        let summary = json!({ "reason": "forwarding headers from a peer that is not a trusted proxy; the peer's address is used" });
+        app.security_event(&Caller::anonymous(source.clone()), SYSTEM_CHAIN, "request.forwarding_ignored", what.clone(), summary).await;
+    }
     for (place, text) in [("path", Some(uri.path())), ("query", uri.query())] {
         if let Some(text) = text
             && let Some(pattern) = hostile::scan(text)

@@ -24,7 +24,8 @@ const METHODS: [&str; 8] = [
 ];
 
 /// A concrete value for each path parameter, so a templated path becomes a request URI.
-const SAMPLES: [(&str, &str); 7] = [
+const SAMPLES: [(&str, &str); 8] = [
+    ("{network}", "203.0.113.9"),
     ("{domain}", "example.org"),
     ("{chain}", "example.org"),
     ("{day}", "2026-11-23"),
@@ -179,6 +180,7 @@ async fn router() -> Router {
     let http = HttpOptions {
         max_body_bytes: 65536,
         request_timeout: Duration::from_secs(30),
+        trusted_proxies: Default::default(),
     };
     deskward_http::router(App::new(store, hasher), &http)
 }

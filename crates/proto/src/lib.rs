@@ -240,3 +240,27 @@ pub struct AuditDay {
     pub day: String,
     pub records: i64,
 }
+
+/// A ban: logins from `network` are refused until `until`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Ban {
+    /// An address (`203.0.113.9`) or a CIDR range (`2001:db8:1:2::/64`).
+    pub network: String,
+    pub until: String,
+    /// How many times the guard banned this network; each ban doubles the next.
+    pub offences: i64,
+    /// `failures` (the guard) or `manual`.
+    pub reason: String,
+    pub created_at: String,
+    /// `guard`, `operator`, or the administrator's login.
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBan {
+    pub network: String,
+    /// Length in seconds; absent means `guard.ban_time_max`.
+    #[serde(default)]
+    pub seconds: Option<i64>,
+}

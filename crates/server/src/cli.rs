@@ -4,6 +4,7 @@
 
 pub mod account;
 mod audit;
+mod ban;
 mod class;
 mod domain;
 mod group;
@@ -58,6 +59,9 @@ pub enum Command {
     /// Browse, search, export and verify the audit log
     #[command(subcommand)]
     Audit(audit::Cmd),
+    /// List, add and lift bans of clients
+    #[command(subcommand)]
+    Ban(ban::Cmd),
     /// Inspect the configuration
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -89,6 +93,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Class(cmd) => class::run(&app().await?, cmd).await,
         Command::Policy(cmd) => policy::run(&app().await?, cmd).await,
         Command::Audit(cmd) => audit::run(&app().await?, &settings, cmd).await,
+        Command::Ban(cmd) => ban::run(&app().await?, cmd).await,
         Command::Config(ConfigCmd::Check) => {
             println!("{settings:#?}");
             Ok(())

@@ -37,6 +37,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     let options = HttpOptions {
         max_body_bytes: usize::try_from(http.max_body_bytes).unwrap_or(usize::MAX),
         request_timeout: http.request_timeout,
+        trusted_proxies: http.trusted_proxies.clone(),
     };
     let host = crate::cli::host_name();
     let mut values = deskward_config::effective(settings);
@@ -48,6 +49,8 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     app.record_start(&deskward_app::Caller::system(&host), env!("CARGO_PKG_VERSION"), &values)
         .await
         .map_err(|e| anyhow!("cannot write the start's audit record: {e}"))?;
+    // Bans are in force from the first request, not from the first poll.
+    app.reload_bans().await.map_err(|e| anyhow!("cannot read the bans: {e}"))?;
     app.start_background_tasks();
     crate::retention::start(app.clone(), settings);
     if let Some(url) = &settings.audit.syslog {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use deskward_app::{App, EventLimit, EventQueue, Hasher, HasherLimits};
+use deskward_app::{App, EventLimit, EventQueue, Guard, GuardRules, Hasher, HasherLimits, NetworkRules};
 use deskward_config::Settings;
 use deskward_core::password::HashParams;
 use deskward_store::{OpenOptions, Store};
@@ -54,6 +54,11 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
     let limits = HasherLimits { max_in_flight: p.max_in_flight, max_queued: p.max_queued };
     let hasher = Hasher::new(params, limits).map_err(|e| anyhow!("password_hash: {e}"))?;
     let mut app = App::new(store, hasher);
+    app.guard = std::sync::Arc::new(Guard::new(guard_rules(&settings.guard)));
+    app.networks = std::sync::Arc::new(NetworkRules {
+        admins: settings.http.admin_networks.clone(),
+        agents: settings.http.agent_networks.clone(),
+    });
     let events = EventLimit::new(settings.audit.events_per_window, settings.audit.event_window);
     app.events = std::sync::Arc::new(EventQueue::new(events));
     if let Some(offset) = std::env::var("DESKWARD_TEST_CLOCK_OFFSET").ok().and_then(|v| v.parse::<i64>().ok()) {
@@ -61,4 +66,22 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
         app.clock = std::sync::Arc::new(deskward_app::ShiftedClock(offset));
     }
     Ok((app, dir))
+}
+
+fn guard_rules(g: &deskward_config::GuardSettings) -> GuardRules {
+    // Durations become whole seconds, rounded up so "500ms" is not zero.
+    let secs = |d: std::time::Duration| i64::try_from(d.as_millis().div_ceil(1000)).unwrap_or(i64::MAX);
+    GuardRules {
+        enabled: g.enabled,
+        max_failures: g.max_failures,
+        find_time: secs(g.find_time),
+        ban_time: secs(g.ban_time),
+        ban_time_max: secs(g.ban_time_max),
+        ignore: g.ignore_networks.clone(),
+        user_account_failures: g.user_account_failures,
+        staff_account_failures: g.staff_account_failures,
+        account_delay: secs(g.account_delay),
+        account_delay_max: secs(g.account_delay_max),
+        max_tracked: usize::try_from(g.max_tracked).unwrap_or(usize::MAX),
+    }
 }

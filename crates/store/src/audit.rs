@@ -48,6 +48,8 @@ pub enum Housekeeping {
     Migration,
     /// Deleting sessions that expired.
     ExpiredSessions,
+    /// Forgetting bans that ended long ago.
+    EndedBans,
     /// Only for the audit benchmark's baseline: the same change without its record.
     BenchmarkBaseline,
 }

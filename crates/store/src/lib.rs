@@ -7,6 +7,7 @@
 mod accounts;
 pub mod audit;
 pub mod auth_epoch;
+mod bans;
 mod classes;
 mod domains;
 mod groups;
@@ -15,6 +16,7 @@ pub mod policies;
 mod sessions;
 
 pub use accounts::{AccountRow, NewAccount};
+pub use bans::BanRow;
 pub use audit::{Audit, Entry as AuditEntry, Housekeeping};
 pub use classes::ClassRow;
 pub use domains::DomainRow;

@@ -7,6 +7,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_foundation.sql")),
     (2, include_str!("../migrations/0002_auth_epoch.sql")),
     (3, include_str!("../migrations/0003_audit.sql")),
+    (4, include_str!("../migrations/0004_guard.sql")),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -74,17 +74,21 @@ async fn every_api_change_is_audited(backend: Backend) {
         (&admin, "DELETE", "/api/v1/domains/{domain}/classes/{class}", format!("{d}/classes/basic"), None, "class.remove", "class:basic"),
         (&admin, "DELETE", "/api/v1/domains/{domain}/accounts/{name}", format!("{d}/accounts/bob"), None, "account.remove", "account:bob@audit.test"),
         (&admin, "DELETE", "/api/v1/domains/{domain}", d.into(), None, "domain.remove", "domain:audit.test"),
+        // Bans hold for every domain: their records go to the system chain.
+        (&admin, "POST", "/api/v1/bans", "/api/v1/bans".into(), Some(json!({"network": "198.51.100.0/24", "seconds": 600})), "ban.added", "network:198.51.100.0/24"),
+        (&admin, "DELETE", "/api/v1/bans/{network}", "/api/v1/bans/198.51.100.0%2F24".into(), None, "ban.lifted", "network:198.51.100.0/24"),
     ];
     let mut covered = BTreeSet::new();
     for (client, method, route, path, body, action, target) in steps {
-        let before = records(&server, &admin, &format!("domain=audit.test&action={action}")).await.len();
+        let chain = if route.starts_with("/api/v1/bans") { "_system" } else { "audit.test" };
+        let before = records(&server, &admin, &format!("domain={chain}&action={action}")).await.len();
         let (s, v) = call(client, method, server.url(&path), body).await;
         assert!(s.is_success(), "{method} {path}: {s} {v}");
-        let after = records(&server, &admin, &format!("domain=audit.test&action={action}")).await;
+        let after = records(&server, &admin, &format!("domain={chain}&action={action}")).await;
         assert_eq!(after.len(), before + 1, "{method} {path} wrote one {action} record");
         let r = &after[0];
         let actor = if std::ptr::eq(client, &bob) { "bob@audit.test" } else { ADMIN };
-        assert_eq!((r["chain"].as_str(), r["actor"].as_str(), r["target"].as_str()), (Some("audit.test"), Some(actor), Some(target)), "{r}");
+        assert_eq!((r["chain"].as_str(), r["actor"].as_str(), r["target"].as_str()), (Some(chain), Some(actor), Some(target)), "{r}");
         assert_eq!(r["source_ip"], "127.0.0.1", "{r}");
         assert_eq!(r["security"], false, "{r}");
         covered.insert((method, route));
@@ -134,12 +138,15 @@ async fn every_cli_change_is_audited(backend: Backend) {
         ("class remove", vec!["class", "remove", "cli.test", "basic"], None, "class.remove"),
         ("account remove", vec!["account", "remove", "bob@cli.test"], None, "account.remove"),
         ("domain remove", vec!["domain", "remove", "cli.test"], None, "domain.remove"),
+        ("ban add", vec!["ban", "add", "2001:db8::/48", "--for", "1h"], None, "ban.added"),
+        ("ban remove", vec!["ban", "remove", "2001:db8::/48"], None, "ban.lifted"),
     ];
     let mut covered = BTreeSet::new();
     for (name, args, stdin, action) in steps {
-        let before = records(&server, &admin, &format!("domain=cli.test&action={action}")).await.len();
+        let chain = if name.starts_with("ban ") { "_system" } else { "cli.test" };
+        let before = records(&server, &admin, &format!("domain={chain}&action={action}")).await.len();
         server.cli_ok(&args, stdin);
-        let after = records(&server, &admin, &format!("domain=cli.test&action={action}")).await;
+        let after = records(&server, &admin, &format!("domain={chain}&action={action}")).await;
         assert_eq!(after.len(), before + 1, "deskward {name} wrote one {action} record");
         let r = &after[0];
         assert_eq!((r["actor"].as_str(), r["source_ip"].as_str()), (Some("operator"), Some("local")), "{r}");
@@ -147,8 +154,8 @@ async fn every_cli_change_is_audited(backend: Backend) {
         covered.insert(name.to_owned());
     }
     // Every CLI subcommand either changes something (and is exercised above) or only reads.
-    let reads = ["domain list", "domain show", "account list", "account show", "group list", "class list", "policy show"];
-    for group in ["domain", "account", "group", "class", "policy"] {
+    let reads = ["domain list", "domain show", "account list", "account show", "group list", "class list", "policy show", "ban list"];
+    for group in ["domain", "account", "group", "class", "policy", "ban"] {
         let help = server.cli_ok(&[group, "--help"], None);
         let commands = help.split("Commands:").nth(1).unwrap_or("");
         for line in commands.lines().skip(1).take_while(|l| !l.trim().is_empty()) {

@@ -12,6 +12,7 @@ mod bad_input;
 mod cli;
 mod credentials;
 mod flood;
+mod guard;
 mod multi_node;
 mod serve;
 mod support;

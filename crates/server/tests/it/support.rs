@@ -16,7 +16,12 @@ pub async fn start(options: ServerOptions) -> Server {
 
 /// A server with domain example.org and a system admin logged in on the returned client.
 pub async fn with_admin(backend: Backend) -> (Server, Client) {
-    let server = start(ServerOptions::new(backend)).await;
+    with_admin_using(ServerOptions::new(backend)).await
+}
+
+/// [`with_admin`] with the given server options.
+pub async fn with_admin_using(options: ServerOptions) -> (Server, Client) {
+    let server = start(options).await;
     server.cli_ok(&["domain", "add", "example.org"], None);
     server.cli_ok(&["account", "add", ADMIN, "--role", "system-admin", "--password-stdin"], Some(ADMIN_PW));
     let client = server.client();
@@ -28,6 +33,17 @@ pub async fn with_admin(backend: Backend) -> (Server, Client) {
 pub async fn login(server: &Server, client: &Client, login: &str, password: &str) -> Response {
     client
         .post(server.url("/api/v1/session"))
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .expect("request")
+}
+
+/// A login sent through a trusted proxy on loopback that names `from` as the client.
+pub async fn login_from(server: &Server, client: &Client, from: &str, login: &str, password: &str) -> Response {
+    client
+        .post(server.url("/api/v1/session"))
+        .header("x-forwarded-for", from)
         .json(&json!({"login": login, "password": password}))
         .send()
         .await
