@@ -72,9 +72,6 @@ impl IntoResponse for ApiError {
                 if let AppError::Forbidden(reason) = &e {
                     response.extensions_mut().insert(crate::watch::Denied { action: "access.denied", reason: reason.clone() });
                 }
-                if let AppError::NetworkRestricted(reason) = &e {
-                    response.extensions_mut().insert(crate::watch::Denied { action: "network.denied", reason: reason.clone() });
-                }
                 if matches!(e, AppError::Busy) {
                     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 }

@@ -120,7 +120,11 @@ impl FromRequestParts<State> for AnySession {
         if let Some(slot) = parts.extensions.get::<CallerSlot>() {
             slot.set(caller.clone());
         }
-        app.may_work_from(auth.account.role, &caller.source.ip)?;
+        if let Err(e) = app.may_work_from(auth.account.role, &caller.source.ip) {
+            let what = format!("{} {}", parts.method, parts.uri.path());
+            app.security_event(&caller, &caller.chain(), "network.denied", what, serde_json::json!({ "reason": e.to_string() })).await;
+            return Err(e.into());
+        }
         Ok(AnySession(auth, caller))
     }
 }

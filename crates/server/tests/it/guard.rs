@@ -126,3 +126,129 @@ async fn guessing_one_account_from_many_addresses_throttles_it(backend: Backend)
     let throttles = events(&server, &admin, "action=login.throttled", 1).await;
     assert_eq!(throttles[0]["target"], "account:bob@example.org");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_for_from_an_untrusted_peer_is_ignored() {
+    // Proxies are configured, but the test client on loopback is not one of them.
+    let options = ServerOptions::new(Backend::Sqlite).env("DESKWARD_HTTP__TRUSTED_PROXIES", "10.0.0.0/8");
+    let (server, admin) = with_admin_using(options).await;
+    let c = server.client();
+    for i in 0..5 {
+        let r = login_from(&server, &c, &format!("203.0.113.{i}"), "nobody@example.org", "guess").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Five fresh-looking addresses were one client: the real peer is banned.
+    let r = login_from(&server, &c, "203.0.113.77", "nobody@example.org", "guess").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let list = bans(&server, &admin).await;
+    assert_eq!(list[0]["network"], "127.0.0.1", "{list:?}");
+    let failed = records(&server, &admin, "action=login.failed").await;
+    assert!(failed.iter().all(|r| r["source_ip"] == "127.0.0.1"), "the forged address is never recorded as the source");
+    let forged = events(&server, &admin, "action=request.forwarding_ignored", 1).await;
+    assert_eq!((forged[0]["chain"].as_str(), forged[0]["source_ip"].as_str()), (Some("_system"), Some("127.0.0.1")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_made_on_one_node_holds_on_the_other() {
+    if !postgres_available("two nodes on one database") {
+        return;
+    }
+    let (node_a, admin_a) = with_admin_using(proxied(Backend::Postgres)).await;
+    add_account(&node_a, &admin_a, "example.org", "bob", "user", BOB_PW).await;
+    let url = node_a.database_url.clone().expect("postgres url");
+    let node_b = start(proxied(Backend::Postgres).env("DESKWARD_DATABASE__URL", &url)).await;
+    let c = node_b.client();
+    // Node A's guard bans an attacker…
+    for i in 0..5 {
+        assert_eq!(login_from(&node_a, &node_a.client(), "203.0.113.50", "bob@example.org", &format!("g{i}")).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    // …and node B refuses them within its poll interval.
+    let refused = eventually(|| async { login_from(&node_b, &c, "203.0.113.50", "bob@example.org", BOB_PW).await.status() == StatusCode::TOO_MANY_REQUESTS });
+    assert!(refused.await, "node B enforces node A's ban");
+    // An admin's ban through node B holds on node A, and its lift too.
+    let (s, v) = call(&admin_a, "POST", node_a.url("/api/v1/bans"), Some(json!({"network": "198.51.100.0/24", "seconds": 3600}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let refused = eventually(|| async { login_from(&node_b, &c, "198.51.100.9", "bob@example.org", BOB_PW).await.status() == StatusCode::TOO_MANY_REQUESTS });
+    assert!(refused.await, "node B enforces a range banned on node A");
+    node_b.cli_ok(&["ban", "remove", "198.51.100.0/24"], None);
+    let allowed = eventually(|| async { login_from(&node_a, &node_a.client(), "198.51.100.9", "bob@example.org", BOB_PW).await.status() == StatusCode::CREATED });
+    assert!(allowed.await, "node A applies the lift");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bans_are_for_system_admins_and_bad_ones_are_refused() {
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    add_account(&server, &admin, "example.org", "dora", "domain-admin", BOB_PW).await;
+    let dora = server.client();
+    assert_eq!(login(&server, &dora, "dora@example.org", BOB_PW).await.status(), StatusCode::CREATED);
+    for (method, path, body) in [
+        ("GET", "/api/v1/bans", None),
+        ("POST", "/api/v1/bans", Some(json!({"network": "203.0.113.1"}))),
+        ("DELETE", "/api/v1/bans/203.0.113.1", None),
+    ] {
+        let (s, v) = call(&dora, method, server.url(path), body).await;
+        assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "forbidden"), "{method} {path}");
+    }
+    for (body, want) in [
+        (json!({"network": "10.1.2.3/8"}), "invalid network"),
+        (json!({"network": "evil.example"}), "invalid network"),
+        (json!({"network": "' OR 1=1 --"}), "invalid network"),
+        (json!({"network": "127.0.0.0/8"}), "contains your own address"),
+        (json!({"network": "::ffff:127.0.0.1"}), "contains your own address"),
+        (json!({"network": "203.0.113.1", "seconds": 0}), "a ban lasts"),
+        (json!({"network": "203.0.113.1", "seconds": 9_000_000_000_i64}), "a ban lasts"),
+    ] {
+        let (s, v) = call(&admin, "POST", server.url("/api/v1/bans"), Some(body.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap_or("").contains(want), "{body}: {v}");
+    }
+    let (s, v) = call(&admin, "DELETE", server.url("/api/v1/bans/203.0.113.1"), None).await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+    assert!(bans(&server, &admin).await.is_empty(), "nothing was written by the refused requests");
+    let out = server.cli(&["ban", "add", "203.0.113.1", "--for", "soon"], None);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("invalid duration"));
+    // A ban by hand with the default length, listed by the CLI.
+    let (s, v) = call(&admin, "POST", server.url("/api/v1/bans"), Some(json!({"network": "2001:db8:aa::/48"}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!((v["reason"].as_str(), v["created_by"].as_str()), (Some("manual"), Some(ADMIN)));
+    assert!(server.cli_ok(&["ban", "list"], None).contains("2001:db8:aa::/48"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_work_only_from_their_networks() {
+    let options = proxied(Backend::Sqlite)
+        .env("DESKWARD_HTTP__ADMIN_NETWORKS", "127.0.0.1, 10.0.0.0/8")
+        .env("DESKWARD_HTTP__AGENT_NETWORKS", "10.20.0.0/16");
+    let (server, admin) = with_admin_using(options).await;
+    add_account(&server, &admin, "example.org", "dora", "domain-admin", BOB_PW).await;
+    add_account(&server, &admin, "example.org", "alan", "agent", BOB_PW).await;
+    add_account(&server, &admin, "example.org", "ursula", "user", BOB_PW).await;
+    let c = server.client();
+    let cases = [
+        ("dora", "203.0.113.9", false),
+        ("dora", "10.1.2.3", true),
+        ("alan", "10.1.2.3", false),
+        ("alan", "10.20.3.4", true),
+        ("ursula", "203.0.113.9", true),
+    ];
+    for (who, from, allowed) in cases {
+        let r = login_from(&server, &c, from, &format!("{who}@example.org"), BOB_PW).await;
+        let (s, _, v) = answer(r).await;
+        if allowed {
+            assert_eq!(s, StatusCode::CREATED, "{who} from {from}: {v}");
+        } else {
+            assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "network_restricted"), "{who} from {from}");
+        }
+    }
+    // A session opened inside the network cannot be used from outside it.
+    let dora = server.client();
+    assert_eq!(login_from(&server, &dora, "10.1.2.3", "dora@example.org", BOB_PW).await.status(), StatusCode::CREATED);
+    let inside = dora.get(server.url("/api/v1/domains/example.org/accounts")).header("x-forwarded-for", "10.1.2.3").send().await.unwrap();
+    assert_eq!(inside.status(), StatusCode::OK);
+    let outside = dora.get(server.url("/api/v1/domains/example.org/accounts")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    assert_eq!(outside.status(), StatusCode::FORBIDDEN);
+    let denied = events(&server, &admin, "action=network.denied", 1).await;
+    assert_eq!((denied[0]["actor"].as_str(), denied[0]["source_ip"].as_str()), (Some("dora@example.org"), Some("203.0.113.9")));
+    // The refused logins were right passwords: never counted as guesses, so nobody is banned.
+    assert!(bans(&server, &admin).await.is_empty());
+}
