@@ -235,7 +235,8 @@ impl Guard {
 
     /// Keeps a shard within its share of `max_tracked` before `key` is inserted.
     fn make_room<V>(&self, map: &mut HashMap<u64, V, RandomState>, key: u64, stale: impl Fn(&V) -> bool) {
-        let cap = (self.rules.max_tracked / SHARDS).max(1);
+        // A sixteenth of slack per shard: addresses never spread exactly evenly.
+        let cap = (self.rules.max_tracked / SHARDS * 17 / 16).max(1);
         if map.len() < cap || map.contains_key(&key) {
             return;
         }
@@ -354,7 +355,7 @@ mod tests {
         for i in 0..20_000u32 {
             g.failure(IpAddr::from(i.to_be_bytes()), None, 10);
         }
-        assert!(g.tracked_clients() <= 1600, "{}", g.tracked_clients());
+        assert!(g.tracked_clients() <= 1700, "{}", g.tracked_clients());
         assert!(g.tracked_clients() >= 1000, "{}", g.tracked_clients());
     }
 

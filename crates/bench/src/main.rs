@@ -7,9 +7,11 @@
 //!    unauthenticated `GET /api/v1/health` of the same server.
 //! 3. Idle resident memory, and the time from process start to the first HTTPS answer.
 //!
-//! `audit` measures the audit log instead (see `audit.rs`).
+//! `audit` measures the audit log instead (see `audit.rs`), `guard` the brute-force guard
+//! (see `guard.rs`).
 
 mod audit;
+mod guard;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -23,15 +25,19 @@ use deskward_testkit::{Backend, Server, ServerOptions};
 use serde_json::json;
 
 const PARAMS: HashParams = HashParams::OWASP;
-const PASSWORD: &str = "Bench-pass-for-measuring-9";
+pub(crate) const PASSWORD: &str = "Bench-pass-for-measuring-9";
 
 fn main() -> anyhow::Result<()> {
-    let usage = "usage: deskward-bench PATH-TO-DESKWARD [SECONDS] | deskward-bench PATH-TO-DESKWARD audit [RECORDS]";
+    let usage = "usage: deskward-bench PATH-TO-DESKWARD [SECONDS] | deskward-bench PATH-TO-DESKWARD audit [RECORDS] | deskward-bench PATH-TO-DESKWARD guard [SECONDS]";
     let bin = std::env::args().nth(1).map(PathBuf::from).context(usage)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     if std::env::args().nth(2).as_deref() == Some("audit") {
         let records: usize = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
         return runtime.block_on(audit::run(&bin, records));
+    }
+    if std::env::args().nth(2).as_deref() == Some("guard") {
+        let secs: u64 = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(10);
+        return runtime.block_on(guard::run(&bin, Duration::from_secs(secs)));
     }
     let secs: u64 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(5);
     runtime.block_on(run(bin, Duration::from_secs(secs)))
@@ -96,7 +102,7 @@ fn hash_limit(cores: usize, span: Duration) -> f64 {
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn logins_per_second(server: &Server, clients: usize, span: Duration) -> anyhow::Result<f64> {
+pub(crate) async fn logins_per_second(server: &Server, clients: usize, span: Duration) -> anyhow::Result<f64> {
     let done = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
