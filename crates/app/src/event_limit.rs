@@ -42,16 +42,9 @@ pub struct Suppressed {
     pub count: u64,
 }
 
-/// The budget key of an address: itself for IPv4, its /64 for IPv6.
+/// The budget key of an address: itself for IPv4, its /64 for IPv6 (as the guard counts).
 fn source_key(ip: &str) -> String {
-    match ip.parse::<IpAddr>() {
-        Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        Ok(IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or_else(|| ip.to_owned(), |v4| v4.to_string()),
-        _ => ip.to_owned(),
-    }
+    ip.parse::<IpAddr>().map_or_else(|_| ip.to_owned(), |ip| deskward_core::net::ban_network(ip).to_string())
 }
 
 impl EventLimit {
