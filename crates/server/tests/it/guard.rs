@@ -3,7 +3,6 @@
 //! account under a distributed attack, forwarding headers believed only from trusted
 //! proxies, and staff limited to their networks.
 
-
 use deskward_testkit::{Backend, ServerOptions, on_both_stores, postgres_available};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
