@@ -42,7 +42,7 @@ pub(crate) async fn class_id(c: &mut Conn, domain_id: i64, class: Option<&str>) 
 }
 
 /// Finds `login` (`name@domain`) in a domain `actor` administers: enough to view it.
-async fn visible_account(c: &mut Conn, actor: &Actor, login: &str) -> Result<(DomainRow, AccountRow), AppError> {
+pub(crate) async fn visible_account(c: &mut Conn, actor: &Actor, login: &str) -> Result<(DomainRow, AccountRow), AppError> {
     let login = Login::parse(login)?;
     let domain = administered(c, actor, login.domain.as_str()).await?;
     let account = AccountRow::find(c, domain.name.as_str(), login.name.as_str())
@@ -53,7 +53,7 @@ async fn visible_account(c: &mut Conn, actor: &Actor, login: &str) -> Result<(Do
 
 /// Like [`visible_account`], and checks that `actor` may change it (a domain admin may not
 /// change a system admin).
-async fn administered_account(c: &mut Conn, actor: &Actor, login: &str) -> Result<(DomainRow, AccountRow), AppError> {
+pub(crate) async fn administered_account(c: &mut Conn, actor: &Actor, login: &str) -> Result<(DomainRow, AccountRow), AppError> {
     let (domain, account) = visible_account(c, actor, login).await?;
     actor.may_touch_role(account.role)?;
     Ok((domain, account))

@@ -19,6 +19,7 @@ mod login;
 mod policy;
 mod retention;
 mod session;
+mod session_admin;
 
 pub use accounts::{AccountChange, NewAccountInput};
 pub use audit::{Caller, EventQueue};
@@ -32,7 +33,8 @@ pub use hasher::{Hasher, HasherLimits};
 pub use import::{ImportRecord, ImportSummary};
 pub use login::LoginOutcome;
 pub use retention::MAX_RETENTION_DAYS;
-pub use session::{Authenticated, SessionRules};
+pub use session::{Authenticated, Lifetimes, SessionRules};
+pub use session_admin::SessionEntry;
 
 pub use deskward_core::authz::Actor;
 pub use deskward_store as store;

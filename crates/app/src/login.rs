@@ -55,7 +55,7 @@ impl App {
     /// or a throttled account is refused with the time to wait. A failure is a security event
     /// in the login's domain (or the system's chain when the domain does not exist) with its
     /// reason, and a guess is counted by the guard, which may ban the client.
-    pub async fn login(&self, login: &str, password: &str, source: &Source) -> Result<LoginOutcome, AppError> {
+    pub async fn login(&self, login: &str, password: &str, remember: bool, source: &Source) -> Result<LoginOutcome, AppError> {
         let caller = Caller::anonymous(source.clone());
         let ip = source.ip.parse::<IpAddr>().ok();
         let account = self.guard.account_key(login);
@@ -72,7 +72,7 @@ impl App {
             self.security_event(&caller, &chain, action, target, json!({ "until": until })).await;
             return Err(AppError::TooManyAttempts { retry_after: (until - now).max(1), banned });
         }
-        match self.try_login(login, password, &caller).await {
+        match self.try_login(login, password, remember, &caller).await {
             Ok(outcome) => {
                 if let Some(ip) = ip {
                     self.guard.success(ip, account);
@@ -117,7 +117,7 @@ impl App {
         Err(AppError::NetworkRestricted(format!("{who} may not work from {ip}; it is outside the allowed networks")))
     }
 
-    async fn try_login(&self, login: &str, password: &str, caller: &Caller) -> Result<LoginOutcome, Failure> {
+    async fn try_login(&self, login: &str, password: &str, remember: bool, caller: &Caller) -> Result<LoginOutcome, Failure> {
         if password.is_empty() || password.chars().count() > MAX_LENGTH {
             return Err(failed(AppError::InvalidCredentials, "malformed_password"));
         }
@@ -160,7 +160,7 @@ impl App {
         let upgraded = if needs_rehash { Some(self.hasher.hash(password).await?) } else { None };
         let now = self.now();
         let expired = policy.is_expired(account.password_changed_at.unwrap_or(account.created_at), now);
-        let (token, session) = self.new_session(account.id, &caller.source, expired || account.must_change_password);
+        let (token, session) = self.new_session(&account, &caller.source, expired || account.must_change_password, remember);
         let mut tx = self.store.begin().await?;
         if let Some(new_hash) = &upgraded {
             AccountRow::upgrade_hash(&mut tx, account.id, &stored, new_hash).await?;
@@ -171,6 +171,7 @@ impl App {
         let summary = json!({
             "user_agent": clean_field(&session.user_agent),
             "password_change_required": session.password_change_required,
+            "remembered": session.remembered,
             "hash_upgraded": upgraded.is_some(),
         });
         tx.commit(self.entry(&me, &account.domain, "login", format!("account:{}", account.login()), summary)).await?;

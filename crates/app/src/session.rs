@@ -2,27 +2,54 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use deskward_core::Role;
 use deskward_core::authz::Actor;
 use deskward_store::{AccountRow, GroupRow, Housekeeping, SessionRow};
 use sha2::{Digest, Sha256};
 
 use crate::{App, AppError, Caller, Source};
 
-/// Session lifetimes. Issue-level settings (per domain and role) come later; these are the
-/// defaults every session follows now.
+/// How long sessions of one kind last, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// Without a request (other than background ones) the session ends after this.
+    pub idle: i64,
+    /// After login the session ends after this, whatever happens.
+    pub absolute: i64,
+}
+
+/// Session lifetimes per role (`[session]`).
 #[derive(Debug, Clone, Copy)]
 pub struct SessionRules {
-    /// Seconds without a request after which the session ends.
-    pub idle_timeout: i64,
-    /// Seconds after login after which the session ends whatever happens.
-    pub absolute_timeout: i64,
+    pub users: Lifetimes,
+    /// Agents and administrators.
+    pub staff: Lifetimes,
+    /// How long a remembered user session lasts; `None` forbids "remember me".
+    pub remember_me: Option<i64>,
     /// The idle deadline is moved at most this often, so reads do not write on every request.
     pub touch_interval: i64,
 }
 
 impl Default for SessionRules {
     fn default() -> Self {
-        SessionRules { idle_timeout: 3600, absolute_timeout: 12 * 3600, touch_interval: 60 }
+        SessionRules {
+            users: Lifetimes { idle: 3600, absolute: 12 * 3600 },
+            staff: Lifetimes { idle: 1800, absolute: 10 * 3600 },
+            remember_me: Some(30 * 86_400),
+            touch_interval: 60,
+        }
+    }
+}
+
+impl SessionRules {
+    /// The lifetimes of a new session, and whether it is remembered: only users may be, and
+    /// only where remembering is allowed.
+    pub fn for_login(&self, role: Role, remember: bool) -> (Lifetimes, bool) {
+        match (role, self.remember_me) {
+            (Role::User, Some(t)) if remember => (Lifetimes { idle: t, absolute: t }, true),
+            (Role::User, _) => (self.users, false),
+            _ => (self.staff, false),
+        }
     }
 }
 
@@ -75,7 +102,8 @@ pub(crate) fn token_hash(token: &str) -> String {
 
 impl App {
     /// Checks a session token; ends the session when it expired or its account was disabled.
-    pub async fn authenticate(&self, token: &str) -> Result<Authenticated, AppError> {
+    /// A `background` request (one a page makes by itself) does not extend the session.
+    pub async fn authenticate(&self, token: &str, background: bool) -> Result<Authenticated, AppError> {
         // A valid token is 43 base64url characters; anything else cannot match and is not looked up.
         if token.len() != 43 || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return Err(AppError::Unauthenticated);
@@ -84,7 +112,7 @@ impl App {
         let now = self.now();
         if let Some(hit) = self.auth_cache.get(&hash) {
             if now < hit.session.expires_at && now < hit.session.idle_expires_at {
-                return self.touch_if_due(hit, now).await;
+                return if background { Ok(hit) } else { self.touch_if_due(hit, now).await };
             }
             self.auth_cache.remove(&hash);
         }
@@ -104,16 +132,18 @@ impl App {
         drop(c);
         let auth = Authenticated { session, account, groups };
         self.auth_cache.insert(generation, hash, auth.clone());
-        self.touch_if_due(auth, now).await
+        if background { Ok(auth) } else { self.touch_if_due(auth, now).await }
     }
 
     /// Moves the idle deadline, at most once per `touch_interval`.
     async fn touch_if_due(&self, mut auth: Authenticated, now: i64) -> Result<Authenticated, AppError> {
-        if now - auth.session.last_seen_at < self.sessions.touch_interval {
+        // Short idle timeouts are moved more often, so activity always keeps a session alive.
+        let interval = self.sessions.touch_interval.min(auth.session.idle_seconds / 4);
+        if now - auth.session.last_seen_at < interval {
             return Ok(auth);
         }
         let generation = self.auth_cache.generation();
-        let idle = (now + self.sessions.idle_timeout).min(auth.session.expires_at);
+        let idle = (now + auth.session.idle_seconds).min(auth.session.expires_at);
         let mut c = self.store.conn().await?;
         SessionRow::touch(&mut c, &auth.session.token_hash, now, idle).await?;
         auth.session.last_seen_at = now;
@@ -157,20 +187,23 @@ impl App {
         Ok(())
     }
 
-    pub(crate) fn new_session(&self, account_id: i64, source: &Source, change_required: bool) -> (String, SessionRow) {
+    pub(crate) fn new_session(&self, account: &AccountRow, source: &Source, change_required: bool, remember: bool) -> (String, SessionRow) {
         let (token, token_hash) = new_token();
         let now = self.now();
-        let expires_at = now + self.sessions.absolute_timeout;
+        let (life, remembered) = self.sessions.for_login(account.role, remember);
+        let expires_at = now + life.absolute;
         let row = SessionRow {
             token_hash,
-            account_id,
+            account_id: account.id,
             created_at: now,
             last_seen_at: now,
-            idle_expires_at: (now + self.sessions.idle_timeout).min(expires_at),
+            idle_expires_at: (now + life.idle).min(expires_at),
             expires_at,
             source_ip: source.ip.clone(),
             user_agent: source.user_agent.chars().take(256).collect(),
             password_change_required: change_required,
+            idle_seconds: life.idle,
+            remembered,
         };
         (token, row)
     }

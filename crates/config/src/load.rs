@@ -127,6 +127,10 @@ impl Builder {
         let (ban, ban_max, delay, delay_max) = (g.ban_time, g.ban_time_max, g.account_delay, g.account_delay_max);
         self.check_at_most("guard.ban_time", ban, "guard.ban_time_max", ban_max);
         self.check_at_most("guard.account_delay", delay, "guard.account_delay_max", delay_max);
+        let t = &self.settings.session;
+        let (idle, absolute, staff_idle, staff_absolute) = (t.idle_timeout, t.absolute_timeout, t.staff_idle_timeout, t.staff_absolute_timeout);
+        self.check_at_most("session.idle_timeout", idle, "session.absolute_timeout", absolute);
+        self.check_at_most("session.staff_idle_timeout", staff_idle, "session.staff_absolute_timeout", staff_absolute);
         if self.errors.is_empty() {
             Ok(self.settings)
         } else {

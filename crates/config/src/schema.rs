@@ -189,6 +189,42 @@ static KEYS: &[KeyDoc] = &[
         rule: Rule::Duration(|s| &mut s.audit.event_window),
     },
     KeyDoc {
+        key: "session.idle_timeout",
+        default: r#""1h""#,
+        help: "a user's session ends after this long without a request of theirs (background requests do not count)",
+        rule: Rule::Duration(|s| &mut s.session.idle_timeout),
+    },
+    KeyDoc {
+        key: "session.absolute_timeout",
+        default: r#""12h""#,
+        help: "a user's session ends this long after login, whatever happens",
+        rule: Rule::Duration(|s| &mut s.session.absolute_timeout),
+    },
+    KeyDoc {
+        key: "session.staff_idle_timeout",
+        default: r#""30m""#,
+        help: "session.idle_timeout for agents and administrators",
+        rule: Rule::Duration(|s| &mut s.session.staff_idle_timeout),
+    },
+    KeyDoc {
+        key: "session.staff_absolute_timeout",
+        default: r#""10h""#,
+        help: "session.absolute_timeout for agents and administrators",
+        rule: Rule::Duration(|s| &mut s.session.staff_absolute_timeout),
+    },
+    KeyDoc {
+        key: "session.remember_me",
+        default: "true",
+        help: "whether users may ask to be remembered: their session then survives closing the browser and lasts session.remember_me_timeout (never for staff)",
+        rule: Rule::Bool(|s| &mut s.session.remember_me),
+    },
+    KeyDoc {
+        key: "session.remember_me_timeout",
+        default: r#""30days""#,
+        help: "how long a remembered session lasts, idle or not",
+        rule: Rule::Duration(|s| &mut s.session.remember_me_timeout),
+    },
+    KeyDoc {
         key: "guard.enabled",
         default: "true",
         help: "count failed logins and ban and throttle on them; turn off only behind another guard",

@@ -15,6 +15,7 @@ pub struct Settings {
     pub password_hash: PasswordHashSettings,
     pub log: LogSettings,
     pub audit: AuditSettings,
+    pub session: SessionSettings,
     pub guard: GuardSettings,
 }
 
@@ -82,6 +83,17 @@ pub struct AuditSettings {
     pub syslog: Option<String>,
     pub events_per_window: u32,
     pub event_window: Duration,
+}
+
+/// `[session]`: session lifetimes, per role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSettings {
+    pub idle_timeout: Duration,
+    pub absolute_timeout: Duration,
+    pub staff_idle_timeout: Duration,
+    pub staff_absolute_timeout: Duration,
+    pub remember_me: bool,
+    pub remember_me_timeout: Duration,
 }
 
 /// `[guard]`: the brute-force guard (see `docs/guard.md`).
@@ -164,6 +176,14 @@ impl Settings {
                 syslog: None,
                 events_per_window: 0,
                 event_window: Duration::ZERO,
+            },
+            session: SessionSettings {
+                idle_timeout: Duration::ZERO,
+                absolute_timeout: Duration::ZERO,
+                staff_idle_timeout: Duration::ZERO,
+                staff_absolute_timeout: Duration::ZERO,
+                remember_me: false,
+                remember_me_timeout: Duration::ZERO,
             },
             guard: GuardSettings {
                 enabled: false,

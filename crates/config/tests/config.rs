@@ -255,7 +255,7 @@ fn unknown_section() {
         lines("[htp]\nlisten = \"127.0.0.1:1\"\n\n[frobnicate]\n", &[]),
         [
             "deskward.toml:1:2: htp: unknown section; did you mean `http`?",
-            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, guard",
+            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, session, guard",
         ]
     );
 }
@@ -559,6 +559,15 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
                 events_per_window,
                 event_window,
             },
+        session:
+            SessionSettings {
+                idle_timeout,
+                absolute_timeout,
+                staff_idle_timeout,
+                staff_absolute_timeout,
+                remember_me,
+                remember_me_timeout,
+            },
         guard:
             GuardSettings {
                 enabled,
@@ -631,6 +640,13 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
     diff(*trusted_proxies != b.http.trusted_proxies, "http.trusted_proxies");
     diff(*admin_networks != b.http.admin_networks, "http.admin_networks");
     diff(*agent_networks != b.http.agent_networks, "http.agent_networks");
+    let t = &b.session;
+    diff(*idle_timeout != t.idle_timeout, "session.idle_timeout");
+    diff(*absolute_timeout != t.absolute_timeout, "session.absolute_timeout");
+    diff(*staff_idle_timeout != t.staff_idle_timeout, "session.staff_idle_timeout");
+    diff(*staff_absolute_timeout != t.staff_absolute_timeout, "session.staff_absolute_timeout");
+    diff(*remember_me != t.remember_me, "session.remember_me");
+    diff(*remember_me_timeout != t.remember_me_timeout, "session.remember_me_timeout");
     let g = &b.guard;
     diff(*enabled != g.enabled, "guard.enabled");
     diff(*max_failures != g.max_failures, "guard.max_failures");
@@ -673,6 +689,12 @@ fn other_value(key: &str) -> &'static str {
         "http.trusted_proxies" => r#"["127.0.0.1", "10.0.0.0/8"]"#,
         "http.admin_networks" => r#"["192.168.0.0/16"]"#,
         "http.agent_networks" => r#"["2001:db8::/32"]"#,
+        "session.idle_timeout" => "10m",
+        "session.absolute_timeout" => "1day",
+        "session.staff_idle_timeout" => "5m",
+        "session.staff_absolute_timeout" => "2h",
+        "session.remember_me" => "false",
+        "session.remember_me_timeout" => "7days",
         "guard.enabled" => "false",
         "guard.max_failures" => "3",
         "guard.find_time" => "1h",

@@ -26,6 +26,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/session"),
     ("GET", "/api/v1/me"),
     ("PUT", "/api/v1/me/password"),
+    ("GET", "/api/v1/me/sessions"),
+    ("DELETE", "/api/v1/me/sessions/{id}"),
     ("GET", "/api/v1/domains"),
     ("POST", "/api/v1/domains"),
     ("GET", "/api/v1/domains/{domain}"),
@@ -37,6 +39,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/domains/{domain}/accounts/{name}"),
     ("DELETE", "/api/v1/domains/{domain}/accounts/{name}"),
     ("PUT", "/api/v1/domains/{domain}/accounts/{name}/password"),
+    ("GET", "/api/v1/domains/{domain}/accounts/{name}/sessions"),
+    ("DELETE", "/api/v1/domains/{domain}/accounts/{name}/sessions"),
+    ("DELETE", "/api/v1/domains/{domain}/accounts/{name}/sessions/{id}"),
     ("GET", "/api/v1/domains/{domain}/groups"),
     ("POST", "/api/v1/domains/{domain}/groups"),
     ("DELETE", "/api/v1/domains/{domain}/groups/{group}"),
@@ -64,6 +69,8 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/session", axum::routing::post(me::login).delete(me::logout))
         .route("/api/v1/me", get(me::me))
         .route("/api/v1/me/password", put(me::change_password))
+        .route("/api/v1/me/sessions", get(me::sessions))
+        .route("/api/v1/me/sessions/{id}", axum::routing::delete(me::end_session))
         .route("/api/v1/domains", get(domains::list).post(domains::create))
         .route("/api/v1/domains/{domain}", get(domains::show).patch(domains::update).delete(domains::remove))
         .route("/api/v1/domains/{domain}/accounts", get(accounts::list).post(accounts::create))
@@ -72,6 +79,8 @@ pub fn routes() -> Router<State> {
             get(accounts::show).patch(accounts::update).delete(accounts::remove),
         )
         .route("/api/v1/domains/{domain}/accounts/{name}/password", put(accounts::set_password))
+        .route("/api/v1/domains/{domain}/accounts/{name}/sessions", get(accounts::sessions).delete(accounts::revoke_sessions))
+        .route("/api/v1/domains/{domain}/accounts/{name}/sessions/{id}", axum::routing::delete(accounts::revoke_session))
         .route("/api/v1/domains/{domain}/groups", get(groups::list).post(groups::create))
         .route("/api/v1/domains/{domain}/groups/{group}", axum::routing::delete(groups::remove))
         .route(

@@ -140,3 +140,20 @@ pub fn ban(b: &BanRow) -> proto::Ban {
         created_by: b.created_by.clone(),
     }
 }
+
+/// A listed session; `current` is the token hash of the request's own session.
+pub fn session(e: &deskward_app::SessionEntry, current: &str) -> proto::SessionInfo {
+    let s = &e.session;
+    proto::SessionInfo {
+        id: s.id().to_owned(),
+        login: e.login.clone(),
+        created_at: time(s.created_at),
+        last_seen_at: time(s.last_seen_at),
+        idle_expires_at: time(s.idle_expires_at),
+        expires_at: time(s.expires_at),
+        source_ip: s.source_ip.clone(),
+        user_agent: s.user_agent.clone(),
+        remembered: s.remembered,
+        current: s.token_hash == current,
+    }
+}

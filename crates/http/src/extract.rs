@@ -102,6 +102,14 @@ fn token(parts: &Parts) -> Option<&str> {
         .map(|(_, value)| value)
 }
 
+/// A request a page makes by itself (polling), marked `X-Deskward-Background: 1`: it does not
+/// extend the session, so an open tab does not keep an absent user logged in.
+pub const BACKGROUND_HEADER: &str = "x-deskward-background";
+
+fn is_background(headers: &HeaderMap) -> bool {
+    headers.get(BACKGROUND_HEADER).is_some_and(|v| v.as_bytes() == b"1")
+}
+
 /// A logged-in caller, whatever the state of their password: the session and who it stands
 /// for, seen from this request's source.
 pub struct AnySession(pub Authenticated, pub Caller);
@@ -114,7 +122,7 @@ impl FromRequestParts<State> for AnySession {
 
     async fn from_request_parts(parts: &mut Parts, app: &State) -> Result<Self, Self::Rejection> {
         let token = token(parts).ok_or(deskward_app::AppError::Unauthenticated)?;
-        let auth = app.authenticate(token).await?;
+        let auth = app.authenticate(token, is_background(&parts.headers)).await?;
         let caller = auth.caller(source_of(&parts.extensions, &parts.headers));
         // Security events later in this request (access denied) name this caller.
         if let Some(slot) = parts.extensions.get::<CallerSlot>() {

@@ -24,7 +24,8 @@ const METHODS: [&str; 8] = [
 ];
 
 /// A concrete value for each path parameter, so a templated path becomes a request URI.
-const SAMPLES: [(&str, &str); 8] = [
+const SAMPLES: [(&str, &str); 9] = [
+    ("{id}", "3f9a0c1d2e4b5a69"),
     ("{network}", "203.0.113.9"),
     ("{domain}", "example.org"),
     ("{chain}", "example.org"),

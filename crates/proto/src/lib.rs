@@ -30,6 +30,9 @@ pub struct PolicyViolation {
 pub struct LoginRequest {
     pub login: String,
     pub password: String,
+    /// Ask for a session that outlives the browser (users only, where allowed).
+    #[serde(default)]
+    pub remember: bool,
 }
 
 /// Who is logged in; the answer of `POST /session` and `GET /me`.
@@ -44,6 +47,9 @@ pub struct Me {
     /// password is changed.
     pub password_change_required: bool,
     pub session_expires_at: String,
+    /// The session was remembered: its cookie outlives the browser.
+    #[serde(default)]
+    pub remembered: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -263,4 +269,23 @@ pub struct CreateBan {
     /// Length in seconds; absent means `guard.ban_time_max`.
     #[serde(default)]
     pub seconds: Option<i64>,
+}
+
+/// A live session, as its owner or an administrator sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SessionInfo {
+    /// The session's public id (16 hex digits); it cannot be used to log in.
+    pub id: String,
+    pub login: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    /// When it ends unless a request (not a background one) comes first.
+    pub idle_expires_at: String,
+    /// When it ends whatever happens.
+    pub expires_at: String,
+    pub source_ip: String,
+    pub user_agent: String,
+    pub remembered: bool,
+    /// The session this request was made with.
+    pub current: bool,
 }

@@ -9,6 +9,7 @@ mod class;
 mod domain;
 mod group;
 mod policy;
+mod session;
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -59,6 +60,9 @@ pub enum Command {
     /// Browse, search, export and verify the audit log
     #[command(subcommand)]
     Audit(audit::Cmd),
+    /// List and end sessions
+    #[command(subcommand)]
+    Session(session::Cmd),
     /// List, add and lift bans of clients
     #[command(subcommand)]
     Ban(ban::Cmd),
@@ -94,6 +98,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Policy(cmd) => policy::run(&app().await?, cmd).await,
         Command::Audit(cmd) => audit::run(&app().await?, &settings, cmd).await,
         Command::Ban(cmd) => ban::run(&app().await?, cmd).await,
+        Command::Session(cmd) => session::run(&app().await?, cmd).await,
         Command::Config(ConfigCmd::Check) => {
             println!("{settings:#?}");
             Ok(())

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use deskward_app::{App, EventLimit, EventQueue, Guard, GuardRules, Hasher, HasherLimits, NetworkRules};
+use deskward_app::{App, EventLimit, EventQueue, Guard, GuardRules, Hasher, HasherLimits, Lifetimes, NetworkRules, SessionRules};
 use deskward_config::Settings;
 use deskward_core::password::HashParams;
 use deskward_store::{OpenOptions, Store};
@@ -55,6 +55,13 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
     let hasher = Hasher::new(params, limits).map_err(|e| anyhow!("password_hash: {e}"))?;
     let mut app = App::new(store, hasher);
     app.guard = std::sync::Arc::new(Guard::new(guard_rules(&settings.guard)));
+    let t = &settings.session;
+    app.sessions = SessionRules {
+        users: Lifetimes { idle: seconds(t.idle_timeout), absolute: seconds(t.absolute_timeout) },
+        staff: Lifetimes { idle: seconds(t.staff_idle_timeout), absolute: seconds(t.staff_absolute_timeout) },
+        remember_me: t.remember_me.then(|| seconds(t.remember_me_timeout)),
+        ..SessionRules::default()
+    };
     app.networks = std::sync::Arc::new(NetworkRules {
         admins: settings.http.admin_networks.clone(),
         agents: settings.http.agent_networks.clone(),
@@ -68,9 +75,13 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
     Ok((app, dir))
 }
 
+/// A duration in whole seconds, rounded up so "500ms" is not zero.
+fn seconds(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis().div_ceil(1000)).unwrap_or(i64::MAX)
+}
+
 fn guard_rules(g: &deskward_config::GuardSettings) -> GuardRules {
-    // Durations become whole seconds, rounded up so "500ms" is not zero.
-    let secs = |d: std::time::Duration| i64::try_from(d.as_millis().div_ceil(1000)).unwrap_or(i64::MAX);
+    let secs = seconds;
     GuardRules {
         enabled: g.enabled,
         max_failures: g.max_failures,

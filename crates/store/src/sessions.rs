@@ -16,6 +16,18 @@ pub struct SessionRow {
     pub source_ip: String,
     pub user_agent: String,
     pub password_change_required: bool,
+    /// Seconds of inactivity after which the session ends.
+    pub idle_seconds: i64,
+    /// Asked to be remembered: the cookie outlives the browser.
+    pub remembered: bool,
+}
+
+impl SessionRow {
+    /// The session's public id: the first 16 hex digits of its token's hash. It names the
+    /// session in lists and revocations and cannot be turned back into the token.
+    pub fn id(&self) -> &str {
+        self.token_hash.get(..16).unwrap_or(&self.token_hash)
+    }
 }
 
 fn from_row(row: &AnyRow) -> Result<SessionRow> {
@@ -29,6 +41,8 @@ fn from_row(row: &AnyRow) -> Result<SessionRow> {
         source_ip: row.try_get("source_ip")?,
         user_agent: row.try_get("user_agent")?,
         password_change_required: flag_of(row, "password_change_required")?,
+        idle_seconds: row.try_get("idle_seconds")?,
+        remembered: flag_of(row, "remembered")?,
     })
 }
 
@@ -36,7 +50,7 @@ impl SessionRow {
     pub async fn find(c: &mut Conn, token_hash: &str) -> Result<Option<SessionRow>> {
         let row = sqlx::query(
             "SELECT token_hash, account_id, created_at, last_seen_at, idle_expires_at, expires_at, \
-             source_ip, user_agent, password_change_required FROM sessions WHERE token_hash = $1",
+             source_ip, user_agent, password_change_required, idle_seconds, remembered FROM sessions WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(c)
@@ -47,8 +61,8 @@ impl SessionRow {
     pub async fn insert(tx: &mut Tx, s: &SessionRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, idle_expires_at, \
-             expires_at, source_ip, user_agent, password_change_required) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             expires_at, source_ip, user_agent, password_change_required, idle_seconds, remembered) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&s.token_hash)
         .bind(s.account_id)
@@ -59,6 +73,8 @@ impl SessionRow {
         .bind(&s.source_ip)
         .bind(&s.user_agent)
         .bind(i64::from(s.password_change_required))
+        .bind(s.idle_seconds)
+        .bind(i64::from(s.remembered))
         .execute(tx.conn())
         .await?;
         Ok(())
@@ -102,6 +118,34 @@ impl SessionRow {
         .execute(tx.conn())
         .await?;
         Ok(done.rows_affected())
+    }
+
+    /// Live sessions with their account's login, newest first: of one account, or of all.
+    pub async fn list(c: &mut Conn, account_id: Option<i64>, now: i64) -> Result<Vec<(SessionRow, String)>> {
+        let rows = sqlx::query(
+            "SELECT s.token_hash, s.account_id, s.created_at, s.last_seen_at, s.idle_expires_at, s.expires_at, \
+             s.source_ip, s.user_agent, s.password_change_required, s.idle_seconds, s.remembered, \
+             a.name || '@' || d.name AS login \
+             FROM sessions s JOIN accounts a ON a.id = s.account_id JOIN domains d ON d.id = a.domain_id \
+             WHERE (CAST($1 AS BIGINT) IS NULL OR s.account_id = $1) AND s.expires_at > $2 AND s.idle_expires_at > $2 \
+             ORDER BY s.created_at DESC, s.token_hash",
+        )
+        .bind(account_id)
+        .bind(now)
+        .fetch_all(c)
+        .await?;
+        rows.iter().map(|r| Ok((from_row(r)?, r.try_get("login")?))).collect()
+    }
+
+    /// Ends the session whose public id is `id`, if it belongs to `account_id`; true if one ended.
+    pub async fn delete_by_id(tx: &mut Tx, account_id: i64, id: &str) -> Result<bool> {
+        crate::auth_epoch::bump(tx).await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND substr(token_hash, 1, 16) = $2")
+            .bind(account_id)
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     pub async fn purge_expired(tx: &mut Tx, now: i64) -> Result<u64> {

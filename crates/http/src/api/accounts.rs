@@ -79,3 +79,33 @@ pub async fn set_password(
     app.set_password(&caller, &format!("{name}@{domain}"), &req.password, req.must_change_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Live sessions of an account (its domain's admins).
+pub async fn sessions(
+    Extract(app): Extract<State>,
+    Session(caller): Session,
+    Path((domain, name)): Path<(String, String)>,
+) -> Result<Json<Vec<deskward_proto::SessionInfo>>, ApiError> {
+    let list = app.sessions(&caller, Some(&format!("{name}@{domain}"))).await?;
+    Ok(Json(list.iter().map(|e| convert::session(e, "")).collect()))
+}
+
+/// Ends every session of an account.
+pub async fn revoke_sessions(
+    Extract(app): Extract<State>,
+    Session(caller): Session,
+    Path((domain, name)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    app.revoke_sessions(&caller, &format!("{name}@{domain}"), None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends one session of an account.
+pub async fn revoke_session(
+    Extract(app): Extract<State>,
+    Session(caller): Session,
+    Path((domain, name, id)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    app.revoke_sessions(&caller, &format!("{name}@{domain}"), Some(&id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,11 +1,11 @@
 //! Logging in and out, and the caller's own account.
 
 use axum::Json;
-use axum::extract::State as Extract;
+use axum::extract::{Path, State as Extract};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use deskward_app::Authenticated;
-use deskward_proto::{ChangePasswordRequest, LoginRequest, Me};
+use deskward_proto::{ChangePasswordRequest, LoginRequest, Me, SessionInfo};
 
 use crate::extract::{AnySession, ApiJson, Client, SESSION_COOKIE};
 use crate::{ApiError, State, convert};
@@ -19,6 +19,7 @@ fn me_of(auth: &Authenticated) -> Me {
         groups: auth.groups.clone(),
         password_change_required: auth.session.password_change_required,
         session_expires_at: convert::time(auth.session.expires_at),
+        remembered: auth.session.remembered,
     }
 }
 
@@ -33,12 +34,14 @@ pub async fn login(
     Client(source): Client,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let outcome = app.login(&req.login, &req.password, &source).await?;
+    let outcome = app.login(&req.login, &req.password, req.remember, &source).await?;
     let groups = app.groups_of(outcome.account.id).await?;
     let auth = Authenticated { session: outcome.session, account: outcome.account, groups };
     let body = me_of(&auth);
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    response.headers_mut().insert(header::SET_COOKIE, cookie(&outcome.token, None)?);
+    // A remembered session's cookie outlives the browser; any other dies with it.
+    let age = auth.session.remembered.then(|| auth.session.expires_at - app.now());
+    response.headers_mut().insert(header::SET_COOKIE, cookie(&outcome.token, age)?);
     Ok(response)
 }
 
@@ -63,5 +66,19 @@ pub async fn change_password(
     ApiJson(req): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     app.change_own_password(&caller, &auth, &req.current_password, &req.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn sessions(Extract(app): Extract<State>, AnySession(auth, _): AnySession) -> Result<Json<Vec<SessionInfo>>, ApiError> {
+    let list = app.my_sessions(&auth).await?;
+    Ok(Json(list.iter().map(|e| convert::session(e, &auth.session.token_hash)).collect()))
+}
+
+pub async fn end_session(
+    Extract(app): Extract<State>,
+    AnySession(auth, caller): AnySession,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.end_my_session(&caller, &auth, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

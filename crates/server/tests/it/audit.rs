@@ -37,6 +37,14 @@ pub async fn events(server: &Server, admin: &Client, query: &str, want: usize) -
     }
 }
 
+/// The id of a session of `client`'s account: its own (`current`) or another one.
+async fn session_id(server: &Server, client: &Client, current: bool) -> String {
+    let (s, v) = call(client, "GET", server.url("/api/v1/me/sessions"), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let found = v.as_array().unwrap().iter().find(|x| x["current"] == current).cloned();
+    found.map(|x| x["id"].as_str().unwrap().to_owned()).unwrap_or_else(|| "0000000000000000".into())
+}
+
 /// Who, method, the route as in `ROUTES`, the concrete path, the body, the expected action and target.
 type Step<'a> = (&'a Client, &'a str, &'a str, String, Option<Value>, &'a str, &'a str);
 
@@ -46,7 +54,7 @@ const BOB_PW3: &str = "Third-long-secret-33";
 
 async fn every_api_change_is_audited(backend: Backend) {
     let (server, admin) = with_admin(backend).await;
-    let bob = server.client();
+    let (bob, bob2, bob3) = (server.client(), server.client(), server.client());
     let d = "/api/v1/domains/audit.test";
     let policy = json!({"min_length": 12, "min_non_letters": 1, "require_lowercase": false, "require_uppercase": false,
         "require_digit": false, "require_symbol": false, "reject_common": true, "max_age_days": null, "history": 0});
@@ -70,6 +78,13 @@ async fn every_api_change_is_audited(backend: Backend) {
         (&bob, "POST", "/api/v1/session", "/api/v1/session".into(), Some(json!({"login": "bob@audit.test", "password": BOB_PW2})), "login", "account:bob@audit.test"),
         (&bob, "PUT", "/api/v1/me/password", "/api/v1/me/password".into(),
             Some(json!({"current_password": BOB_PW2, "new_password": BOB_PW3})), "account.password_change", "account:bob@audit.test"),
+        (&bob2, "POST", "/api/v1/session", "/api/v1/session".into(), Some(json!({"login": "bob@audit.test", "password": BOB_PW3})), "login", "account:bob@audit.test"),
+        (&bob, "DELETE", "/api/v1/me/sessions/{id}", "/api/v1/me/sessions/@other".into(), None, "session.revoke", "account:bob@audit.test"),
+        (&bob3, "POST", "/api/v1/session", "/api/v1/session".into(), Some(json!({"login": "bob@audit.test", "password": BOB_PW3})), "login", "account:bob@audit.test"),
+        (&admin, "DELETE", "/api/v1/domains/{domain}/accounts/{name}/sessions/{id}",
+            format!("{d}/accounts/bob/sessions/@bob3"), None, "session.revoke", "account:bob@audit.test"),
+        (&admin, "DELETE", "/api/v1/domains/{domain}/accounts/{name}/sessions", format!("{d}/accounts/bob/sessions"), None, "session.revoke", "account:bob@audit.test"),
+        (&bob, "POST", "/api/v1/session", "/api/v1/session".into(), Some(json!({"login": "bob@audit.test", "password": BOB_PW3})), "login", "account:bob@audit.test"),
         (&bob, "DELETE", "/api/v1/session", "/api/v1/session".into(), None, "logout", "account:bob@audit.test"),
         (&admin, "DELETE", "/api/v1/domains/{domain}/classes/{class}", format!("{d}/classes/basic"), None, "class.remove", "class:basic"),
         (&admin, "DELETE", "/api/v1/domains/{domain}/accounts/{name}", format!("{d}/accounts/bob"), None, "account.remove", "account:bob@audit.test"),
@@ -80,6 +95,12 @@ async fn every_api_change_is_audited(backend: Backend) {
     ];
     let mut covered = BTreeSet::new();
     for (client, method, route, path, body, action, target) in steps {
+        // Session ids exist only once the step before ran.
+        let path = match path {
+            p if p.ends_with("@other") => p.replace("@other", &session_id(&server, &bob, false).await),
+            p if p.ends_with("@bob3") => p.replace("@bob3", &session_id(&server, &bob3, true).await),
+            p => p,
+        };
         let chain = if route.starts_with("/api/v1/bans") { "_system" } else { "audit.test" };
         let before = records(&server, &admin, &format!("domain={chain}&action={action}")).await.len();
         let (s, v) = call(client, method, server.url(&path), body).await;
@@ -87,7 +108,7 @@ async fn every_api_change_is_audited(backend: Backend) {
         let after = records(&server, &admin, &format!("domain={chain}&action={action}")).await;
         assert_eq!(after.len(), before + 1, "{method} {path} wrote one {action} record");
         let r = &after[0];
-        let actor = if std::ptr::eq(client, &bob) { "bob@audit.test" } else { ADMIN };
+        let actor = if std::ptr::eq(client, &admin) { ADMIN } else { "bob@audit.test" };
         assert_eq!((r["chain"].as_str(), r["actor"].as_str(), r["target"].as_str()), (Some(chain), Some(actor), Some(target)), "{r}");
         assert_eq!(r["source_ip"], "127.0.0.1", "{r}");
         assert_eq!(r["security"], false, "{r}");
@@ -140,10 +161,15 @@ async fn every_cli_change_is_audited(backend: Backend) {
         ("domain remove", vec!["domain", "remove", "cli.test"], None, "domain.remove"),
         ("ban add", vec!["ban", "add", "2001:db8::/48", "--for", "1h"], None, "ban.added"),
         ("ban remove", vec!["ban", "remove", "2001:db8::/48"], None, "ban.lifted"),
+        ("session revoke", vec!["session", "revoke", ADMIN], None, "session.revoke"),
     ];
     let mut covered = BTreeSet::new();
     for (name, args, stdin, action) in steps {
-        let chain = if name.starts_with("ban ") { "_system" } else { "cli.test" };
+        let chain = match name {
+            n if n.starts_with("ban ") => "_system",
+            "session revoke" => "example.org",
+            _ => "cli.test",
+        };
         let before = records(&server, &admin, &format!("domain={chain}&action={action}")).await.len();
         server.cli_ok(&args, stdin);
         let after = records(&server, &admin, &format!("domain={chain}&action={action}")).await;
@@ -154,8 +180,8 @@ async fn every_cli_change_is_audited(backend: Backend) {
         covered.insert(name.to_owned());
     }
     // Every CLI subcommand either changes something (and is exercised above) or only reads.
-    let reads = ["domain list", "domain show", "account list", "account show", "group list", "class list", "policy show", "ban list"];
-    for group in ["domain", "account", "group", "class", "policy", "ban"] {
+    let reads = ["domain list", "domain show", "account list", "account show", "group list", "class list", "policy show", "ban list", "session list"];
+    for group in ["domain", "account", "group", "class", "policy", "ban", "session"] {
         let help = server.cli_ok(&[group, "--help"], None);
         let commands = help.split("Commands:").nth(1).unwrap_or("");
         for line in commands.lines().skip(1).take_while(|l| !l.trim().is_empty()) {

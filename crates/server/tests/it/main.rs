@@ -15,4 +15,5 @@ mod flood;
 mod guard;
 mod multi_node;
 mod serve;
+mod sessions;
 mod support;
