@@ -44,6 +44,12 @@ use std::sync::Arc;
 use deskward_core::net::Networks;
 use deskward_store::Store;
 
+/// A random 256-bit value, base64url without padding (43 characters): for tokens that are
+/// not sessions, such as a form's CSRF value.
+pub fn random_token() -> String {
+    session::new_token().0
+}
+
 /// Where a request came from; recorded with sessions and audit records.
 #[derive(Debug, Clone, Default)]
 pub struct Source {

@@ -79,6 +79,13 @@ impl Authenticated {
         }
     }
 
+    /// The token the session's forms carry against cross-site request forgery. It is derived
+    /// from the session's token hash, which a page on another site cannot know.
+    pub fn csrf_token(&self) -> String {
+        let digest = Sha256::digest(format!("deskward-csrf-v1:{}", self.session.token_hash).as_bytes());
+        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    }
+
     /// Refuses everything but a password change while one is required.
     pub fn require_usable(&self) -> Result<&Self, AppError> {
         if self.session.password_change_required {

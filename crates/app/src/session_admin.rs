@@ -1,6 +1,8 @@
 //! Listing and ending sessions: an account's owner sees and ends their own; an administrator
 //! those of the accounts they administer; the operator every session.
 
+use deskward_core::audit::Record;
+use deskward_store::audit::Filter;
 use deskward_store::{AccountRow, SessionRow};
 use serde_json::json;
 
@@ -15,6 +17,20 @@ pub struct SessionEntry {
 }
 
 impl App {
+    /// The caller's recent logins and failed or refused attempts on their account, newest
+    /// first, from their domain's audit chain.
+    pub async fn my_recent_logins(&self, auth: &Authenticated, limit: i64) -> Result<Vec<Record>, AppError> {
+        let filter = Filter {
+            chain: Some(auth.account.domain.clone()),
+            user: Some(auth.account.login()),
+            action: Some("login".into()),
+            limit: limit.clamp(1, 200),
+            ..Filter::default()
+        };
+        let mut c = self.store.conn().await?;
+        Ok(deskward_store::audit::search(&mut c, &filter).await?)
+    }
+
     /// The caller's own live sessions, newest first.
     pub async fn my_sessions(&self, auth: &Authenticated) -> Result<Vec<SessionEntry>, AppError> {
         let mut c = self.store.conn().await?;

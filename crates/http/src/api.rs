@@ -6,7 +6,7 @@ mod bans;
 mod classes;
 mod domains;
 mod groups;
-mod me;
+pub mod me;
 mod policies;
 
 use axum::Json;
@@ -27,6 +27,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/me"),
     ("PUT", "/api/v1/me/password"),
     ("GET", "/api/v1/me/sessions"),
+    ("GET", "/api/v1/me/logins"),
     ("DELETE", "/api/v1/me/sessions/{id}"),
     ("GET", "/api/v1/domains"),
     ("POST", "/api/v1/domains"),
@@ -70,6 +71,7 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/me", get(me::me))
         .route("/api/v1/me/password", put(me::change_password))
         .route("/api/v1/me/sessions", get(me::sessions))
+        .route("/api/v1/me/logins", get(me::logins))
         .route("/api/v1/me/sessions/{id}", axum::routing::delete(me::end_session))
         .route("/api/v1/domains", get(domains::list).post(domains::create))
         .route("/api/v1/domains/{domain}", get(domains::show).patch(domains::update).delete(domains::remove))

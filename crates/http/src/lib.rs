@@ -9,8 +9,10 @@ mod error;
 mod extract;
 mod headers;
 mod watch;
+mod web;
 
 pub use api::ROUTES;
+pub use web::PAGES;
 pub use api::audit::parse_time;
 pub use convert::{audit_record, audit_record_in, time as format_time};
 pub use error::ApiError;
@@ -41,6 +43,7 @@ pub type State = Arc<App>;
 pub fn router(app: App, options: &HttpOptions) -> Router {
     let state = Arc::new(app);
     api::routes()
+        .merge(web::routes())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(options.request_timeout, headers::deadline))

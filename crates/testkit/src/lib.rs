@@ -9,9 +9,11 @@
 // Test support: failing loudly with a message is its job.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod browser;
 mod postgres;
 mod server;
 
+pub use browser::{Browser, browser_available};
 pub use postgres::{fresh_database, postgres_available};
 pub use server::{Backend, Server, ServerOptions};
 

@@ -23,7 +23,7 @@ fn me_of(auth: &Authenticated) -> Me {
     }
 }
 
-fn cookie(value: &str, max_age: Option<i64>) -> Result<HeaderValue, ApiError> {
+pub fn cookie(value: &str, max_age: Option<i64>) -> Result<HeaderValue, ApiError> {
     let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
     HeaderValue::from_str(&format!("{SESSION_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict{age}"))
         .map_err(|e| ApiError::App(deskward_app::AppError::Internal(e.to_string())))
@@ -81,4 +81,10 @@ pub async fn end_session(
 ) -> Result<StatusCode, ApiError> {
     app.end_my_session(&caller, &auth, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's recent logins and failed or refused attempts on their account.
+pub async fn logins(Extract(app): Extract<State>, AnySession(auth, _): AnySession) -> Result<Json<Vec<deskward_proto::AuditRecord>>, ApiError> {
+    let records = app.my_recent_logins(&auth, 50).await?;
+    Ok(Json(records.iter().map(convert::audit_record).collect()))
 }

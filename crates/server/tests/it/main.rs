@@ -17,3 +17,4 @@ mod multi_node;
 mod serve;
 mod sessions;
 mod support;
+mod web;

@@ -1,0 +1,312 @@
+//! The server-rendered pages: log in, the account page (who, sessions, recent logins, password
+//! change) and log out. The pattern every page follows:
+//!
+//! - a page is an askama template (`templates/*.html`, HTML-escaped by default) filled by a
+//!   handler that calls the same use cases as the API;
+//! - no inline script or style: the Content-Security-Policy (`headers.rs`) allows only this
+//!   server's stylesheet and forms posting back to it;
+//! - every form carries a CSRF token checked in constant time: before login a random value
+//!   also held in a `__Host-` cookie (double submit), after login one derived from the
+//!   session (`Authenticated::csrf_token`); a mismatch is refused and is a security event;
+//! - state changes are POSTs answered with a redirect (303), so a reload repeats nothing.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, State as Extract};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use deskward_app::{AppError, Authenticated, Caller};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::api::me::cookie;
+use crate::extract::{AnySession, Client};
+use crate::{ApiError, State, convert};
+
+/// The double-submit cookie of the login form.
+const CSRF_COOKIE: &str = "__Host-deskward_csrf";
+
+/// Every page route, for the tests.
+pub const PAGES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/account"),
+    ("POST", "/account/password"),
+    ("POST", "/account/sessions/{id}/end"),
+    ("POST", "/logout"),
+    ("GET", "/static/deskward.css"),
+];
+
+pub fn routes() -> Router<State> {
+    Router::new()
+        .route("/", get(root))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/account", get(account))
+        .route("/account/password", post(change_password))
+        .route("/account/sessions/{id}/end", post(end_session))
+        .route("/logout", post(logout))
+        .route("/static/deskward.css", get(stylesheet))
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    login: String,
+    error: Option<String>,
+}
+
+struct SessionLine {
+    id: String,
+    created_at: String,
+    last_seen_at: String,
+    source_ip: String,
+    user_agent: String,
+    current: bool,
+}
+
+struct LoginLine {
+    at: String,
+    what: String,
+    ip: String,
+    host: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    csrf: String,
+    login: String,
+    role: String,
+    domain: String,
+    password_change_required: bool,
+    session_ends: String,
+    sessions: Vec<SessionLine>,
+    logins: Vec<LoginLine>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+fn html(page: &impl Template, status: StatusCode) -> Response {
+    match page.render() {
+        Ok(body) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot render a page");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the server log has the details").into_response()
+        }
+    }
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+/// Records a form whose CSRF token did not match and answers 403.
+async fn forged(app: &State, caller: &Caller, form: &str) -> Response {
+    let summary = serde_json::json!({ "form": form });
+    app.security_event(caller, &caller.chain(), "request.csrf", format!("POST {form}"), summary).await;
+    (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "This form has expired or did not come from this site. Go back, reload the page and try again.")
+        .into_response()
+}
+
+async fn root(session: Result<AnySession, ApiError>) -> Redirect {
+    if session.is_ok() { Redirect::to("/account") } else { Redirect::to("/login") }
+}
+
+async fn login_page(session: Result<AnySession, ApiError>, headers: HeaderMap) -> Response {
+    if session.is_ok() {
+        return Redirect::to("/account").into_response();
+    }
+    login_form(&headers, String::new(), None, StatusCode::OK)
+}
+
+/// The login form, reusing the visitor's CSRF cookie when it is well-formed.
+fn login_form(headers: &HeaderMap, login: String, error: Option<String>, status: StatusCode) -> Response {
+    let csrf = cookie_value(headers, CSRF_COOKIE)
+        .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .map_or_else(deskward_app::random_token, str::to_owned);
+    let mut response = html(&LoginPage { csrf: csrf.clone(), login, error }, status);
+    if let Ok(v) = HeaderValue::from_str(&format!("{CSRF_COOKIE}={csrf}; Path=/; Secure; HttpOnly; SameSite=Strict")) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    csrf: String,
+    login: String,
+    password: String,
+    remember: Option<String>,
+}
+
+async fn login_submit(Extract(app): Extract<State>, Client(source): Client, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    let expected = cookie_value(&headers, CSRF_COOKIE).unwrap_or("");
+    if expected.is_empty() || !same(expected, &form.csrf) {
+        return forged(&app, &Caller::anonymous(source), "/login").await;
+    }
+    let login: String = form.login.chars().take(320).collect();
+    match app.login(&login, &form.password, form.remember.is_some(), &source).await {
+        Ok(outcome) => {
+            let age = outcome.session.remembered.then(|| outcome.session.expires_at - app.now());
+            let mut response = Redirect::to("/account").into_response();
+            if let Ok(c) = cookie(&outcome.token, age) {
+                response.headers_mut().insert(header::SET_COOKIE, c);
+            }
+            response
+        }
+        Err(e) => {
+            let status = crate::error::status_and_code(&e).0;
+            let mut response = login_form(&headers, login, Some(login_error(&e)), status);
+            if let AppError::TooManyAttempts { retry_after, .. } = e {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+            }
+            response
+        }
+    }
+}
+
+fn login_error(e: &AppError) -> String {
+    match e {
+        AppError::InvalidCredentials => "Wrong login or password.".into(),
+        AppError::Store(_) | AppError::Internal(_) => "The server could not log you in; try again later.".into(),
+        other => {
+            let text = other.to_string();
+            let mut chars = text.chars();
+            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>() + ".").unwrap_or_default()
+        }
+    }
+}
+
+async fn account(Extract(app): Extract<State>, session: Result<AnySession, ApiError>) -> Response {
+    let Ok(AnySession(auth, _)) = session else { return Redirect::to("/login").into_response() };
+    account_page(&app, &auth, None, None, StatusCode::OK).await
+}
+
+async fn account_page(app: &State, auth: &Authenticated, notice: Option<String>, error: Option<String>, status: StatusCode) -> Response {
+    let sessions = match app.my_sessions(auth).await {
+        Ok(list) => list
+            .iter()
+            .map(|e| {
+                let s = convert::session(e, &auth.session.token_hash);
+                SessionLine { id: s.id, created_at: s.created_at, last_seen_at: s.last_seen_at, source_ip: s.source_ip, user_agent: s.user_agent, current: s.current }
+            })
+            .collect(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let logins = match app.my_recent_logins(auth, 20).await {
+        Ok(records) => records
+            .iter()
+            .map(|r| LoginLine {
+                at: convert::time(r.at),
+                what: match r.action.as_str() {
+                    "login" => "logged in".to_owned(),
+                    "login.failed" => {
+                        let summary: serde_json::Value = serde_json::from_str(&r.summary).unwrap_or_default();
+                        format!("failed ({})", summary["reason"].as_str().unwrap_or("unknown").replace('_', " "))
+                    }
+                    "login.banned" => "refused: address banned".to_owned(),
+                    "login.throttled" => "refused: too many failures".to_owned(),
+                    other => other.to_owned(),
+                },
+                ip: r.source_ip.clone(),
+                host: r.source_host.clone(),
+            })
+            .collect(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let page = AccountPage {
+        csrf: auth.csrf_token(),
+        login: auth.account.login(),
+        role: auth.account.role.to_string(),
+        domain: auth.account.domain.clone(),
+        password_change_required: auth.session.password_change_required,
+        session_ends: convert::time(auth.session.expires_at),
+        sessions,
+        logins,
+        notice,
+        error,
+    };
+    html(&page, status)
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Form(form): Form<PasswordForm>) -> Response {
+    let Ok(AnySession(mut auth, caller)) = session else { return Redirect::to("/login").into_response() };
+    if !same(&auth.csrf_token(), &form.csrf) {
+        return forged(&app, &caller, "/account/password").await;
+    }
+    match app.change_own_password(&caller, &auth, &form.current_password, &form.new_password).await {
+        Ok(()) => {
+            auth.session.password_change_required = false;
+            let notice = "Your password was changed; your other sessions were ended.".to_owned();
+            account_page(&app, &auth, Some(notice), None, StatusCode::OK).await
+        }
+        Err(e) => {
+            let status = crate::error::status_and_code(&e).0;
+            account_page(&app, &auth, None, Some(e.to_string()), status).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn end_session(
+    Extract(app): Extract<State>,
+    session: Result<AnySession, ApiError>,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
+    if !same(&auth.csrf_token(), &form.csrf) {
+        return forged(&app, &caller, "/account/sessions").await;
+    }
+    match app.end_my_session(&caller, &auth, &id).await {
+        Ok(()) => Redirect::to("/account").into_response(),
+        Err(e) => {
+            let status = crate::error::status_and_code(&e).0;
+            account_page(&app, &auth, None, Some(e.to_string()), status).await
+        }
+    }
+}
+
+async fn logout(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Form(form): Form<CsrfForm>) -> Response {
+    let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
+    if !same(&auth.csrf_token(), &form.csrf) {
+        return forged(&app, &caller, "/logout").await;
+    }
+    if let Err(e) = app.logout(&caller, &auth).await {
+        return ApiError::from(e).into_response();
+    }
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(c) = cookie("", Some(0)) {
+        response.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    response
+}
+
+async fn stylesheet() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../static/deskward.css")).into_response()
+}
