@@ -91,7 +91,12 @@ impl App {
             action: action.to_owned(),
             actor: clean_field(&caller.name),
             source_ip: clean_field(&caller.source.ip),
-            source_host: clean_field(&caller.source.host),
+            // A name resolved for an earlier request of the same client is used when the
+            // caller does not carry one.
+            source_host: clean_field(&match caller.source.host.is_empty() {
+                true => self.host_names.cached(&caller.source.ip),
+                false => caller.source.host.clone(),
+            }),
             target: clean_field(&target),
             summary: summary.to_string(),
         }

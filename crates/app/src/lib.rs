@@ -14,6 +14,7 @@ mod event_limit;
 mod groups;
 mod guard;
 mod hasher;
+mod host_names;
 mod import;
 mod login;
 mod policy;
@@ -30,6 +31,7 @@ pub use classes::{ClassChange, NewClass};
 pub use error::AppError;
 pub use event_limit::EventLimit;
 pub use hasher::{Hasher, HasherLimits};
+pub use host_names::HostNames;
 pub use import::{ImportRecord, ImportSummary};
 pub use login::LoginOutcome;
 pub use retention::MAX_RETENTION_DAYS;
@@ -106,6 +108,7 @@ pub struct App {
     pub events: Arc<EventQueue>,
     pub guard: Arc<Guard>,
     pub networks: Arc<NetworkRules>,
+    pub host_names: HostNames,
 }
 
 impl App {
@@ -119,6 +122,7 @@ impl App {
             events: Arc::default(),
             guard: Arc::new(Guard::new(GuardRules::default())),
             networks: Arc::default(),
+            host_names: HostNames::off(),
         }
     }
 

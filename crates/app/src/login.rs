@@ -9,7 +9,17 @@ use deskward_core::audit::{SYSTEM_CHAIN, clean_field};
 use deskward_store::{AccountRow, DomainRow, SessionRow, policies};
 use serde_json::json;
 
+use crate::host_names::Pending;
 use crate::{App, AppError, Caller, Source, Verdict};
+
+/// A login whose password was right and which may open a session.
+struct Checked {
+    account: AccountRow,
+    stored: String,
+    policy: deskward_core::password::Policy,
+    /// The password hashed again with the current parameters, when the stored hash is outdated.
+    upgraded: Option<String>,
+}
 
 #[derive(Debug, Clone)]
 pub struct LoginOutcome {
@@ -56,7 +66,8 @@ impl App {
     /// in the login's domain (or the system's chain when the domain does not exist) with its
     /// reason, and a guess is counted by the guard, which may ban the client.
     pub async fn login(&self, login: &str, password: &str, remember: bool, source: &Source) -> Result<LoginOutcome, AppError> {
-        let caller = Caller::anonymous(source.clone());
+        let host = self.host_names.start(&source.ip);
+        let mut caller = Caller::anonymous(source.clone());
         let ip = source.ip.parse::<IpAddr>().ok();
         let account = self.guard.account_key(login);
         let now = self.now();
@@ -72,7 +83,7 @@ impl App {
             self.security_event(&caller, &chain, action, target, json!({ "until": until })).await;
             return Err(AppError::TooManyAttempts { retry_after: (until - now).max(1), banned });
         }
-        match self.try_login(login, password, remember, &caller).await {
+        match self.try_login(login, password, remember, &mut caller, host).await {
             Ok(outcome) => {
                 if let Some(ip) = ip {
                     self.guard.success(ip, account);
@@ -117,7 +128,17 @@ impl App {
         Err(AppError::NetworkRestricted(format!("{who} may not work from {ip}; it is outside the allowed networks")))
     }
 
-    async fn try_login(&self, login: &str, password: &str, remember: bool, caller: &Caller) -> Result<LoginOutcome, Failure> {
+    /// `host` is the client's host name being resolved; it is awaited after the password check
+    /// and put into `caller`, so every record of this login names it.
+    async fn try_login(&self, login: &str, password: &str, remember: bool, caller: &mut Caller, host: Pending) -> Result<LoginOutcome, Failure> {
+        let checked = self.check_login(login, password, caller).await;
+        caller.source.host = host.name().await;
+        let checked = checked?;
+        self.open_session(checked, remember, caller).await
+    }
+
+    /// The password check and the refusals that follow it; no writes.
+    async fn check_login(&self, login: &str, password: &str, caller: &Caller) -> Result<Checked, Failure> {
         if password.is_empty() || password.chars().count() > MAX_LENGTH {
             return Err(failed(AppError::InvalidCredentials, "malformed_password"));
         }
@@ -158,6 +179,12 @@ impl App {
             return Err(refused(e, "network_restricted"));
         }
         let upgraded = if needs_rehash { Some(self.hasher.hash(password).await?) } else { None };
+        Ok(Checked { account, stored, policy, upgraded })
+    }
+
+    /// Opens the session of a checked login, with its audit record.
+    async fn open_session(&self, checked: Checked, remember: bool, caller: &Caller) -> Result<LoginOutcome, Failure> {
+        let Checked { account, stored, policy, upgraded } = checked;
         let now = self.now();
         let expired = policy.is_expired(account.password_changed_at.unwrap_or(account.created_at), now);
         let (token, session) = self.new_session(&account, &caller.source, expired || account.must_change_password, remember);

@@ -37,6 +37,7 @@ pub(crate) enum Rule {
     Syslog(Slot<Option<String>>),
     Bool(Slot<bool>),
     Networks(Slot<Networks>),
+    Addrs(Slot<Vec<SocketAddr>>),
 }
 
 const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
@@ -189,6 +190,30 @@ static KEYS: &[KeyDoc] = &[
         rule: Rule::Duration(|s| &mut s.audit.event_window),
     },
     KeyDoc {
+        key: "dns.servers",
+        default: "[]",
+        help: "DNS servers (IP and port) that resolve clients' addresses to host names; empty means the system's (/etc/resolv.conf)",
+        rule: Rule::Addrs(|s| &mut s.dns.servers),
+    },
+    KeyDoc {
+        key: "dns.timeout",
+        default: r#""300ms""#,
+        help: "the longest a login waits for its client's host name (counted from its start, so the password check hides most of it); a late name is still cached for next time",
+        rule: Rule::Duration(|s| &mut s.dns.timeout),
+    },
+    KeyDoc {
+        key: "dns.cache_ttl",
+        default: r#""1h""#,
+        help: "how long a host name (or its absence) is remembered",
+        rule: Rule::Duration(|s| &mut s.dns.cache_ttl),
+    },
+    KeyDoc {
+        key: "dns.enabled",
+        default: "true",
+        help: "resolve clients' addresses to host names for the audit log and the account page",
+        rule: Rule::Bool(|s| &mut s.dns.enabled),
+    },
+    KeyDoc {
         key: "session.idle_timeout",
         default: r#""1h""#,
         help: "a user's session ends after this long without a request of theirs (background requests do not count)",
@@ -331,6 +356,7 @@ impl KeyDoc {
             Rule::Syslog(_) => "udp://host:port, tcp://host:port, or empty for off".into(),
             Rule::Bool(_) => "true, false".into(),
             Rule::Networks(_) => "list of IP addresses and CIDR ranges, like [\"10.0.0.0/8\", \"2001:db8::/32\"]".into(),
+            Rule::Addrs(_) => "list of IP addresses with ports, like [\"192.0.2.53:53\"]".into(),
         }
     }
 }
@@ -354,6 +380,7 @@ pub fn effective(settings: &Settings) -> Vec<(&'static str, String)> {
                 Rule::Syslog(slot) => slot(&mut s).clone().unwrap_or_default(),
                 Rule::Bool(slot) => slot(&mut s).to_string(),
                 Rule::Networks(slot) => slot(&mut s).to_string(),
+                Rule::Addrs(slot) => slot(&mut s).iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
             };
             (k.key, v)
         })
@@ -500,22 +527,17 @@ impl Rule {
                 };
             }
             Rule::Networks(slot) => {
-                let items: Vec<String> = match raw {
-                    Raw::List(a) => a
-                        .iter()
-                        .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| self.type_error(Raw::Other(v.type_name()))))
-                        .collect::<Result<_, _>>()?,
-                    // The environment takes the TOML array text or a comma-separated list.
-                    Raw::Env(v) => match v.trim_start().starts_with('[') {
-                        true => match v.parse::<toml_edit::Value>() {
-                            Ok(toml_edit::Value::Array(a)) => return self.apply(s, Raw::List(&a)),
-                            _ => return Err(format!("invalid list {v:?}; write it like [\"10.0.0.0/8\"] or 10.0.0.0/8,192.0.2.1")),
-                        },
-                        false => v.split(',').map(str::to_owned).collect(),
-                    },
-                    other => return Err(self.type_error(other)),
-                };
+                let items = self.list(raw)?;
                 *slot(s) = Networks::parse(items.iter().map(String::as_str)).map_err(|e| e.to_string())?;
+            }
+            Rule::Addrs(slot) => {
+                let items = self.list(raw)?;
+                *slot(s) = items
+                    .iter()
+                    .map(|i| i.trim())
+                    .filter(|i| !i.is_empty())
+                    .map(|i| i.parse().map_err(|_| format!("invalid address {i:?}; write an IP address and a port, like 192.0.2.53:53")))
+                    .collect::<Result<_, _>>()?;
             }
         }
         Ok(())
@@ -535,6 +557,24 @@ impl Rule {
             Rule::Syslog(_) => "a string like \"udp://127.0.0.1:514\"".into(),
             Rule::Bool(_) => "true or false".into(),
             Rule::Networks(_) => "an array of strings like [\"10.0.0.0/8\"]".into(),
+            Rule::Addrs(_) => "an array of strings like [\"192.0.2.53:53\"]".into(),
+        }
+    }
+
+    /// A list: a TOML array of strings, or from the environment the array's text or a
+    /// comma-separated list.
+    fn list(self, raw: Raw<'_>) -> Result<Vec<String>, String> {
+        match raw {
+            Raw::List(a) => a
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| self.type_error(Raw::Other(v.type_name()))))
+                .collect(),
+            Raw::Env(v) if v.trim_start().starts_with('[') => match v.parse::<toml_edit::Value>() {
+                Ok(toml_edit::Value::Array(a)) => self.list(Raw::List(&a)),
+                _ => Err(format!("invalid list {v:?}; write it like [\"a\", \"b\"] or a,b")),
+            },
+            Raw::Env(v) => Ok(v.split(',').map(str::to_owned).collect()),
+            other => Err(self.type_error(other)),
         }
     }
 

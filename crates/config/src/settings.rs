@@ -15,6 +15,7 @@ pub struct Settings {
     pub password_hash: PasswordHashSettings,
     pub log: LogSettings,
     pub audit: AuditSettings,
+    pub dns: DnsSettings,
     pub session: SessionSettings,
     pub guard: GuardSettings,
 }
@@ -83,6 +84,16 @@ pub struct AuditSettings {
     pub syslog: Option<String>,
     pub events_per_window: u32,
     pub event_window: Duration,
+}
+
+/// `[dns]`: reverse lookups of clients' addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsSettings {
+    /// Empty means the system's resolvers.
+    pub servers: Vec<SocketAddr>,
+    pub timeout: Duration,
+    pub cache_ttl: Duration,
+    pub enabled: bool,
 }
 
 /// `[session]`: session lifetimes, per role.
@@ -176,6 +187,12 @@ impl Settings {
                 syslog: None,
                 events_per_window: 0,
                 event_window: Duration::ZERO,
+            },
+            dns: DnsSettings {
+                servers: Vec::new(),
+                timeout: Duration::ZERO,
+                cache_ttl: Duration::ZERO,
+                enabled: false,
             },
             session: SessionSettings {
                 idle_timeout: Duration::ZERO,

@@ -255,7 +255,7 @@ fn unknown_section() {
         lines("[htp]\nlisten = \"127.0.0.1:1\"\n\n[frobnicate]\n", &[]),
         [
             "deskward.toml:1:2: htp: unknown section; did you mean `http`?",
-            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, session, guard",
+            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, dns, session, guard",
         ]
     );
 }
@@ -559,6 +559,13 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
                 events_per_window,
                 event_window,
             },
+        dns:
+            DnsSettings {
+                servers,
+                timeout,
+                cache_ttl,
+                enabled: dns_enabled,
+            },
         session:
             SessionSettings {
                 idle_timeout,
@@ -640,6 +647,10 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
     diff(*trusted_proxies != b.http.trusted_proxies, "http.trusted_proxies");
     diff(*admin_networks != b.http.admin_networks, "http.admin_networks");
     diff(*agent_networks != b.http.agent_networks, "http.agent_networks");
+    diff(*servers != b.dns.servers, "dns.servers");
+    diff(*timeout != b.dns.timeout, "dns.timeout");
+    diff(*cache_ttl != b.dns.cache_ttl, "dns.cache_ttl");
+    diff(*dns_enabled != b.dns.enabled, "dns.enabled");
     let t = &b.session;
     diff(*idle_timeout != t.idle_timeout, "session.idle_timeout");
     diff(*absolute_timeout != t.absolute_timeout, "session.absolute_timeout");
@@ -689,6 +700,10 @@ fn other_value(key: &str) -> &'static str {
         "http.trusted_proxies" => r#"["127.0.0.1", "10.0.0.0/8"]"#,
         "http.admin_networks" => r#"["192.168.0.0/16"]"#,
         "http.agent_networks" => r#"["2001:db8::/32"]"#,
+        "dns.servers" => r#"["127.0.0.1:5353", "[::1]:53"]"#,
+        "dns.timeout" => "1s",
+        "dns.cache_ttl" => "5m",
+        "dns.enabled" => "false",
         "session.idle_timeout" => "10m",
         "session.absolute_timeout" => "1day",
         "session.staff_idle_timeout" => "5m",

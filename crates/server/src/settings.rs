@@ -55,6 +55,14 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
     let hasher = Hasher::new(params, limits).map_err(|e| anyhow!("password_hash: {e}"))?;
     let mut app = App::new(store, hasher);
     app.guard = std::sync::Arc::new(Guard::new(guard_rules(&settings.guard)));
+    if settings.dns.enabled {
+        let d = &settings.dns;
+        match deskward_app::HostNames::new(&d.servers, d.timeout, d.cache_ttl) {
+            Ok(names) => app.host_names = names,
+            // Host names are a convenience: without a resolver the server still works.
+            Err(e) => tracing::warn!(error = %e, "host names of clients will not be resolved"),
+        }
+    }
     let t = &settings.session;
     app.sessions = SessionRules {
         users: Lifetimes { idle: seconds(t.idle_timeout), absolute: seconds(t.absolute_timeout) },

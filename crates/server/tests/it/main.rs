@@ -13,6 +13,7 @@ mod cli;
 mod credentials;
 mod flood;
 mod guard;
+mod host_names;
 mod multi_node;
 mod serve;
 mod sessions;
