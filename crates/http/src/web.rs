@@ -21,7 +21,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::api::me::cookie;
-use crate::extract::{AnySession, Client};
+use crate::extract::{AnySession, Client, cookie_value};
 use crate::{ApiError, State, convert};
 
 /// The double-submit cookie of the login form.
@@ -101,17 +101,6 @@ fn html(page: &impl Template, status: StatusCode) -> Response {
 
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
-}
-
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v)
 }
 
 /// Records a form whose CSRF token did not match and answers 403.
