@@ -21,6 +21,7 @@ mod policy;
 mod retention;
 mod session;
 mod session_admin;
+mod session_rules;
 
 pub use accounts::{AccountChange, NewAccountInput};
 pub use audit::{Caller, EventQueue};

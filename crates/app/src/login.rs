@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use deskward_core::password::{Audience, Verification};
 use deskward_core::{Login, Role, password::policy::MAX_LENGTH};
 use deskward_core::audit::{SYSTEM_CHAIN, clean_field};
-use deskward_store::{AccountRow, DomainRow, SessionRow, policies};
+use deskward_store::{AccountRow, DomainRow, SessionRow, SessionRuleRow, policies};
 use serde_json::json;
 
 use crate::host_names::Pending;
@@ -15,6 +15,8 @@ use crate::{App, AppError, Caller, Source, Verdict};
 /// A login whose password was right and which may open a session.
 struct Checked {
     account: AccountRow,
+    /// The domain's overrides of the session settings.
+    domain_rules: SessionRuleRow,
     stored: String,
     policy: deskward_core::password::Policy,
     /// The password hashed again with the current parameters, when the stored hash is outdated.
@@ -179,15 +181,17 @@ impl App {
             return Err(refused(e, "network_restricted"));
         }
         let upgraded = if needs_rehash { Some(self.hasher.hash(password).await?) } else { None };
-        Ok(Checked { account, stored, policy, upgraded })
+        let mut c = self.store.conn().await?;
+        let domain_rules = SessionRuleRow::get(&mut c, account.domain_id).await?;
+        Ok(Checked { account, domain_rules, stored, policy, upgraded })
     }
 
     /// Opens the session of a checked login, with its audit record.
     async fn open_session(&self, checked: Checked, remember: bool, caller: &Caller) -> Result<LoginOutcome, Failure> {
-        let Checked { account, stored, policy, upgraded } = checked;
+        let Checked { account, domain_rules, stored, policy, upgraded } = checked;
         let now = self.now();
         let expired = policy.is_expired(account.password_changed_at.unwrap_or(account.created_at), now);
-        let (token, session) = self.new_session(&account, &caller.source, expired || account.must_change_password, remember);
+        let (token, session) = self.new_session(&account, &domain_rules, &caller.source, expired || account.must_change_password, remember);
         let mut tx = self.store.begin().await?;
         if let Some(new_hash) = &upgraded {
             AccountRow::upgrade_hash(&mut tx, account.id, &stored, new_hash).await?;

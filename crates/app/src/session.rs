@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use deskward_core::Role;
 use deskward_core::authz::Actor;
-use deskward_store::{AccountRow, GroupRow, Housekeeping, SessionRow};
+use deskward_store::{AccountRow, GroupRow, Housekeeping, SessionRow, SessionRuleRow};
 use sha2::{Digest, Sha256};
 
 use crate::{App, AppError, Caller, Source};
@@ -18,14 +18,17 @@ pub struct Lifetimes {
     pub absolute: i64,
 }
 
-/// Session lifetimes per role (`[session]`).
-#[derive(Debug, Clone, Copy)]
+/// Session lifetimes per role (`[session]`), which a domain may override
+/// (`session_rules.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionRules {
     pub users: Lifetimes,
     /// Agents and administrators.
     pub staff: Lifetimes,
-    /// How long a remembered user session lasts; `None` forbids "remember me".
-    pub remember_me: Option<i64>,
+    /// Whether users may ask to be remembered.
+    pub remember_me: bool,
+    /// How long a remembered user session lasts.
+    pub remember_me_timeout: i64,
     /// The idle deadline is moved at most this often, so reads do not write on every request.
     pub touch_interval: i64,
 }
@@ -35,19 +38,32 @@ impl Default for SessionRules {
         SessionRules {
             users: Lifetimes { idle: 3600, absolute: 12 * 3600 },
             staff: Lifetimes { idle: 1800, absolute: 10 * 3600 },
-            remember_me: Some(30 * 86_400),
+            remember_me: true,
+            remember_me_timeout: 30 * 86_400,
             touch_interval: 60,
         }
     }
 }
 
 impl SessionRules {
+    /// These rules with a domain's overrides applied.
+    pub fn with(&self, d: &SessionRuleRow) -> SessionRules {
+        SessionRules {
+            users: Lifetimes { idle: d.users_idle.unwrap_or(self.users.idle), absolute: d.users_absolute.unwrap_or(self.users.absolute) },
+            staff: Lifetimes { idle: d.staff_idle.unwrap_or(self.staff.idle), absolute: d.staff_absolute.unwrap_or(self.staff.absolute) },
+            remember_me: d.remember_me.unwrap_or(self.remember_me),
+            ..*self
+        }
+    }
+
     /// The lifetimes of a new session, and whether it is remembered: only users may be, and
     /// only where remembering is allowed.
     pub fn for_login(&self, role: Role, remember: bool) -> (Lifetimes, bool) {
-        match (role, self.remember_me) {
-            (Role::User, Some(t)) if remember => (Lifetimes { idle: t, absolute: t }, true),
-            (Role::User, _) => (self.users, false),
+        match role {
+            Role::User if remember && self.remember_me => {
+                (Lifetimes { idle: self.remember_me_timeout, absolute: self.remember_me_timeout }, true)
+            }
+            Role::User => (self.users, false),
             _ => (self.staff, false),
         }
     }
@@ -194,10 +210,10 @@ impl App {
         Ok(())
     }
 
-    pub(crate) fn new_session(&self, account: &AccountRow, source: &Source, change_required: bool, remember: bool) -> (String, SessionRow) {
+    pub(crate) fn new_session(&self, account: &AccountRow, domain_rules: &SessionRuleRow, source: &Source, change_required: bool, remember: bool) -> (String, SessionRow) {
         let (token, token_hash) = new_token();
         let now = self.now();
-        let (life, remembered) = self.sessions.for_login(account.role, remember);
+        let (life, remembered) = self.sessions.with(domain_rules).for_login(account.role, remember);
         let expires_at = now + life.absolute;
         let row = SessionRow {
             token_hash,

@@ -52,6 +52,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/domains/{domain}/classes"),
     ("PATCH", "/api/v1/domains/{domain}/classes/{class}"),
     ("DELETE", "/api/v1/domains/{domain}/classes/{class}"),
+    ("GET", "/api/v1/domains/{domain}/session-rules"),
+    ("PUT", "/api/v1/domains/{domain}/session-rules"),
     ("GET", "/api/v1/domains/{domain}/policies/{audience}"),
     ("PUT", "/api/v1/domains/{domain}/policies/{audience}"),
     ("GET", "/api/v1/audit"),
@@ -92,6 +94,7 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/domains/{domain}/classes", get(classes::list).post(classes::create))
         .route("/api/v1/domains/{domain}/classes/{class}", axum::routing::patch(classes::update).delete(classes::remove))
         .route("/api/v1/domains/{domain}/policies/{audience}", get(policies::show).put(policies::set))
+        .route("/api/v1/domains/{domain}/session-rules", get(domains::session_rules).put(domains::set_session_rules))
         .route("/api/v1/audit", get(audit::search))
         .route("/api/v1/audit/chains", get(audit::chains))
         .route("/api/v1/audit/chains/{chain}/days", get(audit::days))

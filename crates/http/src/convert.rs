@@ -157,3 +157,33 @@ pub fn session(e: &deskward_app::SessionEntry, current: &str) -> proto::SessionI
         current: s.token_hash == current,
     }
 }
+
+pub fn session_rules(overrides: &deskward_store::SessionRuleRow, e: &deskward_app::SessionRules) -> proto::DomainSessionRules {
+    proto::DomainSessionRules {
+        overrides: proto::SessionRuleOverrides {
+            users_idle_seconds: overrides.users_idle,
+            users_absolute_seconds: overrides.users_absolute,
+            staff_idle_seconds: overrides.staff_idle,
+            staff_absolute_seconds: overrides.staff_absolute,
+            remember_me: overrides.remember_me,
+        },
+        effective: proto::EffectiveSessionRules {
+            users_idle_seconds: e.users.idle,
+            users_absolute_seconds: e.users.absolute,
+            staff_idle_seconds: e.staff.idle,
+            staff_absolute_seconds: e.staff.absolute,
+            remember_me: e.remember_me,
+            remember_me_seconds: e.remember_me_timeout,
+        },
+    }
+}
+
+pub fn session_rules_in(r: &proto::SessionRuleOverrides) -> deskward_store::SessionRuleRow {
+    deskward_store::SessionRuleRow {
+        users_idle: r.users_idle_seconds,
+        users_absolute: r.users_absolute_seconds,
+        staff_idle: r.staff_idle_seconds,
+        staff_absolute: r.staff_absolute_seconds,
+        remember_me: r.remember_me,
+    }
+}

@@ -289,3 +289,37 @@ pub struct SessionInfo {
     /// The session this request was made with.
     pub current: bool,
 }
+
+/// A domain's overrides of the server's session settings; `null` keeps the server's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRuleOverrides {
+    #[serde(default)]
+    pub users_idle_seconds: Option<i64>,
+    #[serde(default)]
+    pub users_absolute_seconds: Option<i64>,
+    #[serde(default)]
+    pub staff_idle_seconds: Option<i64>,
+    #[serde(default)]
+    pub staff_absolute_seconds: Option<i64>,
+    #[serde(default)]
+    pub remember_me: Option<bool>,
+}
+
+/// The session rules a domain's new sessions follow.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EffectiveSessionRules {
+    pub users_idle_seconds: i64,
+    pub users_absolute_seconds: i64,
+    pub staff_idle_seconds: i64,
+    pub staff_absolute_seconds: i64,
+    pub remember_me: bool,
+    pub remember_me_seconds: i64,
+}
+
+/// `GET /domains/{domain}/session-rules`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DomainSessionRules {
+    pub overrides: SessionRuleOverrides,
+    pub effective: EffectiveSessionRules,
+}

@@ -67,7 +67,8 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
     app.sessions = SessionRules {
         users: Lifetimes { idle: seconds(t.idle_timeout), absolute: seconds(t.absolute_timeout) },
         staff: Lifetimes { idle: seconds(t.staff_idle_timeout), absolute: seconds(t.staff_absolute_timeout) },
-        remember_me: t.remember_me.then(|| seconds(t.remember_me_timeout)),
+        remember_me: t.remember_me,
+        remember_me_timeout: seconds(t.remember_me_timeout),
         ..SessionRules::default()
     };
     app.networks = std::sync::Arc::new(NetworkRules {

@@ -13,6 +13,7 @@ mod domains;
 mod groups;
 mod migrate;
 pub mod policies;
+mod session_rules;
 mod sessions;
 
 pub use accounts::{AccountRow, NewAccount};
@@ -21,6 +22,7 @@ pub use audit::{Audit, Entry as AuditEntry, Housekeeping};
 pub use classes::ClassRow;
 pub use domains::DomainRow;
 pub use groups::GroupRow;
+pub use session_rules::SessionRuleRow;
 pub use sessions::SessionRow;
 
 use std::time::Duration;

@@ -46,3 +46,25 @@ pub async fn remove(Extract(app): Extract<State>, Session(caller): Session, Path
     app.remove_domain(&caller, &domain).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The domain's session rules: its overrides and what its new sessions follow.
+pub async fn session_rules(
+    Extract(app): Extract<State>,
+    Session(caller): Session,
+    Path(domain): Path<String>,
+) -> Result<Json<deskward_proto::DomainSessionRules>, ApiError> {
+    let (overrides, effective) = app.session_rules(&caller, &domain).await?;
+    Ok(Json(convert::session_rules(&overrides, &effective)))
+}
+
+/// Replaces the domain's session overrides.
+pub async fn set_session_rules(
+    Extract(app): Extract<State>,
+    Session(caller): Session,
+    Path(domain): Path<String>,
+    ApiJson(req): ApiJson<deskward_proto::SessionRuleOverrides>,
+) -> Result<Json<deskward_proto::DomainSessionRules>, ApiError> {
+    let overrides = convert::session_rules_in(&req);
+    let effective = app.set_session_rules(&caller, &domain, &overrides).await?;
+    Ok(Json(convert::session_rules(&overrides, &effective)))
+}

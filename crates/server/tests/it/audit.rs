@@ -64,6 +64,8 @@ async fn every_api_change_is_audited(backend: Backend) {
         (&admin, "PATCH", "/api/v1/domains/{domain}", d.into(), Some(json!({"disabled": false})), "domain.enable", "domain:audit.test"),
         (&admin, "PATCH", "/api/v1/domains/{domain}", d.into(), Some(json!({"audit_retention_days": 400})), "domain.audit_retention", "domain:audit.test"),
         (&admin, "PUT", "/api/v1/domains/{domain}/policies/{audience}", format!("{d}/policies/users"), Some(policy), "policy.set", "policy:users"),
+        (&admin, "PUT", "/api/v1/domains/{domain}/session-rules", format!("{d}/session-rules"),
+            Some(json!({"users_idle_seconds": 900, "remember_me": false})), "domain.session_rules", "domain:audit.test"),
         (&admin, "POST", "/api/v1/domains/{domain}/classes", format!("{d}/classes"), Some(json!({"name": "basic"})), "class.create", "class:basic"),
         (&admin, "PATCH", "/api/v1/domains/{domain}/classes/{class}", format!("{d}/classes/basic"), Some(json!({"quota_documents": 10})), "class.update", "class:basic"),
         (&admin, "POST", "/api/v1/domains/{domain}/accounts", format!("{d}/accounts"),
@@ -144,6 +146,7 @@ async fn every_cli_change_is_audited(backend: Backend) {
         ("domain set", vec!["domain", "set", "cli.test", "--audit-retention-days", "30"], None, "domain.audit_retention"),
         ("domain enable", vec!["domain", "enable", "cli.test"], None, "domain.enable"),
         ("policy set", vec!["policy", "set", "cli.test", "--min-length", "14"], None, "policy.set"),
+        ("session set-rules", vec!["session", "set-rules", "cli.test", "--staff-idle", "15m", "--remember-me", "forbid"], None, "domain.session_rules"),
         ("class add", vec!["class", "add", "cli.test", "basic"], None, "class.create"),
         ("class set", vec!["class", "set", "cli.test", "basic", "--without", "im"], None, "class.update"),
         ("account add", vec!["account", "add", "bob@cli.test", "--role", "user", "--password-stdin"], Some(BOB_PW), "account.create"),
@@ -176,7 +179,7 @@ async fn every_cli_change_is_audited(backend: Backend) {
         covered.insert(name.to_owned());
     }
     // Every CLI subcommand either changes something (and is exercised above) or only reads.
-    let reads = ["domain list", "domain show", "account list", "account show", "group list", "class list", "policy show", "ban list", "session list"];
+    let reads = ["domain list", "domain show", "account list", "account show", "group list", "class list", "policy show", "ban list", "session list", "session rules"];
     for group in ["domain", "account", "group", "class", "policy", "ban", "session"] {
         let help = server.cli_ok(&[group, "--help"], None);
         let commands = help.split("Commands:").nth(1).unwrap_or("");

@@ -13,6 +13,7 @@ use crate::support::*;
 on_both_stores! {
     sessions_are_listed_and_ended_by_owners_and_admins => sessions_are_listed_and_ended_by_owners_and_admins;
     background_requests_do_not_keep_a_session_alive => background_requests_do_not_keep_a_session_alive;
+    a_domain_sets_its_own_session_rules => a_domain_sets_its_own_session_rules;
 }
 
 const PW: &str = "Some-long-secret-44";
@@ -175,4 +176,63 @@ async fn a_stolen_cookie_is_worthless_after_a_password_change() {
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
     assert_eq!(thief.get(server.url("/api/v1/me")).bearer_auth(&stolen).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(owner.get(server.url("/api/v1/me")).bearer_auth(&token).send().await.unwrap().status(), StatusCode::OK, "the changing session carries on");
+}
+
+async fn a_domain_sets_its_own_session_rules(backend: Backend) {
+    let (server, admin) = with_admin(backend).await;
+    add_account(&server, &admin, "example.org", "ursula", "user", PW).await;
+    add_account(&server, &admin, "example.org", "dora", "domain-admin", PW).await;
+    server.cli_ok(&["domain", "add", "other.test"], None);
+    server.cli_ok(&["account", "add", "olga@other.test", "--role", "user", "--password-stdin"], Some(PW));
+    server.cli_ok(&["account", "add", "oscar@other.test", "--role", "domain-admin", "--password-stdin"], Some(PW));
+    let (dora, oscar) = (server.client(), server.client());
+    assert_eq!(login(&server, &dora, "dora@example.org", PW).await.status(), StatusCode::CREATED);
+    assert_eq!(login(&server, &oscar, "oscar@other.test", PW).await.status(), StatusCode::CREATED);
+    let path = "/api/v1/domains/example.org/session-rules";
+
+    // Dora shortens her domain's user sessions and forbids remember me.
+    let (s, v) = call(&dora, "PUT", server.url(path), Some(json!({"users_idle_seconds": 600, "remember_me": false}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["effective"]["users_idle_seconds"], 600);
+    assert_eq!(v["effective"]["users_absolute_seconds"], 12 * 3600, "unnamed: the server's");
+    assert_eq!((v["overrides"]["remember_me"].as_bool(), v["effective"]["remember_me"].as_bool()), (Some(false), Some(false)));
+    let (_, _, me) = login_remembered(&server, &server.client(), "ursula@example.org").await;
+    assert_eq!(me["remembered"], false, "remember me is forbidden in example.org");
+    let u = server.client();
+    assert_eq!(login(&server, &u, "ursula@example.org", PW).await.status(), StatusCode::CREATED);
+    assert_eq!(span(&mine(&server, &u).await[0], "created_at", "idle_expires_at"), 600);
+    // Another domain keeps the server's rules.
+    let (_, _, me) = login_remembered(&server, &server.client(), "olga@other.test").await;
+    assert_eq!(me["remembered"], true);
+
+    // Boundaries and bad values; nothing changes.
+    let (s, v) = call(&oscar, "PUT", server.url(path), Some(json!({"users_idle_seconds": 60}))).await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "forbidden"));
+    let (s, _) = call(&oscar, "GET", server.url(path), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = call(&u, "GET", server.url(path), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    for (body, want) in [
+        (json!({"users_idle_seconds": 10}), "users_idle must be 60 to"),
+        (json!({"staff_absolute_seconds": 999_999_999}), "staff_absolute must be 60 to"),
+        (json!({"users_idle_seconds": 7200, "users_absolute_seconds": 3600}), "would be longer than the absolute one"),
+    ] {
+        let (s, v) = call(&dora, "PUT", server.url(path), Some(body.clone())).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap_or("").contains(want), "{body}: {v}");
+    }
+    let (s, v) = call(&dora, "PUT", server.url(path), Some(json!({"idle": 60}))).await;
+    assert_eq!((s, code(&v)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"));
+    let (_, v) = call(&dora, "GET", server.url(path), None).await;
+    assert_eq!(v["overrides"]["users_idle_seconds"], 600, "the refused changes left the rules alone");
+
+    // The operator sees and changes them too; `default` goes back to the server's setting.
+    let out = server.cli_ok(&["session", "rules", "example.org"], None);
+    assert!(out.contains("users idle:      10m (this domain)") && out.contains("remember me:     forbidden (this domain)"), "{out}");
+    let out = server.cli_ok(&["session", "set-rules", "example.org", "--idle", "default", "--remember-me", "default"], None);
+    assert!(out.contains("users idle:      1h (server)") && out.contains("remember me:     allowed (server)"), "{out}");
+    let changes = crate::audit::records(&server, &admin, "action=domain.session_rules").await;
+    assert_eq!(changes.len(), 2);
+    assert_eq!(changes[1]["actor"], "dora@example.org");
+    assert_eq!(changes[0]["summary"]["before"]["users_idle"], 600);
 }
