@@ -14,6 +14,8 @@ use crate::{App, AppError, Authenticated, Caller};
 pub struct SessionEntry {
     pub session: SessionRow,
     pub login: String,
+    /// The host name of the session's address, when it is known (cached, never looked up here).
+    pub host: String,
 }
 
 impl App {
@@ -35,7 +37,7 @@ impl App {
     pub async fn my_sessions(&self, auth: &Authenticated) -> Result<Vec<SessionEntry>, AppError> {
         let mut c = self.store.conn().await?;
         let rows = SessionRow::list(&mut c, Some(auth.account.id), self.now()).await?;
-        Ok(rows.into_iter().map(|(session, login)| SessionEntry { session, login }).collect())
+        Ok(rows.into_iter().map(|(session, login)| self.session_entry(session, login)).collect())
     }
 
     /// Live sessions of `login`, or of everyone (`None`: system admins and the operator).
@@ -49,7 +51,12 @@ impl App {
             }
         };
         let rows = SessionRow::list(&mut c, account, self.now()).await?;
-        Ok(rows.into_iter().map(|(session, login)| SessionEntry { session, login }).collect())
+        Ok(rows.into_iter().map(|(session, login)| self.session_entry(session, login)).collect())
+    }
+
+    fn session_entry(&self, session: SessionRow, login: String) -> SessionEntry {
+        let host = self.host_names.cached(&session.source_ip);
+        SessionEntry { session, login, host }
     }
 
     /// Ends the caller's own session `id`.

@@ -152,6 +152,7 @@ pub fn session(e: &deskward_app::SessionEntry, current: &str) -> proto::SessionI
         idle_expires_at: time(s.idle_expires_at),
         expires_at: time(s.expires_at),
         source_ip: s.source_ip.clone(),
+        source_host: e.host.clone(),
         user_agent: s.user_agent.clone(),
         remembered: s.remembered,
         current: s.token_hash == current,

@@ -62,7 +62,8 @@ struct SessionLine {
     id: String,
     created_at: String,
     last_seen_at: String,
-    source_ip: String,
+    /// The host name and address, or the address alone.
+    from: String,
     user_agent: String,
     current: bool,
 }
@@ -191,7 +192,8 @@ async fn account_page(app: &State, auth: &Authenticated, notice: Option<String>,
             .iter()
             .map(|e| {
                 let s = convert::session(e, &auth.session.token_hash);
-                SessionLine { id: s.id, created_at: s.created_at, last_seen_at: s.last_seen_at, source_ip: s.source_ip, user_agent: s.user_agent, current: s.current }
+                let from = if s.source_host.is_empty() { s.source_ip } else { format!("{} ({})", s.source_host, s.source_ip) };
+                SessionLine { id: s.id, created_at: s.created_at, last_seen_at: s.last_seen_at, from, user_agent: s.user_agent, current: s.current }
             })
             .collect(),
         Err(e) => return ApiError::from(e).into_response(),

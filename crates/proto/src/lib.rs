@@ -284,6 +284,8 @@ pub struct SessionInfo {
     /// When it ends whatever happens.
     pub expires_at: String,
     pub source_ip: String,
+    /// The address's host name, when known.
+    pub source_host: String,
     pub user_agent: String,
     pub remembered: bool,
     /// The session this request was made with.

@@ -79,6 +79,8 @@ async fn logins_and_failures_name_the_clients_host() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let created = records(&server, &admin, "action=group.create").await;
     assert_eq!(created[0]["source_host"], "workstation.example.test");
+    let (_, sessions) = call(&c, "GET", server.url("/api/v1/me/sessions"), None).await;
+    assert_eq!(sessions[0]["source_host"], "workstation.example.test", "{sessions}");
     let failed = events(&server, &admin, "action=login.failed", 2).await;
     assert!(failed.iter().any(|r| r["source_host"] == "attacker.example.test"), "{failed:?}");
 }
