@@ -139,6 +139,12 @@ pub fn fail(e: deskward_app::AppError) -> anyhow::Error {
     }
 }
 
+/// A duration as written on the command line (`90s`, `15m`, `8h`, `7days`), in whole seconds.
+pub fn seconds_of(text: &str) -> anyhow::Result<i64> {
+    let d = humantime::parse_duration(text).map_err(|_| anyhow!("invalid duration {text:?}; write it like 90s, 15m, 8h or 7days"))?;
+    Ok(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// A time for CLI output, `-` when there is none.
 pub fn time(unix: Option<i64>) -> String {
     unix.map_or_else(|| "-".into(), deskward_http::format_time)

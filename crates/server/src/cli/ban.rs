@@ -34,14 +34,7 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
             }
         }
         Cmd::Add { network, duration } => {
-            let seconds = match duration {
-                Some(d) => {
-                    let d = humantime::parse_duration(&d)
-                        .map_err(|_| anyhow::anyhow!("invalid duration {d:?}; write it like 90s, 15m, 1h or 7days"))?;
-                    Some(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-                }
-                None => None,
-            };
+            let seconds = duration.as_deref().map(super::seconds_of).transpose()?;
             let b = app.ban(&op, &network, seconds).await.map_err(fail)?;
             println!("banned {} until {}", b.network, time(Some(b.until_at)));
         }

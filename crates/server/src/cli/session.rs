@@ -39,10 +39,7 @@ fn seconds(flag: Option<String>, current: Option<i64>) -> anyhow::Result<Option<
     match flag.as_deref() {
         None => Ok(current),
         Some("default") => Ok(None),
-        Some(d) => {
-            let d = humantime::parse_duration(d).map_err(|_| anyhow::anyhow!("invalid duration {d:?}; write it like 30m, 8h or default"))?;
-            Ok(Some(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
-        }
+        Some(d) => super::seconds_of(d).map(Some),
     }
 }
 
