@@ -19,6 +19,8 @@ pub struct NewAccountInput {
     pub class: Option<String>,
     pub password: Option<String>,
     pub must_change_password: bool,
+    /// Where Deskward's mail to the account goes; `None` means its login address.
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -28,6 +30,8 @@ pub struct AccountChange {
     pub class: Option<String>,
     pub disabled: Option<bool>,
     pub must_change_password: Option<bool>,
+    /// `Some("")` removes the address, so mail goes to the login address.
+    pub email: Option<String>,
 }
 
 pub(crate) async fn class_id(c: &mut Conn, domain_id: i64, class: Option<&str>) -> Result<Option<i64>, AppError> {
@@ -99,6 +103,7 @@ impl App {
         let name = AccountName::parse(&input.name)?;
         let role: Role = input.role.parse()?;
         actor.may_touch_role(role)?;
+        let email = input.email.as_deref().map(crate::notify::parse_address).transpose()?.flatten();
         let mut c = self.store.conn().await?;
         let domain = administered(&mut c, actor, domain).await?;
         // Cheap refusals first, so a doomed request spends no password hash.
@@ -128,8 +133,12 @@ impl App {
             AppError::Conflict(_) => AppError::Conflict(format!("account {name}@{} already exists", domain.name)),
             other => other,
         })?;
+        if email.is_some() {
+            AccountRow::set_email(&mut tx, id, email.as_deref()).await?;
+        }
         let row = AccountRow::get(tx.conn(), id).await?.ok_or_else(|| AppError::Internal("account vanished".into()))?;
         let summary = json!({
+            "email": row.email,
             "role": row.role.as_str(),
             "class": row.class,
             "password_set": hash.is_some(),
@@ -163,6 +172,7 @@ impl App {
     pub async fn update_account(&self, caller: &Caller, login: &str, change: &AccountChange) -> Result<AccountRow, AppError> {
         let actor = &caller.actor;
         let role = change.role.as_deref().map(str::parse::<Role>).transpose()?;
+        let email = change.email.as_deref().map(crate::notify::parse_address).transpose()?;
         let mut tx = self.store.begin().await?;
         let (domain, account) = administered_account(tx.conn(), actor, login).await?;
         if let Some(role) = role {
@@ -186,6 +196,9 @@ impl App {
         if let Some(must) = change.must_change_password {
             AccountRow::set_must_change(&mut tx, account.id, must).await?;
         }
+        if let Some(email) = &email {
+            AccountRow::set_email(&mut tx, account.id, email.as_deref()).await?;
+        }
         let row = AccountRow::get(tx.conn(), account.id).await?.ok_or_else(|| AppError::NotFound(login.to_owned()))?;
         let mut summary = serde_json::Map::new();
         let mut changed = |field: &str, from: serde_json::Value, to: serde_json::Value| {
@@ -197,6 +210,7 @@ impl App {
         changed("class", json!(account.class), json!(row.class));
         changed("disabled", json!(account.disabled), json!(row.disabled));
         changed("must_change_password", json!(account.must_change_password), json!(row.must_change_password));
+        changed("email", json!(account.email), json!(row.email));
         let summary = serde_json::Value::Object(summary);
         tx.commit(self.entry(caller, &domain.name, "account.update", format!("account:{}", row.login()), summary)).await?;
         self.auth_cache.clear();

@@ -77,6 +77,7 @@ impl App {
     pub(crate) async fn ban_client(&self, attacker: &Caller, client: u64, tried: &str) -> Result<BanRow, AppError> {
         let network = net::key_network(client);
         let rules = self.guard.rules();
+        let recipients = self.ban_recipients().await?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let earlier = BanRow::find(&mut tx, &network.to_string()).await?;
@@ -94,6 +95,7 @@ impl App {
             created_by: "guard".into(),
         };
         BanRow::put(&mut tx, &row).await?;
+        self.queue_ban_mail(&mut tx, &recipients, &row, &attacker.source, tried).await?;
         let guard = Caller { name: "guard".into(), actor: crate::Actor::Operator, source: attacker.source.clone() };
         let summary = json!({
             "seconds": seconds,

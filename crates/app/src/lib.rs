@@ -17,6 +17,8 @@ mod hasher;
 mod host_names;
 mod import;
 mod login;
+mod notify;
+mod outbox;
 mod policy;
 mod retention;
 mod session;
@@ -35,6 +37,8 @@ pub use hasher::{Hasher, HasherLimits};
 pub use host_names::HostNames;
 pub use import::{ImportRecord, ImportSummary};
 pub use login::LoginOutcome;
+pub use notify::{NotifyRules, RoleNotifications, address_of};
+pub use outbox::{MAX_LISTED as MAX_LISTED_MAIL, RetryRules, SendFailure};
 pub use retention::MAX_RETENTION_DAYS;
 pub use session::{Authenticated, Lifetimes, SessionRules};
 pub use session_admin::SessionEntry;
@@ -110,6 +114,7 @@ pub struct App {
     pub guard: Arc<Guard>,
     pub networks: Arc<NetworkRules>,
     pub host_names: HostNames,
+    pub notify: Arc<NotifyRules>,
 }
 
 impl App {
@@ -124,6 +129,7 @@ impl App {
             guard: Arc::new(Guard::new(GuardRules::default())),
             networks: Arc::default(),
             host_names: HostNames::off(),
+            notify: Arc::default(),
         }
     }
 

@@ -21,6 +21,8 @@ struct Checked {
     policy: deskward_core::password::Policy,
     /// The password hashed again with the current parameters, when the stored hash is outdated.
     upgraded: Option<String>,
+    /// The account is mailed about its logins.
+    notify: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -97,6 +99,9 @@ impl App {
                 let chain = self.chain_of_login(login).await?;
                 let target = format!("account:{}", clean_field(login));
                 self.security_event(&caller, &chain, "login.failed", target, json!({ "reason": reason })).await;
+                if reason == "wrong_password" {
+                    self.notify_failed_login(login, &caller.source);
+                }
                 if let Some(ip) = ip.filter(|_| guess)
                     && let Some(client) = self.guard.failure(ip, Some((account, staff)), self.now())
                     && let Err(e) = self.ban_client(&caller, client, &clean_field(login)).await
@@ -183,12 +188,13 @@ impl App {
         let upgraded = if needs_rehash { Some(self.hasher.hash(password).await?) } else { None };
         let mut c = self.store.conn().await?;
         let domain_rules = SessionRuleRow::get(&mut c, account.domain_id).await?;
-        Ok(Checked { account, domain_rules, stored, policy, upgraded })
+        let notify = self.notifications_for(&mut c, account.domain_id, account.role).await?.login_success;
+        Ok(Checked { account, domain_rules, stored, policy, upgraded, notify })
     }
 
     /// Opens the session of a checked login, with its audit record.
     async fn open_session(&self, checked: Checked, remember: bool, caller: &Caller) -> Result<LoginOutcome, Failure> {
-        let Checked { account, domain_rules, stored, policy, upgraded } = checked;
+        let Checked { account, domain_rules, stored, policy, upgraded, notify } = checked;
         let now = self.now();
         let expired = policy.is_expired(account.password_changed_at.unwrap_or(account.created_at), now);
         let (token, session) = self.new_session(&account, &domain_rules, &caller.source, expired || account.must_change_password, remember);
@@ -198,6 +204,9 @@ impl App {
         }
         SessionRow::insert(&mut tx, &session).await?;
         AccountRow::touch_login(&mut tx, account.id, now).await?;
+        if notify {
+            self.queue_login_mail(&mut tx, &account, &caller.source, now).await?;
+        }
         let me = Caller { name: account.login(), ..caller.clone() };
         let summary = json!({
             "user_agent": clean_field(&session.user_agent),

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use deskward_core::Role;
 use deskward_core::net::Networks;
 
 use crate::settings::{LogFormat, Settings};
@@ -38,7 +39,17 @@ pub(crate) enum Rule {
     Bool(Slot<bool>),
     Networks(Slot<Networks>),
     Addrs(Slot<Vec<SocketAddr>>),
+    /// Free text, trimmed.
+    Text(Slot<String>),
+    /// Text never printed: the effective settings show only whether it is set.
+    Secret(Slot<Option<String>>),
+    /// One of a fixed set of words.
+    Choice(Slot<String>, &'static [&'static str]),
+    /// A list of account roles.
+    Roles(Slot<Vec<Role>>),
 }
+
+const MAIL_SECURITY: [&str; 3] = ["starttls", "tls", "none"];
 
 const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 const DB_SCHEMES: [&str; 3] = ["sqlite:", "postgres://", "postgresql://"];
@@ -98,6 +109,12 @@ static KEYS: &[KeyDoc] = &[
         default: "[]",
         help: "networks agents may log in and work from (web and API); empty means anywhere",
         rule: Rule::Networks(|s| &mut s.http.agent_networks),
+    },
+    KeyDoc {
+        key: "http.public_url",
+        default: r#""""#,
+        help: "the server's address as people reach it, like \"https://desk.example.org\"; links in mail start with it; unset means https:// and http.listen",
+        rule: Rule::Text(|s| &mut s.http.public_url),
     },
     KeyDoc {
         key: "database.url",
@@ -250,6 +267,90 @@ static KEYS: &[KeyDoc] = &[
         rule: Rule::Duration(|s| &mut s.session.remember_me_timeout),
     },
     KeyDoc {
+        key: "mail.relay",
+        default: r#""""#,
+        help: "host name of the SMTP relay that carries Deskward's mail (notifications, verification links); unset means no mail is sent",
+        rule: Rule::Text(|s| &mut s.mail.relay),
+    },
+    KeyDoc {
+        key: "mail.port",
+        default: "587",
+        help: "the relay's port (587 for starttls, 465 for tls)",
+        rule: Rule::U32(|s| &mut s.mail.port, 1, 65_535),
+    },
+    KeyDoc {
+        key: "mail.security",
+        default: r#""starttls""#,
+        help: "starttls (the relay must offer STARTTLS; mail is never sent in the clear), tls (TLS from the first byte), or none (plain text; only for a relay on the same host)",
+        rule: Rule::Choice(|s| &mut s.mail.security, &MAIL_SECURITY),
+    },
+    KeyDoc {
+        key: "mail.ca_file",
+        default: r#""""#,
+        help: "PEM file of the certificate authority the relay's certificate must chain to; unset means the public web PKI roots",
+        rule: Rule::OptPath(|s| &mut s.mail.ca_file),
+    },
+    KeyDoc {
+        key: "mail.username",
+        default: r#""""#,
+        help: "the account Deskward logs in to the relay with; unset means no login",
+        rule: Rule::Text(|s| &mut s.mail.username),
+    },
+    KeyDoc {
+        key: "mail.password",
+        default: r#""""#,
+        help: "the password of mail.username (never logged or shown)",
+        rule: Rule::Secret(|s| &mut s.mail.password),
+    },
+    KeyDoc {
+        key: "mail.from",
+        default: r#""Deskward <deskward@localhost>""#,
+        help: "the sender of Deskward's mail, an address with an optional display name",
+        rule: Rule::Text(|s| &mut s.mail.from),
+    },
+    KeyDoc {
+        key: "mail.timeout",
+        default: r#""30s""#,
+        help: "how long one delivery attempt may take",
+        rule: Rule::Duration(|s| &mut s.mail.timeout),
+    },
+    KeyDoc {
+        key: "mail.retry_delay",
+        default: r#""1m""#,
+        help: "wait after a first failed delivery; it doubles after each further failure, up to 1 hour",
+        rule: Rule::Duration(|s| &mut s.mail.retry_delay),
+    },
+    KeyDoc {
+        key: "mail.max_attempts",
+        default: "10",
+        help: "delivery attempts before a message is given up as failed (a relay's permanent refusal gives up at once)",
+        rule: Rule::U32(|s| &mut s.mail.max_attempts, 1, 100),
+    },
+    KeyDoc {
+        key: "notify.login_success",
+        default: "[]",
+        help: "roles whose accounts are mailed on each successful login, unless their domain says otherwise; roles are user, agent, domain-admin, system-admin",
+        rule: Rule::Roles(|s| &mut s.notify.login_success),
+    },
+    KeyDoc {
+        key: "notify.login_failure",
+        default: "[]",
+        help: "roles whose accounts are mailed when a login on them fails, unless their domain says otherwise",
+        rule: Rule::Roles(|s| &mut s.notify.login_failure),
+    },
+    KeyDoc {
+        key: "notify.bans",
+        default: "true",
+        help: "mail every system administrator when the guard bans a client",
+        rule: Rule::Bool(|s| &mut s.notify.bans),
+    },
+    KeyDoc {
+        key: "notify.interval",
+        default: r#""15m""#,
+        help: "at most one failed-login mail per account, and one ban mail per administrator, in this time; the audit log keeps every event",
+        rule: Rule::Duration(|s| &mut s.notify.interval),
+    },
+    KeyDoc {
         key: "guard.enabled",
         default: "true",
         help: "count failed logins and ban and throttle on them; turn off only behind another guard",
@@ -357,6 +458,10 @@ impl KeyDoc {
             Rule::Bool(_) => "true, false".into(),
             Rule::Networks(_) => "list of IP addresses and CIDR ranges, like [\"10.0.0.0/8\", \"2001:db8::/32\"]".into(),
             Rule::Addrs(_) => "list of IP addresses with ports, like [\"192.0.2.53:53\"]".into(),
+            Rule::Text(_) => "text".into(),
+            Rule::Secret(_) => "text, or empty for unset".into(),
+            Rule::Choice(_, words) => words.join(", "),
+            Rule::Roles(_) => "list of roles, like [\"user\", \"agent\"]".into(),
         }
     }
 }
@@ -381,6 +486,9 @@ pub fn effective(settings: &Settings) -> Vec<(&'static str, String)> {
                 Rule::Bool(slot) => slot(&mut s).to_string(),
                 Rule::Networks(slot) => slot(&mut s).to_string(),
                 Rule::Addrs(slot) => slot(&mut s).iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                Rule::Text(slot) | Rule::Choice(slot, _) => slot(&mut s).clone(),
+                Rule::Secret(slot) => if slot(&mut s).is_some() { "(set)".into() } else { String::new() },
+                Rule::Roles(slot) => slot(&mut s).iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
             };
             (k.key, v)
         })
@@ -539,6 +647,33 @@ impl Rule {
                     .map(|i| i.parse().map_err(|_| format!("invalid address {i:?}; write an IP address and a port, like 192.0.2.53:53")))
                     .collect::<Result<_, _>>()?;
             }
+            Rule::Text(slot) => *slot(s) = self.text(raw)?.trim().to_owned(),
+            Rule::Secret(slot) => {
+                let v = self.text(raw)?;
+                *slot(s) = (!v.is_empty()).then(|| v.to_owned());
+            }
+            Rule::Choice(slot, words) => {
+                let v = self.text(raw)?.to_ascii_lowercase();
+                if !words.contains(&v.as_str()) {
+                    return Err(format!("invalid value {v:?}; expected one of {}", words.join(", ")));
+                }
+                *slot(s) = v;
+            }
+            Rule::Roles(slot) => {
+                let mut roles = Vec::new();
+                for item in self.list(raw)? {
+                    let item = item.trim();
+                    if item.is_empty() {
+                        continue;
+                    }
+                    let role: Role = item.parse().map_err(|e: deskward_core::role::UnknownRole| e.to_string())?;
+                    if !roles.contains(&role) {
+                        roles.push(role);
+                    }
+                }
+                roles.sort();
+                *slot(s) = roles;
+            }
         }
         Ok(())
     }
@@ -558,6 +693,9 @@ impl Rule {
             Rule::Bool(_) => "true or false".into(),
             Rule::Networks(_) => "an array of strings like [\"10.0.0.0/8\"]".into(),
             Rule::Addrs(_) => "an array of strings like [\"192.0.2.53:53\"]".into(),
+            Rule::Text(_) | Rule::Secret(_) => "a string".into(),
+            Rule::Choice(_, words) => format!("a string, one of {}", words.join(", ")),
+            Rule::Roles(_) => "an array of strings like [\"user\"]".into(),
         }
     }
 

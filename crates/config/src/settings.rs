@@ -4,6 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use deskward_core::Role;
 use deskward_core::net::Networks;
 
 /// Every setting of the server, grouped as in the TOML file.
@@ -18,6 +19,8 @@ pub struct Settings {
     pub dns: DnsSettings,
     pub session: SessionSettings,
     pub guard: GuardSettings,
+    pub mail: MailSettings,
+    pub notify: NotifySettings,
 }
 
 /// `[server]`
@@ -43,6 +46,9 @@ pub struct HttpSettings {
     pub admin_networks: Networks,
     /// Where agents may work from; empty means anywhere.
     pub agent_networks: Networks,
+    /// The address people reach the server at, for links in mail; empty means
+    /// `https://` and `listen`.
+    pub public_url: String,
 }
 
 /// `[database]`
@@ -123,6 +129,50 @@ pub struct GuardSettings {
     pub max_tracked: u64,
 }
 
+/// `[mail]`: the SMTP relay Deskward's own mail goes through (see `docs/notifications.md`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// Empty means no mail is sent.
+    pub relay: String,
+    pub port: u32,
+    /// `starttls`, `tls` or `none`.
+    pub security: String,
+    pub ca_file: Option<PathBuf>,
+    pub username: String,
+    pub password: Option<String>,
+    pub from: String,
+    pub timeout: Duration,
+    pub retry_delay: Duration,
+    pub max_attempts: u32,
+}
+
+impl std::fmt::Debug for MailSettings {
+    /// Never prints the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("relay", &self.relay)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("ca_file", &self.ca_file)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "(set)"))
+            .field("from", &self.from)
+            .field("timeout", &self.timeout)
+            .field("retry_delay", &self.retry_delay)
+            .field("max_attempts", &self.max_attempts)
+            .finish()
+    }
+}
+
+/// `[notify]`: who is mailed about logins and bans; domains override the login part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySettings {
+    pub login_success: Vec<Role>,
+    pub login_failure: Vec<Role>,
+    pub bans: bool,
+    pub interval: Duration,
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LogFormat {
@@ -164,6 +214,7 @@ impl Settings {
                 trusted_proxies: Networks::default(),
                 admin_networks: Networks::default(),
                 agent_networks: Networks::default(),
+                public_url: String::new(),
             },
             database: DatabaseSettings {
                 url: None,
@@ -214,6 +265,24 @@ impl Settings {
                 account_delay: Duration::ZERO,
                 account_delay_max: Duration::ZERO,
                 max_tracked: 0,
+            },
+            mail: MailSettings {
+                relay: String::new(),
+                port: 0,
+                security: String::new(),
+                ca_file: None,
+                username: String::new(),
+                password: None,
+                from: String::new(),
+                timeout: Duration::ZERO,
+                retry_delay: Duration::ZERO,
+                max_attempts: 0,
+            },
+            notify: NotifySettings {
+                login_success: Vec::new(),
+                login_failure: Vec::new(),
+                bans: false,
+                interval: Duration::ZERO,
             },
         }
     }

@@ -255,7 +255,7 @@ fn unknown_section() {
         lines("[htp]\nlisten = \"127.0.0.1:1\"\n\n[frobnicate]\n", &[]),
         [
             "deskward.toml:1:2: htp: unknown section; did you mean `http`?",
-            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, dns, session, guard",
+            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, dns, session, mail, notify, guard",
         ]
     );
 }
@@ -535,6 +535,7 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
                 trusted_proxies,
                 admin_networks,
                 agent_networks,
+                public_url,
             },
         database:
             DatabaseSettings {
@@ -588,6 +589,26 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
                 account_delay,
                 account_delay_max,
                 max_tracked,
+            },
+        mail:
+            MailSettings {
+                relay,
+                port,
+                security,
+                ca_file,
+                username,
+                password,
+                from,
+                timeout: mail_timeout,
+                retry_delay,
+                max_attempts,
+            },
+        notify:
+            NotifySettings {
+                login_success,
+                login_failure,
+                bans,
+                interval,
             },
     } = a;
     let mut out = Vec::new();
@@ -670,6 +691,23 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
     diff(*account_delay != g.account_delay, "guard.account_delay");
     diff(*account_delay_max != g.account_delay_max, "guard.account_delay_max");
     diff(*max_tracked != g.max_tracked, "guard.max_tracked");
+    diff(*public_url != b.http.public_url, "http.public_url");
+    let m = &b.mail;
+    diff(*relay != m.relay, "mail.relay");
+    diff(*port != m.port, "mail.port");
+    diff(*security != m.security, "mail.security");
+    diff(*ca_file != m.ca_file, "mail.ca_file");
+    diff(*username != m.username, "mail.username");
+    diff(*password != m.password, "mail.password");
+    diff(*from != m.from, "mail.from");
+    diff(*mail_timeout != m.timeout, "mail.timeout");
+    diff(*retry_delay != m.retry_delay, "mail.retry_delay");
+    diff(*max_attempts != m.max_attempts, "mail.max_attempts");
+    let n = &b.notify;
+    diff(*login_success != n.login_success, "notify.login_success");
+    diff(*login_failure != n.login_failure, "notify.login_failure");
+    diff(*bans != n.bans, "notify.bans");
+    diff(*interval != n.interval, "notify.interval");
     out
 }
 
@@ -721,6 +759,21 @@ fn other_value(key: &str) -> &'static str {
         "guard.account_delay" => "1s",
         "guard.account_delay_max" => "5m",
         "guard.max_tracked" => "1000",
+        "http.public_url" => "https://desk.example.org",
+        "mail.relay" => "smtp.example.org",
+        "mail.port" => "465",
+        "mail.security" => "tls",
+        "mail.ca_file" => "/etc/ssl/relay-ca.pem",
+        "mail.username" => "deskward",
+        "mail.password" => "relay-secret",
+        "mail.from" => "Help <help@example.org>",
+        "mail.timeout" => "5s",
+        "mail.retry_delay" => "10s",
+        "mail.max_attempts" => "3",
+        "notify.login_success" => r#"["user", "agent"]"#,
+        "notify.login_failure" => r#"["system-admin"]"#,
+        "notify.bans" => "false",
+        "notify.interval" => "1h",
         other => panic!("no test value for {other}: add one"),
     }
 }
@@ -892,5 +945,24 @@ fn a_ban_longer_than_its_ceiling_is_refused() {
     assert_eq!(
         lines("", &[("DESKWARD_GUARD__ACCOUNT_DELAY_MAX", "1s")]),
         vec!["environment DESKWARD_GUARD__ACCOUNT_DELAY_MAX: guard.account_delay_max: guard.account_delay = 2s is longer than guard.account_delay_max = 1s; it must not be"]
+    );
+}
+
+#[test]
+fn mail_settings_are_checked_and_the_password_never_shown() {
+    let s = ok("[mail]\nrelay = \"smtp.example.org\"\nsecurity = \"TLS\"\npassword = \"relay-secret\"\n\n[notify]\nlogin_failure = [\"agent\", \"user\", \"agent\"]\n");
+    assert_eq!(s.mail.security, "tls");
+    assert_eq!(s.notify.login_failure, vec![deskward_core::Role::User, deskward_core::Role::Agent]);
+    let values = effective(&s);
+    assert!(values.iter().any(|(k, v)| *k == "mail.password" && v == "(set)"));
+    assert!(values.iter().all(|(_, v)| !v.contains("relay-secret")));
+    assert!(!format!("{s:?}").contains("relay-secret"));
+    assert_eq!(
+        lines("[mail]\nsecurity = \"ssl\"\n", &[]),
+        vec!["deskward.toml:2:12: mail.security: invalid value \"ssl\"; expected one of starttls, tls, none"]
+    );
+    assert_eq!(
+        lines("", &[("DESKWARD_NOTIFY__LOGIN_SUCCESS", "user,root")]),
+        vec!["environment DESKWARD_NOTIFY__LOGIN_SUCCESS: notify.login_success: unknown role \"root\"; expected user, agent, domain-admin or system-admin"]
     );
 }

@@ -10,5 +10,5 @@ pub mod net;
 pub mod password;
 pub mod role;
 
-pub use name::{AccountName, DomainName, Login, NameError, ObjectName};
+pub use name::{AccountName, DomainName, EmailAddress, Login, NameError, ObjectName};
 pub use role::Role;

@@ -125,6 +125,39 @@ impl ObjectName {
     }
 }
 
+/// An address Deskward mails an account at (notifications, verification links): a plain
+/// `local@domain`, ASCII only, never a display name or a list, so it cannot smuggle a second
+/// recipient or a header.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EmailAddress(String);
+
+const LOCAL_ALLOWED: &str = "letters, digits and . ! # $ % & ' * + / = ? ^ _ ` { | } ~ -";
+
+impl EmailAddress {
+    pub fn parse(raw: &str) -> Result<Self, NameError> {
+        const KIND: &str = "email address";
+        let raw = raw.trim();
+        check_len(KIND, raw, 254)?;
+        let Some((local, domain)) = raw.rsplit_once('@') else {
+            return Err(NameError::BadShape { kind: KIND, value: raw.to_owned(), why: "must look like name@example.org" });
+        };
+        check_len(KIND, local, 64)?;
+        check_chars(KIND, local, LOCAL_ALLOWED, |c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-.".contains(c))?;
+        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+            return Err(NameError::BadShape { kind: KIND, value: raw.to_owned(), why: "may not start or end with '.' or contain '..' before the '@'" });
+        }
+        let domain = DomainName::parse(domain)?;
+        if !domain.as_str().contains('.') && domain.as_str() != "localhost" {
+            return Err(NameError::BadShape { kind: KIND, value: raw.to_owned(), why: "needs a domain with a dot, like example.org" });
+        }
+        Ok(Self(format!("{local}@{}", domain.as_str())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl Login {
     pub fn parse(raw: &str) -> Result<Self, NameError> {
         let raw = raw.trim();
@@ -166,6 +199,20 @@ impl fmt::Display for Login {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn email_addresses_are_single_plain_addresses() {
+        assert_eq!(EmailAddress::parse(" Alice.B+desk@Example.ORG ").unwrap().as_str(), "Alice.B+desk@example.org");
+        assert_eq!(EmailAddress::parse("root@localhost").unwrap().as_str(), "root@localhost");
+        for bad in [
+            "", "alice", "@example.org", "alice@", "alice@example", "a b@example.org", "alice@example.org, eve@evil.example",
+            "Alice <alice@example.org>", "alice@example.org\r\nBcc: eve@evil.example", ".alice@example.org", "al..ice@example.org",
+            "alice@exa_mple.org", "\u{0430}lice@example.org", "alice\0@example.org",
+        ] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(EmailAddress::parse(&format!("{}@example.org", "a".repeat(65))).is_err());
+    }
 
     #[test]
     fn logins_are_lowercased_and_split_at_the_last_at() {

@@ -6,6 +6,7 @@ mod bans;
 mod classes;
 mod domains;
 mod groups;
+mod mail;
 pub mod me;
 mod policies;
 
@@ -54,6 +55,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/domains/{domain}/classes/{class}"),
     ("GET", "/api/v1/domains/{domain}/session-rules"),
     ("PUT", "/api/v1/domains/{domain}/session-rules"),
+    ("GET", "/api/v1/domains/{domain}/notifications"),
+    ("PUT", "/api/v1/domains/{domain}/notifications"),
     ("GET", "/api/v1/domains/{domain}/policies/{audience}"),
     ("PUT", "/api/v1/domains/{domain}/policies/{audience}"),
     ("GET", "/api/v1/audit"),
@@ -63,6 +66,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/bans"),
     ("POST", "/api/v1/bans"),
     ("DELETE", "/api/v1/bans/{network}"),
+    ("GET", "/api/v1/mail/outbox"),
+    ("POST", "/api/v1/mail/test"),
 ];
 
 pub fn routes() -> Router<State> {
@@ -95,12 +100,15 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/domains/{domain}/classes/{class}", axum::routing::patch(classes::update).delete(classes::remove))
         .route("/api/v1/domains/{domain}/policies/{audience}", get(policies::show).put(policies::set))
         .route("/api/v1/domains/{domain}/session-rules", get(domains::session_rules).put(domains::set_session_rules))
+        .route("/api/v1/domains/{domain}/notifications", get(domains::notifications).put(domains::set_notifications))
         .route("/api/v1/audit", get(audit::search))
         .route("/api/v1/audit/chains", get(audit::chains))
         .route("/api/v1/audit/chains/{chain}/days", get(audit::days))
         .route("/api/v1/audit/chains/{chain}/days/{day}", get(audit::day))
         .route("/api/v1/bans", get(bans::list).post(bans::create))
         .route("/api/v1/bans/{network}", axum::routing::delete(bans::remove))
+        .route("/api/v1/mail/outbox", get(mail::outbox))
+        .route("/api/v1/mail/test", axum::routing::post(mail::test))
 }
 
 /// Unauthenticated liveness answer; also the baseline of the request-rate benchmark.

@@ -34,6 +34,7 @@ pub fn account(a: &AccountRow, groups: Vec<String>) -> proto::Account {
         created_at: time(a.created_at),
         password_changed_at: a.password_changed_at.map(time),
         last_login_at: a.last_login_at.map(time),
+        email: a.email.clone(),
     }
 }
 
@@ -186,5 +187,36 @@ pub fn session_rules_in(r: &proto::SessionRuleOverrides) -> deskward_store::Sess
         staff_idle: r.staff_idle_seconds,
         staff_absolute: r.staff_absolute_seconds,
         remember_me: r.remember_me,
+    }
+}
+
+pub fn notifications(rows: &[deskward_app::RoleNotifications]) -> Vec<proto::RoleNotifications> {
+    rows.iter()
+        .map(|r| proto::RoleNotifications { role: r.role.to_string(), login_success: r.login_success, login_failure: r.login_failure, own: r.own })
+        .collect()
+}
+
+pub fn notifications_in(req: &proto::SetNotifications) -> Result<Vec<deskward_store::NotificationRow>, deskward_app::AppError> {
+    req.roles
+        .iter()
+        .map(|r| {
+            Ok(deskward_store::NotificationRow { role: r.role.parse()?, login_success: r.login_success, login_failure: r.login_failure })
+        })
+        .collect()
+}
+
+pub fn outbox_message(m: &deskward_store::OutboxRow) -> proto::OutboxMessage {
+    proto::OutboxMessage {
+        id: m.id,
+        chain: m.chain.clone(),
+        kind: m.kind.clone(),
+        recipient: m.recipient.clone(),
+        subject: m.subject.clone(),
+        state: m.state.clone(),
+        attempts: m.attempts,
+        created_at: time(m.created_at),
+        next_attempt_at: (m.state == "queued").then(|| time(m.next_attempt_at)),
+        last_error: m.last_error.clone(),
+        done_at: m.done_at.map(time),
     }
 }

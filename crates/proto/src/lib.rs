@@ -95,6 +95,9 @@ pub struct Account {
     pub created_at: String,
     pub password_changed_at: Option<String>,
     pub last_login_at: Option<String>,
+    /// Where Deskward's mail to the account goes; `null` means its login address.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,6 +113,9 @@ pub struct CreateAccount {
     pub password: Option<String>,
     #[serde(default)]
     pub must_change_password: bool,
+    /// Where Deskward's mail to the account goes; unset means its login address.
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -120,6 +126,8 @@ pub struct UpdateAccount {
     pub class: Option<String>,
     pub disabled: Option<bool>,
     pub must_change_password: Option<bool>,
+    /// `""` removes the address, so mail goes to the login address.
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -324,4 +332,66 @@ pub struct EffectiveSessionRules {
 pub struct DomainSessionRules {
     pub overrides: SessionRuleOverrides,
     pub effective: EffectiveSessionRules,
+}
+
+/// One role's login mails in a domain (`GET /domains/{domain}/notifications`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RoleNotifications {
+    pub role: String,
+    /// Mailed on each successful login.
+    pub login_success: bool,
+    /// Mailed when a login on the account fails (at most once per `notify.interval`).
+    pub login_failure: bool,
+    /// Set by the domain; `false` means the server's `[notify]` setting applies.
+    #[serde(default)]
+    pub own: bool,
+}
+
+/// `PUT /domains/{domain}/notifications`: the domain's own switches; roles left out follow
+/// the server's `[notify]` settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SetNotifications {
+    pub roles: Vec<SetRoleNotifications>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SetRoleNotifications {
+    pub role: String,
+    pub login_success: bool,
+    pub login_failure: bool,
+}
+
+/// A message in the outbox (`GET /mail/outbox`); bodies are never shown.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OutboxMessage {
+    pub id: i64,
+    /// The audit chain (domain, or `_system`) its delivery is recorded in.
+    pub chain: String,
+    /// `login.success`, `login.failure`, `ban`, `test`, …
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    /// `queued`, `sent` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub created_at: String,
+    /// When it is tried next (queued messages).
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+    pub done_at: Option<String>,
+}
+
+/// `POST /mail/test`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TestMail {
+    pub to: String,
+}
+
+/// The answer to `POST /mail/test`: the queued message's id.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Queued {
+    pub id: i64,
 }

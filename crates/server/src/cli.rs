@@ -8,6 +8,7 @@ mod ban;
 mod class;
 mod domain;
 mod group;
+mod mail;
 mod policy;
 mod session;
 
@@ -66,6 +67,9 @@ pub enum Command {
     /// List, add and lift bans of clients
     #[command(subcommand)]
     Ban(ban::Cmd),
+    /// Deskward's own mail: the outbox, a test message, login mails per domain
+    #[command(subcommand)]
+    Mail(mail::Cmd),
     /// Inspect the configuration
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -99,6 +103,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(cmd) => audit::run(&app().await?, &settings, cmd).await,
         Command::Ban(cmd) => ban::run(&app().await?, cmd).await,
         Command::Session(cmd) => session::run(&app().await?, cmd).await,
+        Command::Mail(cmd) => mail::run(&app().await?, cmd).await,
         Command::Config(ConfigCmd::Check) => {
             println!("{settings:#?}");
             Ok(())

@@ -4,6 +4,7 @@ mod audit_files;
 mod cli;
 mod data_dir;
 mod import;
+mod mail;
 mod retention;
 mod serve;
 mod settings;

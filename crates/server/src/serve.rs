@@ -29,6 +29,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         tracing::info!(cert = %files.cert.display(), "made a self-signed certificate for localhost");
     }
     let acceptor = TlsAcceptor::from(tls::server_config(&files)?);
+    let mailer = crate::mail::mailer(&settings.mail)?;
     let listener = TcpListener::bind(http.listen)
         .await
         .with_context(|| format!("http.listen {}: cannot listen (is another server using the port?)", http.listen))?;
@@ -55,6 +56,9 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     crate::retention::start(app.clone(), settings);
     if let Some(url) = &settings.audit.syslog {
         crate::syslog::start(app.clone(), url.clone());
+    }
+    if let Some(mailer) = mailer {
+        crate::mail::start(app.clone(), mailer);
     }
     let router = deskward_http::router(app.clone(), &options);
     // Printed on stdout so scripts and tests can find the address when listening on port 0.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use deskward_app::{App, EventLimit, EventQueue, Guard, GuardRules, Hasher, HasherLimits, Lifetimes, NetworkRules, SessionRules};
+use deskward_app::{App, EventLimit, EventQueue, Guard, GuardRules, Hasher, HasherLimits, Lifetimes, NetworkRules, NotifyRules, SessionRules};
 use deskward_config::Settings;
 use deskward_core::password::HashParams;
 use deskward_store::{OpenOptions, Store};
@@ -74,6 +74,20 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
     app.networks = std::sync::Arc::new(NetworkRules {
         admins: settings.http.admin_networks.clone(),
         agents: settings.http.agent_networks.clone(),
+    });
+    let n = &settings.notify;
+    let public_url = match settings.http.public_url.trim_end_matches('/') {
+        "" => format!("https://{}", settings.http.listen),
+        url if url.starts_with("https://") && !url.contains(char::is_whitespace) => url.to_owned(),
+        url => anyhow::bail!("http.public_url {url:?} must start with https:// (links in mail must not lead to a page without TLS)"),
+    };
+    app.notify = std::sync::Arc::new(NotifyRules {
+        mail: !settings.mail.relay.is_empty(),
+        login_success: n.login_success.clone(),
+        login_failure: n.login_failure.clone(),
+        bans: n.bans,
+        interval: seconds(n.interval),
+        public_url,
     });
     let events = EventLimit::new(settings.audit.events_per_window, settings.audit.event_window);
     app.events = std::sync::Arc::new(EventQueue::new(events));

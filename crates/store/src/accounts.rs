@@ -22,6 +22,8 @@ pub struct AccountRow {
     pub must_change_password: bool,
     pub created_at: i64,
     pub last_login_at: Option<i64>,
+    /// Where Deskward's mail to the account goes; `None` means its login address.
+    pub email: Option<String>,
 }
 
 impl AccountRow {
@@ -44,7 +46,7 @@ macro_rules! select {
     ($tail:literal) => {
         concat!("SELECT a.id, a.domain_id, d.name AS domain, d.disabled AS domain_disabled, \
      a.name, a.role, a.class_id, c.name AS class, a.disabled, a.password_hash, \
-     a.password_changed_at, a.must_change_password, a.created_at, a.last_login_at \
+     a.password_changed_at, a.must_change_password, a.created_at, a.last_login_at, a.email \
      FROM accounts a JOIN domains d ON d.id = a.domain_id \
      LEFT JOIN user_classes c ON c.id = a.class_id", " ", $tail)
     };
@@ -67,6 +69,7 @@ fn from_row(row: &AnyRow) -> Result<AccountRow> {
         must_change_password: flag_of(row, "must_change_password")?,
         created_at: row.try_get("created_at")?,
         last_login_at: row.try_get("last_login_at")?,
+        email: row.try_get("email")?,
     })
 }
 
@@ -150,6 +153,19 @@ impl AccountRow {
     pub async fn set_disabled(tx: &mut Tx, id: i64, disabled: bool) -> Result<()> {
         crate::auth_epoch::bump(tx).await?;
         exec(tx, "UPDATE accounts SET disabled = $1 WHERE id = $2", i64::from(disabled), id).await
+    }
+
+    pub async fn set_email(tx: &mut Tx, id: i64, email: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE accounts SET email = $1 WHERE id = $2").bind(email).bind(id).execute(tx.conn()).await?;
+        Ok(())
+    }
+
+    /// Enabled system administrators in enabled domains: who is told about bans.
+    pub async fn system_admins(c: &mut Conn) -> Result<Vec<AccountRow>> {
+        let rows = sqlx::query(select!("WHERE a.role = 'system-admin' AND a.disabled = 0 AND d.disabled = 0 ORDER BY d.name, a.name"))
+            .fetch_all(c)
+            .await?;
+        rows.iter().map(from_row).collect()
     }
 
     pub async fn set_must_change(tx: &mut Tx, id: i64, must: bool) -> Result<()> {

@@ -50,6 +50,11 @@ pub enum Housekeeping {
     ExpiredSessions,
     /// Forgetting bans that ended long ago.
     EndedBans,
+    /// Queuing a notification about a security event, which the security log already holds.
+    MailQueued,
+    /// Claiming a message for delivery, or noting an attempt that will be retried; the
+    /// delivery itself or the giving up is audited.
+    MailAttempt,
     /// Only for the audit benchmark's baseline: the same change without its record.
     BenchmarkBaseline,
 }

@@ -12,6 +12,8 @@ mod classes;
 mod domains;
 mod groups;
 mod migrate;
+mod notifications;
+mod outbox;
 pub mod policies;
 mod session_rules;
 mod sessions;
@@ -22,6 +24,8 @@ pub use audit::{Audit, Entry as AuditEntry, Housekeeping};
 pub use classes::ClassRow;
 pub use domains::DomainRow;
 pub use groups::GroupRow;
+pub use notifications::NotificationRow;
+pub use outbox::{NewMail, OutboxRow};
 pub use session_rules::SessionRuleRow;
 pub use sessions::SessionRow;
 

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_guard.sql")),
     (5, include_str!("../migrations/0005_session_rules.sql")),
     (6, include_str!("../migrations/0006_domain_session_rules.sql")),
+    (7, include_str!("../migrations/0007_notifications.sql")),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

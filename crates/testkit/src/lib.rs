@@ -12,10 +12,12 @@
 mod browser;
 mod postgres;
 mod server;
+mod smtp;
 
 pub use browser::{Browser, browser_available};
 pub use postgres::{fresh_database, postgres_available};
 pub use server::{Backend, Server, ServerOptions};
+pub use smtp::{Received, SmtpSink, free_port, smtp_available};
 
 /// True when the test command demands every real service.
 pub fn services_required() -> bool {

@@ -30,6 +30,7 @@ pub async fn create(
         class: req.class,
         password: req.password,
         must_change_password: req.must_change_password,
+        email: req.email,
     };
     let row = app.create_account(&caller, &domain, &input).await?;
     Ok((StatusCode::CREATED, Json(convert::account(&row, Vec::new()))))
@@ -55,6 +56,7 @@ pub async fn update(
         class: req.class,
         disabled: req.disabled,
         must_change_password: req.must_change_password,
+        email: req.email,
     };
     let row = app.update_account(&caller, &format!("{name}@{domain}"), &change).await?;
     let groups = app.groups_of(row.id).await?;

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State as Extract};
 use axum::http::StatusCode;
-use deskward_proto::{CreateDomain, Domain, UpdateDomain};
+use deskward_proto::{CreateDomain, Domain, RoleNotifications, SetNotifications, UpdateDomain};
 
 use crate::extract::{ApiJson, Session};
 use crate::{ApiError, State, convert};
@@ -67,4 +67,22 @@ pub async fn set_session_rules(
     let overrides = convert::session_rules_in(&req);
     let effective = app.set_session_rules(&caller, &domain, &overrides).await?;
     Ok(Json(convert::session_rules(&overrides, &effective)))
+}
+
+pub async fn notifications(
+    Extract(app): Extract<State>,
+    Session(caller): Session,
+    Path(domain): Path<String>,
+) -> Result<Json<Vec<RoleNotifications>>, ApiError> {
+    Ok(Json(convert::notifications(&app.notification_rules(&caller, &domain).await?)))
+}
+
+pub async fn set_notifications(
+    Extract(app): Extract<State>,
+    Session(caller): Session,
+    Path(domain): Path<String>,
+    ApiJson(req): ApiJson<SetNotifications>,
+) -> Result<Json<Vec<RoleNotifications>>, ApiError> {
+    let rows = convert::notifications_in(&req)?;
+    Ok(Json(convert::notifications(&app.set_notification_rules(&caller, &domain, &rows).await?)))
 }

@@ -24,6 +24,9 @@ pub enum Cmd {
         /// Require a new password at the first login
         #[arg(long)]
         must_change: bool,
+        /// Where Deskward's mail to the account goes (default: its login address)
+        #[arg(long)]
+        email: Option<String>,
     },
     /// List the accounts of a domain
     List { domain: String },
@@ -52,6 +55,9 @@ pub enum Cmd {
         class: Option<String>,
         #[arg(long)]
         must_change: Option<bool>,
+        /// Where Deskward's mail to the account goes; "" means its login address
+        #[arg(long)]
+        email: Option<String>,
     },
     /// Remove an account
     Remove { login: String },
@@ -72,10 +78,10 @@ pub enum Format {
 pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
     let op = crate::cli::operator();
     match cmd {
-        Cmd::Add { login, role, class, password_stdin, must_change } => {
+        Cmd::Add { login, role, class, password_stdin, must_change, email } => {
             let password = if password_stdin { Some(read_password()?) } else { None };
             let (name, domain) = login.rsplit_once('@').ok_or_else(|| anyhow::anyhow!("login {login:?} must look like name@domain"))?;
-            let input = NewAccountInput { name: name.into(), role, class, password, must_change_password: must_change };
+            let input = NewAccountInput { name: name.into(), role, class, password, must_change_password: must_change, email };
             let row = app.create_account(&op, domain, &input).await.map_err(fail)?;
             let note = if row.password_hash.is_none() { " (no password yet: set one with `deskward account passwd`)" } else { "" };
             println!("created {} {}{note}", row.role, row.login());
@@ -89,11 +95,12 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Show { login } => {
             let (a, groups) = app.get_account(&op, &login).await.map_err(fail)?;
             println!(
-                "login:             {}\nrole:              {}\nstatus:            {}\nclass:             {}\ngroups:            {}\nmust change pw:    {}\npassword changed:  {}\nlast login:        {}\ncreated:           {}",
+                "login:             {}\nrole:              {}\nstatus:            {}\nclass:             {}\nmail address:      {}\ngroups:            {}\nmust change pw:    {}\npassword changed:  {}\nlast login:        {}\ncreated:           {}",
                 a.login(),
                 a.role,
                 if a.disabled { "disabled" } else { "enabled" },
                 a.class.as_deref().unwrap_or("-"),
+                deskward_app::address_of(&a),
                 if groups.is_empty() { "-".to_owned() } else { groups.join(", ") },
                 a.must_change_password,
                 time(a.password_changed_at),
@@ -108,8 +115,8 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
             app.set_password(&op, &login, &password, must_change).await.map_err(fail)?;
             println!("password of {login} changed; its sessions are ended");
         }
-        Cmd::Set { login, role, class, must_change } => {
-            set(app, &login, AccountChange { role, class, disabled: None, must_change_password: must_change }, "updated").await?;
+        Cmd::Set { login, role, class, must_change, email } => {
+            set(app, &login, AccountChange { role, class, disabled: None, must_change_password: must_change, email }, "updated").await?;
         }
         Cmd::Remove { login } => {
             app.remove_account(&op, &login).await.map_err(fail)?;

@@ -15,6 +15,7 @@ mod flood;
 mod guard;
 mod host_names;
 mod multi_node;
+mod notifications;
 mod serve;
 mod sessions;
 mod support;

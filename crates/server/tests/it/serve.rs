@@ -79,7 +79,7 @@ async fn only_tls_1_2_and_1_3_are_offered() {
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
 }
 
-fn serve_fails(env: &[(&str, &str)], extra_args: &[&str]) -> String {
+pub(crate) fn serve_fails(env: &[(&str, &str)], extra_args: &[&str]) -> String {
     let dir = std::env::temp_dir().join(format!("deskward-fail-{:x}", rand_suffix()));
     let started = Instant::now();
     let out = Command::new(BIN)
