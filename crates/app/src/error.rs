@@ -36,6 +36,12 @@ pub enum AppError {
     /// Refused by the guard before any password was looked at.
     #[error("{}; retry in {retry_after} seconds", if *.banned { "this address is banned after too many failed logins" } else { "too many failed logins on this account" })]
     TooManyAttempts { retry_after: i64, banned: bool },
+    /// A right password from outside the domain's allow-list: the owner must confirm the address.
+    #[error("{0}")]
+    LoginHeld(String),
+    /// A single-use link that was used already or expired.
+    #[error("{0}")]
+    LinkGone(String),
     /// Staff working from outside `http.admin_networks` / `http.agent_networks`.
     #[error("{0}")]
     NetworkRestricted(String),

@@ -4,6 +4,7 @@
 //! [`AppError`], which the HTTP layer turns into status codes and the CLI into messages.
 
 mod accounts;
+mod allow_list;
 mod audit;
 mod auth_cache;
 mod bans;
@@ -26,6 +27,7 @@ mod session_admin;
 mod session_rules;
 
 pub use accounts::{AccountChange, NewAccountInput};
+pub use allow_list::{AddressRules, AllowList, PendingAddress};
 pub use audit::{Caller, EventQueue};
 pub use auth_cache::AuthCache;
 pub use bans::MAX_BAN_SECONDS;
@@ -115,6 +117,7 @@ pub struct App {
     pub networks: Arc<NetworkRules>,
     pub host_names: HostNames,
     pub notify: Arc<NotifyRules>,
+    pub addresses: AddressRules,
 }
 
 impl App {
@@ -130,6 +133,7 @@ impl App {
             networks: Arc::default(),
             host_names: HostNames::off(),
             notify: Arc::default(),
+            addresses: AddressRules::default(),
         }
     }
 

@@ -141,6 +141,7 @@ impl App {
         let checked = self.check_login(login, password, caller).await;
         caller.source.host = host.name().await;
         let checked = checked?;
+        self.hold_outside_allow_list(&checked.account, caller).await?;
         self.open_session(checked, remember, caller).await
     }
 

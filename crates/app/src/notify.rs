@@ -210,7 +210,7 @@ fn summary(rows: &[NotificationRow]) -> serde_json::Value {
 
 /// "When / From / Browser" lines; every value is cleaned of control characters, so nothing a
 /// client sends can shape the message.
-fn where_from(source: &Source, now: i64) -> String {
+pub(crate) fn where_from(source: &Source, now: i64) -> String {
     let host = if source.host.is_empty() { String::new() } else { format!(" ({})", clean_field(&source.host)) };
     let mut out = format!("When: {}\nFrom: {}{host}\n", timestamp(now), clean_field(&source.ip));
     if !source.user_agent.is_empty() {

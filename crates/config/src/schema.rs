@@ -411,6 +411,18 @@ static KEYS: &[KeyDoc] = &[
         rule: Rule::Duration(|s| &mut s.guard.account_delay_max),
     },
     KeyDoc {
+        key: "guard.address_link_timeout",
+        default: r#""30m""#,
+        help: "how long the link that confirms an address outside a domain's allow-list stays valid",
+        rule: Rule::Duration(|s| &mut s.guard.address_link_timeout),
+    },
+    KeyDoc {
+        key: "guard.address_trust_time",
+        default: r#""30days""#,
+        help: "how long an address confirmed through that link is trusted for its account, unless the domain says otherwise",
+        rule: Rule::Duration(|s| &mut s.guard.address_trust_time),
+    },
+    KeyDoc {
         key: "guard.max_tracked",
         default: "1000000",
         help: "clients and accounts whose failures are held in memory at once (about 40 bytes each); when full, the stalest are forgotten first",

@@ -126,6 +126,8 @@ pub struct GuardSettings {
     pub staff_account_failures: u32,
     pub account_delay: Duration,
     pub account_delay_max: Duration,
+    pub address_link_timeout: Duration,
+    pub address_trust_time: Duration,
     pub max_tracked: u64,
 }
 
@@ -264,6 +266,8 @@ impl Settings {
                 staff_account_failures: 0,
                 account_delay: Duration::ZERO,
                 account_delay_max: Duration::ZERO,
+                address_link_timeout: Duration::ZERO,
+                address_trust_time: Duration::ZERO,
                 max_tracked: 0,
             },
             mail: MailSettings {

@@ -588,6 +588,8 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
                 staff_account_failures,
                 account_delay,
                 account_delay_max,
+                address_link_timeout,
+                address_trust_time,
                 max_tracked,
             },
         mail:
@@ -691,6 +693,8 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
     diff(*account_delay != g.account_delay, "guard.account_delay");
     diff(*account_delay_max != g.account_delay_max, "guard.account_delay_max");
     diff(*max_tracked != g.max_tracked, "guard.max_tracked");
+    diff(*address_link_timeout != g.address_link_timeout, "guard.address_link_timeout");
+    diff(*address_trust_time != g.address_trust_time, "guard.address_trust_time");
     diff(*public_url != b.http.public_url, "http.public_url");
     let m = &b.mail;
     diff(*relay != m.relay, "mail.relay");
@@ -759,6 +763,8 @@ fn other_value(key: &str) -> &'static str {
         "guard.account_delay" => "1s",
         "guard.account_delay_max" => "5m",
         "guard.max_tracked" => "1000",
+        "guard.address_link_timeout" => "10m",
+        "guard.address_trust_time" => "7days",
         "http.public_url" => "https://desk.example.org",
         "mail.relay" => "smtp.example.org",
         "mail.port" => "465",

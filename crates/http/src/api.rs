@@ -57,6 +57,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/domains/{domain}/session-rules"),
     ("GET", "/api/v1/domains/{domain}/notifications"),
     ("PUT", "/api/v1/domains/{domain}/notifications"),
+    ("GET", "/api/v1/domains/{domain}/allow-list"),
+    ("PUT", "/api/v1/domains/{domain}/allow-list"),
     ("GET", "/api/v1/domains/{domain}/policies/{audience}"),
     ("PUT", "/api/v1/domains/{domain}/policies/{audience}"),
     ("GET", "/api/v1/audit"),
@@ -101,6 +103,7 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/domains/{domain}/policies/{audience}", get(policies::show).put(policies::set))
         .route("/api/v1/domains/{domain}/session-rules", get(domains::session_rules).put(domains::set_session_rules))
         .route("/api/v1/domains/{domain}/notifications", get(domains::notifications).put(domains::set_notifications))
+        .route("/api/v1/domains/{domain}/allow-list", get(domains::allow_list).put(domains::set_allow_list))
         .route("/api/v1/audit", get(audit::search))
         .route("/api/v1/audit/chains", get(audit::chains))
         .route("/api/v1/audit/chains/{chain}/days", get(audit::days))

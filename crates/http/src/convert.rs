@@ -220,3 +220,12 @@ pub fn outbox_message(m: &deskward_store::OutboxRow) -> proto::OutboxMessage {
         done_at: m.done_at.map(time),
     }
 }
+
+pub fn allow_list(a: &deskward_app::AllowList) -> proto::AllowList {
+    proto::AllowList {
+        networks: a.networks.clone(),
+        admins_only: a.admins_only,
+        trust_seconds: a.trust_seconds,
+        effective_trust_seconds: a.effective_trust_seconds,
+    }
+}

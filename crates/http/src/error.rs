@@ -36,6 +36,8 @@ pub fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
         AppError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         AppError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
         AppError::NetworkRestricted(_) => (StatusCode::FORBIDDEN, "network_restricted"),
+        AppError::LoginHeld(_) => (StatusCode::FORBIDDEN, "login_held"),
+        AppError::LinkGone(_) => (StatusCode::GONE, "link_gone"),
         AppError::Unwritable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unwritable"),
         AppError::Store(_) | AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }

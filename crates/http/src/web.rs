@@ -36,6 +36,8 @@ pub const PAGES: &[(&str, &str)] = &[
     ("POST", "/account/password"),
     ("POST", "/account/sessions/{id}/end"),
     ("POST", "/logout"),
+    ("GET", "/verify-address/{token}"),
+    ("POST", "/verify-address/{token}"),
     ("GET", "/static/deskward.css"),
 ];
 
@@ -47,6 +49,7 @@ pub fn routes() -> Router<State> {
         .route("/account/password", post(change_password))
         .route("/account/sessions/{id}/end", post(end_session))
         .route("/logout", post(logout))
+        .route("/verify-address/{token}", get(verify_address).post(confirm_address))
         .route("/static/deskward.css", get(stylesheet))
 }
 
@@ -123,16 +126,32 @@ async fn login_page(session: Result<AnySession, ApiError>, headers: HeaderMap) -
     login_form(&headers, String::new(), None, StatusCode::OK)
 }
 
-/// The login form, reusing the visitor's CSRF cookie when it is well-formed.
-fn login_form(headers: &HeaderMap, login: String, error: Option<String>, status: StatusCode) -> Response {
-    let csrf = cookie_value(headers, CSRF_COOKIE)
+/// The CSRF value of a form shown before login: the visitor's cookie when it is well-formed,
+/// else a new one.
+fn pre_login_csrf(headers: &HeaderMap) -> String {
+    cookie_value(headers, CSRF_COOKIE)
         .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        .map_or_else(deskward_app::random_token, str::to_owned);
-    let mut response = html(&LoginPage { csrf: csrf.clone(), login, error }, status);
+        .map_or_else(deskward_app::random_token, str::to_owned)
+}
+
+/// A page with a pre-login form, setting the double-submit cookie.
+fn with_csrf_cookie(mut response: Response, csrf: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(&format!("{CSRF_COOKIE}={csrf}; Path=/; Secure; HttpOnly; SameSite=Strict")) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     response
+}
+
+/// Whether a pre-login form's CSRF value matches its cookie.
+fn pre_login_csrf_ok(headers: &HeaderMap, sent: &str) -> bool {
+    let expected = cookie_value(headers, CSRF_COOKIE).unwrap_or("");
+    !expected.is_empty() && same(expected, sent)
+}
+
+/// The login form.
+fn login_form(headers: &HeaderMap, login: String, error: Option<String>, status: StatusCode) -> Response {
+    let csrf = pre_login_csrf(headers);
+    with_csrf_cookie(html(&LoginPage { csrf: csrf.clone(), login, error }, status), &csrf)
 }
 
 #[derive(Deserialize)]
@@ -144,8 +163,7 @@ struct LoginForm {
 }
 
 async fn login_submit(Extract(app): Extract<State>, Client(source): Client, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
-    let expected = cookie_value(&headers, CSRF_COOKIE).unwrap_or("");
-    if expected.is_empty() || !same(expected, &form.csrf) {
+    if !pre_login_csrf_ok(&headers, &form.csrf) {
         return forged(&app, &Caller::anonymous(source), "/login").await;
     }
     let login: String = form.login.chars().take(320).collect();
@@ -173,11 +191,7 @@ fn login_error(e: &AppError) -> String {
     match e {
         AppError::InvalidCredentials => "Wrong login or password.".into(),
         AppError::Store(_) | AppError::Internal(_) => "The server could not log you in; try again later.".into(),
-        other => {
-            let text = other.to_string();
-            let mut chars = text.chars();
-            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>() + ".").unwrap_or_default()
-        }
+        other => format!("{}.", capitalised(&other.to_string())),
     }
 }
 
@@ -296,6 +310,61 @@ async fn logout(Extract(app): Extract<State>, session: Result<AnySession, ApiErr
         response.headers_mut().insert(header::SET_COOKIE, c);
     }
     response
+}
+
+#[derive(Template)]
+#[template(path = "verify_address.html")]
+struct VerifyAddressPage {
+    csrf: String,
+    token: String,
+    pending: Option<deskward_app::PendingAddress>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+/// The page a mailed verification link opens: it shows what would be trusted and asks for a
+/// click, because mail scanners open links by themselves and must not use them up.
+async fn verify_address(Extract(app): Extract<State>, Client(source): Client, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    let csrf = pre_login_csrf(&headers);
+    let page = match app.address_link(&token, &source).await {
+        Ok(pending) => VerifyAddressPage { csrf: csrf.clone(), token, pending: Some(pending), notice: None, error: None },
+        Err(e) => return link_error(&e, csrf),
+    };
+    with_csrf_cookie(html(&page, StatusCode::OK), &csrf)
+}
+
+async fn confirm_address(
+    Extract(app): Extract<State>,
+    Client(source): Client,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !pre_login_csrf_ok(&headers, &form.csrf) {
+        return forged(&app, &Caller::anonymous(source), "/verify-address").await;
+    }
+    match app.confirm_address(&token, &source).await {
+        Ok(p) => {
+            let notice = format!("{} is now trusted for {}. Log in again from there.", p.network, p.login);
+            html(&VerifyAddressPage { csrf: String::new(), token: String::new(), pending: None, notice: Some(notice), error: None }, StatusCode::OK)
+        }
+        Err(e) => link_error(&e, String::new()),
+    }
+}
+
+fn link_error(e: &AppError, csrf: String) -> Response {
+    let message = match e {
+        AppError::NotFound(_) => "This link is not valid. Copy it from the mail in full, or log in again to get a new one.".to_owned(),
+        AppError::LinkGone(m) => format!("{}.", capitalised(m)),
+        _ => "The server could not check this link; try again later.".to_owned(),
+    };
+    let status = crate::error::status_and_code(e).0;
+    html(&VerifyAddressPage { csrf, token: String::new(), pending: None, notice: None, error: Some(message) }, status)
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 async fn stylesheet() -> Response {

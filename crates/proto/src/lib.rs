@@ -395,3 +395,26 @@ pub struct TestMail {
 pub struct Queued {
     pub id: i64,
 }
+
+/// A domain's allow-list (`GET /domains/{domain}/allow-list`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AllowList {
+    /// Addresses and CIDR ranges; empty means no allow-list.
+    pub networks: Vec<String>,
+    /// Only domain and system administrators are held outside it.
+    pub admins_only: bool,
+    /// The domain's own trust time for confirmed addresses; null means the server's.
+    pub trust_seconds: Option<i64>,
+    pub effective_trust_seconds: i64,
+}
+
+/// `PUT /domains/{domain}/allow-list`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SetAllowList {
+    pub networks: Vec<String>,
+    #[serde(default)]
+    pub admins_only: bool,
+    #[serde(default)]
+    pub trust_seconds: Option<i64>,
+}

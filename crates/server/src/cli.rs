@@ -3,6 +3,7 @@
 //! shell on the host holds every right).
 
 pub mod account;
+mod allow_list;
 mod audit;
 mod ban;
 mod class;
@@ -67,6 +68,9 @@ pub enum Command {
     /// List, add and lift bans of clients
     #[command(subcommand)]
     Ban(ban::Cmd),
+    /// Show and set a domain's allow-list of addresses
+    #[command(subcommand)]
+    AllowList(allow_list::Cmd),
     /// Deskward's own mail: the outbox, a test message, login mails per domain
     #[command(subcommand)]
     Mail(mail::Cmd),
@@ -104,6 +108,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ban(cmd) => ban::run(&app().await?, cmd).await,
         Command::Session(cmd) => session::run(&app().await?, cmd).await,
         Command::Mail(cmd) => mail::run(&app().await?, cmd).await,
+        Command::AllowList(cmd) => allow_list::run(&app().await?, cmd).await,
         Command::Config(ConfigCmd::Check) => {
             println!("{settings:#?}");
             Ok(())

@@ -89,6 +89,10 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
         interval: seconds(n.interval),
         public_url,
     });
+    app.addresses = deskward_app::AddressRules {
+        link_timeout: seconds(settings.guard.address_link_timeout),
+        trust_time: seconds(settings.guard.address_trust_time),
+    };
     let events = EventLimit::new(settings.audit.events_per_window, settings.audit.event_window);
     app.events = std::sync::Arc::new(EventQueue::new(events));
     if let Some(offset) = std::env::var("DESKWARD_TEST_CLOCK_OFFSET").ok().and_then(|v| v.parse::<i64>().ok()) {

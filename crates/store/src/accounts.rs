@@ -173,6 +173,8 @@ impl AccountRow {
     }
 
     /// Replaces the password hash; the old one moves to the history when `keep_history`.
+    /// Addresses the account trusted (confirmed outside an allow-list) are forgotten: whoever
+    /// had the old password may have confirmed one.
     pub async fn set_password(
         tx: &mut Tx,
         id: i64,
@@ -202,6 +204,7 @@ impl AccountRow {
         .bind(id)
         .execute(tx.conn())
         .await?;
+        crate::allow_lists::forget_trusted(tx, id).await?;
         Ok(())
     }
 

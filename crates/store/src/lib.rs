@@ -5,6 +5,7 @@
 //! transaction that the caller commits.
 
 mod accounts;
+pub mod allow_lists;
 pub mod audit;
 pub mod auth_epoch;
 mod bans;
@@ -19,6 +20,7 @@ mod session_rules;
 mod sessions;
 
 pub use accounts::{AccountRow, NewAccount};
+pub use allow_lists::{AllowListRow, VerificationRow};
 pub use bans::BanRow;
 pub use audit::{Audit, Entry as AuditEntry, Housekeeping};
 pub use classes::ClassRow;

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_session_rules.sql")),
     (6, include_str!("../migrations/0006_domain_session_rules.sql")),
     (7, include_str!("../migrations/0007_notifications.sql")),
+    (8, include_str!("../migrations/0008_allow_lists.sql")),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

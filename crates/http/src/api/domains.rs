@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State as Extract};
 use axum::http::StatusCode;
-use deskward_proto::{CreateDomain, Domain, RoleNotifications, SetNotifications, UpdateDomain};
+use deskward_proto::{AllowList, CreateDomain, Domain, RoleNotifications, SetAllowList, SetNotifications, UpdateDomain};
 
 use crate::extract::{ApiJson, Session};
 use crate::{ApiError, State, convert};
@@ -85,4 +85,22 @@ pub async fn set_notifications(
 ) -> Result<Json<Vec<RoleNotifications>>, ApiError> {
     let rows = convert::notifications_in(&req)?;
     Ok(Json(convert::notifications(&app.set_notification_rules(&caller, &domain, &rows).await?)))
+}
+
+pub async fn allow_list(
+    Extract(app): Extract<State>,
+    Session(caller): Session,
+    Path(domain): Path<String>,
+) -> Result<Json<AllowList>, ApiError> {
+    Ok(Json(convert::allow_list(&app.allow_list(&caller, &domain).await?)))
+}
+
+pub async fn set_allow_list(
+    Extract(app): Extract<State>,
+    Session(caller): Session,
+    Path(domain): Path<String>,
+    ApiJson(req): ApiJson<SetAllowList>,
+) -> Result<Json<AllowList>, ApiError> {
+    let list = app.set_allow_list(&caller, &domain, &req.networks, req.admins_only, req.trust_seconds).await?;
+    Ok(Json(convert::allow_list(&list)))
 }

@@ -74,6 +74,8 @@ async fn every_api_change_is_audited(backend: Backend) {
             Some(json!({"users_idle_seconds": 900, "remember_me": false})), "domain.session_rules", "domain:audit.test"),
         (&admin, "PUT", "/api/v1/domains/{domain}/notifications", format!("{d}/notifications"),
             Some(json!({"roles": [{"role": "agent", "login_success": true, "login_failure": true}]})), "domain.notifications", "domain:audit.test"),
+        (&admin, "PUT", "/api/v1/domains/{domain}/allow-list", format!("{d}/allow-list"),
+            Some(json!({"networks": ["127.0.0.0/8"], "admins_only": true})), "domain.allow_list", "domain:audit.test"),
         (&admin, "POST", "/api/v1/domains/{domain}/classes", format!("{d}/classes"), Some(json!({"name": "basic"})), "class.create", "class:basic"),
         (&admin, "PATCH", "/api/v1/domains/{domain}/classes/{class}", format!("{d}/classes/basic"), Some(json!({"quota_documents": 10})), "class.update", "class:basic"),
         (&admin, "POST", "/api/v1/domains/{domain}/accounts", format!("{d}/accounts"),
@@ -158,6 +160,7 @@ async fn every_cli_change_is_audited(backend: Backend) {
         ("session set-rules", vec!["session", "set-rules", "cli.test", "--staff-idle", "15m", "--remember-me", "forbid"], None, "domain.session_rules"),
         ("mail set-rules", vec!["mail", "set-rules", "cli.test", "--login-success", "user,agent"], None, "domain.notifications"),
         ("mail reset-rules", vec!["mail", "reset-rules", "cli.test"], None, "domain.notifications"),
+        ("allow-list set", vec!["allow-list", "set", "cli.test", "--networks", "192.0.2.0/24", "--trust-for", "7days"], None, "domain.allow_list"),
         ("class add", vec!["class", "add", "cli.test", "basic"], None, "class.create"),
         ("class set", vec!["class", "set", "cli.test", "basic", "--without", "im"], None, "class.update"),
         ("account add", vec!["account", "add", "bob@cli.test", "--role", "user", "--password-stdin"], Some(BOB_PW), "account.create"),
@@ -191,8 +194,8 @@ async fn every_cli_change_is_audited(backend: Backend) {
         covered.insert(name.to_owned());
     }
     // Every CLI subcommand either changes something (and is exercised above) or only reads.
-    let reads = ["domain list", "domain show", "account list", "account show", "group list", "class list", "policy show", "ban list", "session list", "session rules", "mail queue", "mail rules"];
-    for group in ["domain", "account", "group", "class", "policy", "ban", "session", "mail"] {
+    let reads = ["domain list", "domain show", "account list", "account show", "group list", "class list", "policy show", "ban list", "session list", "session rules", "mail queue", "mail rules", "allow-list show"];
+    for group in ["domain", "account", "group", "class", "policy", "ban", "session", "mail", "allow-list"] {
         let help = server.cli_ok(&[group, "--help"], None);
         let commands = help.split("Commands:").nth(1).unwrap_or("");
         for line in commands.lines().skip(1).take_while(|l| !l.trim().is_empty()) {

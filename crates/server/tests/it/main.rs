@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod allow_lists;
 mod api_admin;
 mod api_session;
 mod audit;

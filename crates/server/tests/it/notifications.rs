@@ -17,12 +17,12 @@ on_both_stores! {
 }
 
 const BOB_PW: &str = "Long-secret-pass-77";
-const RELAY_USER: &str = "deskward-relay";
-const RELAY_PW: &str = "relay-pass-4-tests";
-const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const RELAY_USER: &str = "deskward-relay";
+pub(crate) const RELAY_PW: &str = "relay-pass-4-tests";
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// Server options that send mail through `sink`.
-fn mailing(backend: Backend, sink: &SmtpSink, password: &str) -> ServerOptions {
+pub(crate) fn mailing(backend: Backend, sink: &SmtpSink, password: &str) -> ServerOptions {
     ServerOptions::new(backend)
         .env("DESKWARD_HTTP__TRUSTED_PROXIES", "127.0.0.1")
         .env("DESKWARD_MAIL__RELAY", "localhost")
