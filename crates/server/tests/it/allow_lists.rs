@@ -3,7 +3,7 @@
 //! confirm it on the page it opens, that client is trusted and the login goes through. A
 //! forged, replayed or expired link is refused and recorded.
 
-use deskward_testkit::{Backend, Server, SmtpSink, free_port, on_both_stores, smtp_available};
+use deskward_testkit::{Backend, Browser, Server, SmtpSink, browser_available, free_port, on_both_stores, smtp_available};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -23,7 +23,7 @@ async fn answer(r: reqwest::Response) -> (StatusCode, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-/// The token of the newest confirmation mail for `from`.
+/// The token of the confirmation mail for `from`.
 fn link_token(sink: &SmtpSink, from: &str) -> String {
     let mails = sink.wait_for(1, WAIT, |m| m.subject() == "Confirm a new address for bob@example.org" && m.text().contains(&format!("From: {from}")));
     assert_eq!(mails.len(), 1, "{:?}", sink.messages().iter().map(|m| m.subject()).collect::<Vec<_>>());
@@ -134,4 +134,42 @@ async fn a_login_outside_the_allow_list_waits_for_the_owners_link(backend: Backe
     let (s, page, csrf) = open(&server, &server.client(), &second).await;
     assert_eq!(s, StatusCode::GONE);
     assert!(page.contains("expired") && csrf.is_none(), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_login_is_confirmed_and_completed_in_the_browser() {
+    let Some(python) = smtp_available("the allow-list flow in Chromium") else { return };
+    if !browser_available("the allow-list flow in Chromium") {
+        return;
+    }
+    let mut sink = SmtpSink::prepare(free_port(), Some((RELAY_USER, RELAY_PW)));
+    sink.start(&python);
+    let (server, admin) = with_admin_using(mailing(Backend::Sqlite, &sink, RELAY_PW)).await;
+    add_account(&server, &admin, "example.org", "bob", "user", BOB_PW).await;
+    let (s, v) = call(&admin, "PUT", server.url("/api/v1/domains/example.org/allow-list"), Some(json!({"networks": ["192.0.2.0/24"]}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    let b = Browser::start().await.expect("chromium starts");
+    b.goto(&server.url("/login")).await.unwrap();
+    b.fill("input[name=login]", "bob@example.org").await.unwrap();
+    b.fill("input[name=password]", BOB_PW).await.unwrap();
+    b.click("#submit").await.unwrap();
+    let error = b.wait_for_text("#error", "outside the allow-list").await.unwrap();
+    assert!(error.contains("was mailed"), "{error}");
+
+    let token = link_token(&sink, "127.0.0.1");
+    b.goto(&server.url(&format!("/verify-address/{token}"))).await.unwrap();
+    b.click("#confirm").await.unwrap();
+    b.wait_for_text("#notice", "127.0.0.1 is now trusted for bob@example.org").await.unwrap();
+
+    b.goto(&server.url("/login")).await.unwrap();
+    b.fill("input[name=login]", "bob@example.org").await.unwrap();
+    b.fill("input[name=password]", BOB_PW).await.unwrap();
+    b.click("#submit").await.unwrap();
+    b.wait_for_path("/account").await.unwrap();
+    assert_eq!(b.text("h1").await.as_deref(), Some("bob@example.org"));
+    let console = b.console().await.unwrap();
+    let violations: Vec<&String> = console.iter().filter(|m| m.contains("Content Security Policy") || m.contains("Refused to")).collect();
+    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+    b.quit().await;
 }
