@@ -83,7 +83,7 @@ impl App {
                 let next = now + retry.delay(attempts);
                 OutboxRow::attempted(&mut tx, row.id, "queued", Some(&error), next, now).await?;
                 tx.commit_unaudited(Housekeeping::MailAttempt).await?;
-                tracing::info!(id = row.id, attempts, error = %error, "a message will be retried");
+                tracing::warn!(id = row.id, attempts, retry_in = next - now, error = %error, "a message could not be delivered; it will be retried");
             }
         }
         Ok(())

@@ -154,8 +154,9 @@ async fn logins_failures_and_bans_are_mailed_over_starttls(backend: Backend) {
 async fn mail_waits_for_a_relay_that_is_down_and_gives_up_on_a_refused_login() {
     let Some(python) = smtp_available("mail retries") else { return };
     let mut sink = SmtpSink::prepare(free_port(), Some((RELAY_USER, RELAY_PW)));
-    let (server, admin) = with_admin_using(mailing(Backend::Sqlite, &sink, RELAY_PW)).await;
-    // The relay is down: the test message stays queued with the reason, and is retried.
+    // The relay is down: logins still work (the admin's, mailed to them, waits in the outbox).
+    let (server, admin) = with_admin_using(mailing(Backend::Sqlite, &sink, RELAY_PW).env("DESKWARD_NOTIFY__LOGIN_SUCCESS", "system-admin")).await;
+    // The test message stays queued with the reason, and is retried.
     let out = server.cli_ok(&["mail", "test", "ops@example.net"], None);
     assert!(out.contains("queued test message"), "{out}");
     let waiting = outbox_entry(&server, &admin, |m| m["kind"] == "test" && m["attempts"].as_i64() >= Some(2)).await;
@@ -167,12 +168,14 @@ async fn mail_waits_for_a_relay_that_is_down_and_gives_up_on_a_refused_login() {
     let got = sink.wait_for(1, WAIT, |m| m.subject() == "Deskward test message");
     assert_eq!(got.len(), 1);
     assert!(got[0].tls);
+    let login_mail = sink.wait_for(1, WAIT, |m| m.subject() == "New sign-in to admin@example.org");
+    assert_eq!(login_mail.len(), 1);
     let sent = outbox_entry(&server, &admin, |m| m["kind"] == "test" && m["state"] == "sent").await;
     assert!(sent["attempts"].as_i64() > Some(2), "{sent}");
     assert_eq!(records(&server, &admin, "domain=_system&action=mail.test").await.len(), 1);
     assert_eq!(records(&server, &admin, "domain=_system&action=mail.sent").await.len(), 1);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(sink.messages().len(), 1, "a delivered message was sent again");
+    assert_eq!(sink.messages().len(), 2, "a delivered message was sent again");
     let queue = server.cli_ok(&["mail", "queue"], None);
     assert!(queue.contains("sent") && queue.contains("ops@example.net"), "{queue}");
 
@@ -200,7 +203,7 @@ async fn mail_waits_for_a_relay_that_is_down_and_gives_up_on_a_refused_login() {
     assert!(audited[0]["summary"]["error"].as_str().unwrap().contains("535"), "{audited:?}");
     let logs = records(&refused, &refused_admin, "").await;
     assert!(logs.iter().all(|r| !r.to_string().contains("not-the-relay-password")), "the relay password reached the audit log");
-    assert_eq!(sink.messages().len(), 1);
+    assert_eq!(sink.messages().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
