@@ -93,10 +93,9 @@ impl App {
     /// Holds a checked login from outside its domain's allow-list, unless the client is trusted
     /// for the account. A held login mails the owner a link (one pending link per client at a
     /// time) and is recorded as `login.held` with it, in one transaction.
-    pub(crate) async fn hold_outside_allow_list(&self, account: &AccountRow, caller: &Caller) -> Result<(), AppError> {
+    /// `list` is the account's domain's, read with the login's other reads.
+    pub(crate) async fn hold_outside_allow_list(&self, account: &AccountRow, list: &AllowListRow, caller: &Caller) -> Result<(), AppError> {
         let Ok(ip) = caller.source.ip.parse::<IpAddr>() else { return Ok(()) };
-        let mut c = self.store.conn().await?;
-        let list = AllowListRow::get(&mut c, account.domain_id).await?;
         if list.networks.is_empty() || (list.admins_only && account.role < Role::DomainAdmin) {
             return Ok(());
         }
@@ -106,6 +105,7 @@ impl App {
         }
         let client = net::ban_network(ip).to_string();
         let now = self.now();
+        let mut c = self.store.conn().await?;
         if allow_lists::is_trusted(&mut c, account.id, &client, now).await? {
             return Ok(());
         }
@@ -171,15 +171,17 @@ impl App {
     }
 
     async fn check_link(&self, token: &str, source: &Source) -> Result<(AccountRow, PendingAddress), AppError> {
-        let well_formed = token.len() == 43 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         let mut c = self.store.conn().await?;
-        let found = if well_formed { VerificationRow::find(&mut c, &token_hash(token)).await? } else { None };
+        let found = if crate::is_token(token) { VerificationRow::find(&mut c, &token_hash(token)).await? } else { None };
         let found = match found {
-            Some(v) => AccountRow::get(&mut c, v.account_id).await?.map(|a| (v, a)),
+            Some(v) => match AccountRow::get(&mut c, v.account_id).await? {
+                Some(a) => Some((AllowListRow::get(&mut c, a.domain_id).await?, v, a)),
+                None => None,
+            },
             None => None,
         };
         drop(c);
-        let Some((v, account)) = found else {
+        let Some((list, v, account)) = found else {
             return Err(self.bad_link(source, None, "unknown", "").await);
         };
         if v.used_at.is_some() {
@@ -188,10 +190,9 @@ impl App {
         if v.expires_at <= self.now() {
             return Err(self.bad_link(source, Some(&account), "expired", "this link has expired; log in again to get a new one").await);
         }
-        let mut c = self.store.conn().await?;
-        let list = AllowListRow::get(&mut c, account.domain_id).await?;
         let trust_seconds = list.trust_seconds.unwrap_or(self.addresses.trust_time);
-        Ok((account.clone(), PendingAddress { login: account.login(), network: v.network, trust_seconds }))
+        let pending = PendingAddress { login: account.login(), network: v.network, trust_seconds };
+        Ok((account, pending))
     }
 
     /// Records a link that cannot be used (`address.link_refused`) and makes its error.

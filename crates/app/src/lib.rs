@@ -59,6 +59,11 @@ pub fn random_token() -> String {
     session::new_token().0
 }
 
+/// Whether `s` has the shape of a [`random_token`]: anything else is refused unread.
+pub fn is_token(s: &str) -> bool {
+    s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Where a request came from; recorded with sessions and audit records.
 #[derive(Debug, Clone, Default)]
 pub struct Source {

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use deskward_core::password::{Audience, Verification};
 use deskward_core::{Login, Role, password::policy::MAX_LENGTH};
 use deskward_core::audit::{SYSTEM_CHAIN, clean_field};
-use deskward_store::{AccountRow, DomainRow, SessionRow, SessionRuleRow, policies};
+use deskward_store::{AccountRow, AllowListRow, DomainRow, SessionRow, SessionRuleRow, policies};
 use serde_json::json;
 
 use crate::host_names::Pending;
@@ -23,6 +23,8 @@ struct Checked {
     upgraded: Option<String>,
     /// The account is mailed about its logins.
     notify: bool,
+    /// The domain's allow-list (empty when it has none).
+    allow_list: AllowListRow,
 }
 
 #[derive(Debug, Clone)]
@@ -141,7 +143,7 @@ impl App {
         let checked = self.check_login(login, password, caller).await;
         caller.source.host = host.name().await;
         let checked = checked?;
-        self.hold_outside_allow_list(&checked.account, caller).await?;
+        self.hold_outside_allow_list(&checked.account, &checked.allow_list, caller).await?;
         self.open_session(checked, remember, caller).await
     }
 
@@ -190,12 +192,13 @@ impl App {
         let mut c = self.store.conn().await?;
         let domain_rules = SessionRuleRow::get(&mut c, account.domain_id).await?;
         let notify = self.notifications_for(&mut c, account.domain_id, account.role).await?.login_success;
-        Ok(Checked { account, domain_rules, stored, policy, upgraded, notify })
+        let allow_list = AllowListRow::get(&mut c, account.domain_id).await?;
+        Ok(Checked { account, domain_rules, stored, policy, upgraded, notify, allow_list })
     }
 
     /// Opens the session of a checked login, with its audit record.
     async fn open_session(&self, checked: Checked, remember: bool, caller: &Caller) -> Result<LoginOutcome, Failure> {
-        let Checked { account, domain_rules, stored, policy, upgraded, notify } = checked;
+        let Checked { account, domain_rules, stored, policy, upgraded, notify, .. } = checked;
         let now = self.now();
         let expired = policy.is_expired(account.password_changed_at.unwrap_or(account.created_at), now);
         let (token, session) = self.new_session(&account, &domain_rules, &caller.source, expired || account.must_change_password, remember);

@@ -67,12 +67,12 @@ impl NotifyRules {
 impl App {
     /// A role's switches in a domain; both off when no relay is configured.
     pub(crate) async fn notifications_for(&self, c: &mut Conn, domain_id: i64, role: Role) -> Result<RoleNotifications, AppError> {
+        let off = RoleNotifications { role, login_success: false, login_failure: false, own: false };
         if !self.notify.mail {
-            return Ok(RoleNotifications { role, login_success: false, login_failure: false, own: false });
+            return Ok(off);
         }
         let rows = NotificationRow::get(c, domain_id).await?;
-        let all = self.notify.effective(&rows);
-        Ok(all.into_iter().find(|r| r.role == role).unwrap_or(RoleNotifications { role, login_success: false, login_failure: false, own: false }))
+        Ok(self.notify.effective(&rows).into_iter().find(|r| r.role == role).unwrap_or(off))
     }
 
     /// Queues the mail telling an account about its new session, in the login's transaction.

@@ -130,7 +130,7 @@ async fn login_page(session: Result<AnySession, ApiError>, headers: HeaderMap) -
 /// else a new one.
 fn pre_login_csrf(headers: &HeaderMap) -> String {
     cookie_value(headers, CSRF_COOKIE)
-        .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| deskward_app::is_token(v))
         .map_or_else(deskward_app::random_token, str::to_owned)
 }
 

@@ -144,8 +144,4 @@ impl OutboxRow {
             .collect()
     }
 
-    pub async fn get(c: &mut Conn, id: i64) -> Result<Option<OutboxRow>> {
-        let row = sqlx::query(select!("WHERE id = $1")).bind(id).fetch_optional(c).await?;
-        row.as_ref().map(from_row).transpose()
-    }
 }
