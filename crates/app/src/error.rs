@@ -48,6 +48,10 @@ pub enum AppError {
     /// The database refuses writes (disk full, read-only); the transaction was rolled back.
     #[error("the database refuses writes (its disk is full or it is read-only); nothing was changed")]
     Unwritable(StoreError),
+    /// The stored secrets cannot be used: the key file is missing, unreadable or wrong, or a
+    /// secret was altered. The message names the file or the secret and what to do.
+    #[error("{0}")]
+    SecretsLocked(String),
     #[error("storage: {0}")]
     Store(StoreError),
     #[error("internal error: {0}")]

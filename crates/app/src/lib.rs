@@ -22,6 +22,7 @@ mod notify;
 mod outbox;
 mod policy;
 mod retention;
+mod secrets;
 mod session;
 mod session_admin;
 mod session_rules;
@@ -42,6 +43,7 @@ pub use login::LoginOutcome;
 pub use notify::{NotifyRules, RoleNotifications, address_of};
 pub use outbox::{MAX_LISTED as MAX_LISTED_MAIL, RetryRules, SendFailure};
 pub use retention::MAX_RETENTION_DAYS;
+pub use secrets::{Acknowledgements, KeyFiles, Rotation, RotationStage, SecretInfo, Secrets, SecretsStatus};
 pub use session::{Authenticated, Lifetimes, SessionRules};
 pub use session_admin::SessionEntry;
 
@@ -123,6 +125,7 @@ pub struct App {
     pub host_names: HostNames,
     pub notify: Arc<NotifyRules>,
     pub addresses: AddressRules,
+    pub secrets: Secrets,
 }
 
 impl App {
@@ -139,6 +142,7 @@ impl App {
             host_names: HostNames::off(),
             notify: Arc::default(),
             addresses: AddressRules::default(),
+            secrets: Secrets::default(),
         }
     }
 

@@ -89,6 +89,19 @@ impl App {
         Ok(())
     }
 
+    /// Puts claimed messages back for `delay` seconds without an attempt: the relay could not
+    /// even be tried, because of `reason` (the relay password cannot be read).
+    pub async fn mail_postponed(&self, rows: &[OutboxRow], reason: &str, delay: i64) -> Result<(), AppError> {
+        let next = self.now() + delay.max(1);
+        let reason = clean_field(reason);
+        let mut tx = self.store.begin().await?;
+        for row in rows {
+            OutboxRow::postpone(&mut tx, row.id, &reason, next).await?;
+        }
+        tx.commit_unaudited(Housekeeping::MailAttempt).await?;
+        Ok(())
+    }
+
     /// The newest messages, without bodies (a body may hold a verification link): all for
     /// system administrators, their domain's for a domain administrator.
     pub async fn outbox(&self, caller: &Caller, domain: Option<&str>, limit: i64) -> Result<Vec<OutboxRow>, AppError> {

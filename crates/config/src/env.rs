@@ -51,6 +51,9 @@ fn unknown(var: &str) -> (String, String) {
         ),
         None => (rest.clone(), suggest::key(None, &rest)),
     };
+    if let Some(why) = schema::moved(&key) {
+        return (key, why.to_owned());
+    }
     let message = match hint {
         Some(k) => format!("unknown key; did you mean `{}`?", k.env_var()),
         None => "unknown key; setting variables are named like DESKWARD_HTTP__LISTEN".into(),

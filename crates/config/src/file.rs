@@ -103,6 +103,9 @@ fn entries(item: &Item) -> Option<Vec<(&Key, &Item)>> {
 }
 
 fn unknown_key(section: Option<&str>, leaf: &str) -> String {
+    if let Some(why) = section.and_then(|s| schema::moved(&format!("{s}.{leaf}"))) {
+        return why.to_owned();
+    }
     match suggest::key(section, leaf) {
         Some(k) => format!("unknown key; did you mean `{}`?", k.key),
         None => "unknown key".into(),

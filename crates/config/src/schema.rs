@@ -41,8 +41,6 @@ pub(crate) enum Rule {
     Addrs(Slot<Vec<SocketAddr>>),
     /// Free text, trimmed.
     Text(Slot<String>),
-    /// Text never printed: the effective settings show only whether it is set.
-    Secret(Slot<Option<String>>),
     /// One of a fixed set of words.
     Choice(Slot<String>, &'static [&'static str]),
     /// A list of account roles.
@@ -61,6 +59,12 @@ static KEYS: &[KeyDoc] = &[
         default: r#""data""#,
         help: "directory for the SQLite database, the self-signed certificate and other state",
         rule: Rule::Path(|s| &mut s.server.data_dir),
+    },
+    KeyDoc {
+        key: "server.key_file",
+        default: r#""""#,
+        help: "the key file that seals stored secrets once `deskward secrets enable` ran; unset means encryption-key.bin in server.data_dir. Back it up apart from the database",
+        rule: Rule::OptPath(|s| &mut s.server.key_file),
     },
     KeyDoc {
         key: "http.listen",
@@ -297,12 +301,6 @@ static KEYS: &[KeyDoc] = &[
         rule: Rule::Text(|s| &mut s.mail.username),
     },
     KeyDoc {
-        key: "mail.password",
-        default: r#""""#,
-        help: "the password of mail.username (never logged or shown)",
-        rule: Rule::Secret(|s| &mut s.mail.password),
-    },
-    KeyDoc {
         key: "mail.from",
         default: r#""Deskward <deskward@localhost>""#,
         help: "the sender of Deskward's mail, an address with an optional display name",
@@ -471,7 +469,6 @@ impl KeyDoc {
             Rule::Networks(_) => "list of IP addresses and CIDR ranges, like [\"10.0.0.0/8\", \"2001:db8::/32\"]".into(),
             Rule::Addrs(_) => "list of IP addresses with ports, like [\"192.0.2.53:53\"]".into(),
             Rule::Text(_) => "text".into(),
-            Rule::Secret(_) => "text, or empty for unset".into(),
             Rule::Choice(_, words) => words.join(", "),
             Rule::Roles(_) => "list of roles, like [\"user\", \"agent\"]".into(),
         }
@@ -499,7 +496,6 @@ pub fn effective(settings: &Settings) -> Vec<(&'static str, String)> {
                 Rule::Networks(slot) => slot(&mut s).to_string(),
                 Rule::Addrs(slot) => slot(&mut s).iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
                 Rule::Text(slot) | Rule::Choice(slot, _) => slot(&mut s).clone(),
-                Rule::Secret(slot) => if slot(&mut s).is_some() { "(set)".into() } else { String::new() },
                 Rule::Roles(slot) => slot(&mut s).iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", "),
             };
             (k.key, v)
@@ -508,6 +504,18 @@ pub fn effective(settings: &Settings) -> Vec<(&'static str, String)> {
 }
 
 /// Looks up a key by its dotted name.
+/// Keys that were settings once and moved elsewhere, with where they went: reported instead
+/// of "unknown key" so an old configuration gets told what to do.
+const MOVED: &[(&str, &str)] = &[(
+    "mail.password",
+    "the relay password is no longer read from the configuration: store it with `deskward mail password` (it then goes through the secrets store, encrypted once `deskward secrets enable` ran), and remove this key",
+)];
+
+/// Where a key that no longer exists went, if it moved.
+pub(crate) fn moved(key: &str) -> Option<&'static str> {
+    MOVED.iter().find(|(k, _)| *k == key).map(|(_, why)| *why)
+}
+
 pub(crate) fn find(key: &str) -> Option<&'static KeyDoc> {
     KEYS.iter().find(|k| k.key == key)
 }
@@ -660,10 +668,6 @@ impl Rule {
                     .collect::<Result<_, _>>()?;
             }
             Rule::Text(slot) => *slot(s) = self.text(raw)?.trim().to_owned(),
-            Rule::Secret(slot) => {
-                let v = self.text(raw)?;
-                *slot(s) = (!v.is_empty()).then(|| v.to_owned());
-            }
             Rule::Choice(slot, words) => {
                 let v = self.text(raw)?.to_ascii_lowercase();
                 if !words.contains(&v.as_str()) {
@@ -705,7 +709,7 @@ impl Rule {
             Rule::Bool(_) => "true or false".into(),
             Rule::Networks(_) => "an array of strings like [\"10.0.0.0/8\"]".into(),
             Rule::Addrs(_) => "an array of strings like [\"192.0.2.53:53\"]".into(),
-            Rule::Text(_) | Rule::Secret(_) => "a string".into(),
+            Rule::Text(_) => "a string".into(),
             Rule::Choice(_, words) => format!("a string, one of {}", words.join(", ")),
             Rule::Roles(_) => "an array of strings like [\"user\"]".into(),
         }

@@ -28,6 +28,8 @@ pub struct Settings {
 pub struct ServerSettings {
     /// Directory for the database file, the self-signed certificate and other state.
     pub data_dir: PathBuf,
+    /// The key file of stored secrets; `None` means `encryption-key.bin` in `data_dir`.
+    pub key_file: Option<PathBuf>,
 }
 
 /// `[http]`
@@ -132,7 +134,7 @@ pub struct GuardSettings {
 }
 
 /// `[mail]`: the SMTP relay Deskward's own mail goes through (see `docs/notifications.md`).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailSettings {
     /// Empty means no mail is sent.
     pub relay: String,
@@ -141,29 +143,10 @@ pub struct MailSettings {
     pub security: String,
     pub ca_file: Option<PathBuf>,
     pub username: String,
-    pub password: Option<String>,
     pub from: String,
     pub timeout: Duration,
     pub retry_delay: Duration,
     pub max_attempts: u32,
-}
-
-impl std::fmt::Debug for MailSettings {
-    /// Never prints the password.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MailSettings")
-            .field("relay", &self.relay)
-            .field("port", &self.port)
-            .field("security", &self.security)
-            .field("ca_file", &self.ca_file)
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "(set)"))
-            .field("from", &self.from)
-            .field("timeout", &self.timeout)
-            .field("retry_delay", &self.retry_delay)
-            .field("max_attempts", &self.max_attempts)
-            .finish()
-    }
 }
 
 /// `[notify]`: who is mailed about logins and bans; domains override the login part.
@@ -206,6 +189,7 @@ impl Settings {
         Settings {
             server: ServerSettings {
                 data_dir: PathBuf::new(),
+                key_file: None,
             },
             http: HttpSettings {
                 listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
@@ -276,7 +260,6 @@ impl Settings {
                 security: String::new(),
                 ca_file: None,
                 username: String::new(),
-                password: None,
                 from: String::new(),
                 timeout: Duration::ZERO,
                 retry_delay: Duration::ZERO,

@@ -524,7 +524,7 @@ fn display_is_one_error_per_line() {
 /// this fail to compile when a field is added to `Settings`, so `keys()` must keep up.
 fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
     let Settings {
-        server: ServerSettings { data_dir },
+        server: ServerSettings { data_dir, key_file },
         http:
             HttpSettings {
                 listen,
@@ -599,7 +599,6 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
                 security,
                 ca_file,
                 username,
-                password,
                 from,
                 timeout: mail_timeout,
                 retry_delay,
@@ -620,6 +619,7 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
         }
     };
     diff(*data_dir != b.server.data_dir, "server.data_dir");
+    diff(*key_file != b.server.key_file, "server.key_file");
     diff(*listen != b.http.listen, "http.listen");
     diff(*tls_cert != b.http.tls_cert, "http.tls_cert");
     diff(*tls_key != b.http.tls_key, "http.tls_key");
@@ -702,7 +702,6 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
     diff(*security != m.security, "mail.security");
     diff(*ca_file != m.ca_file, "mail.ca_file");
     diff(*username != m.username, "mail.username");
-    diff(*password != m.password, "mail.password");
     diff(*from != m.from, "mail.from");
     diff(*mail_timeout != m.timeout, "mail.timeout");
     diff(*retry_delay != m.retry_delay, "mail.retry_delay");
@@ -719,6 +718,7 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
 fn other_value(key: &str) -> &'static str {
     match key {
         "server.data_dir" => "/srv/deskward",
+        "server.key_file" => "/etc/deskward/encryption-key.bin",
         "http.listen" => "0.0.0.0:443",
         "http.tls_cert" => "cert.pem",
         "http.tls_key" => "key.pem",
@@ -771,7 +771,6 @@ fn other_value(key: &str) -> &'static str {
         "mail.security" => "tls",
         "mail.ca_file" => "/etc/ssl/relay-ca.pem",
         "mail.username" => "deskward",
-        "mail.password" => "relay-secret",
         "mail.from" => "Help <help@example.org>",
         "mail.timeout" => "5s",
         "mail.retry_delay" => "10s",
@@ -955,14 +954,15 @@ fn a_ban_longer_than_its_ceiling_is_refused() {
 }
 
 #[test]
-fn mail_settings_are_checked_and_the_password_never_shown() {
-    let s = ok("[mail]\nrelay = \"smtp.example.org\"\nsecurity = \"TLS\"\npassword = \"relay-secret\"\n\n[notify]\nlogin_failure = [\"agent\", \"user\", \"agent\"]\n");
+fn mail_settings_are_checked_and_the_relay_password_is_not_a_setting() {
+    let s = ok("[mail]\nrelay = \"smtp.example.org\"\nsecurity = \"TLS\"\n\n[notify]\nlogin_failure = [\"agent\", \"user\", \"agent\"]\n");
     assert_eq!(s.mail.security, "tls");
     assert_eq!(s.notify.login_failure, vec![deskward_core::Role::User, deskward_core::Role::Agent]);
-    let values = effective(&s);
-    assert!(values.iter().any(|(k, v)| *k == "mail.password" && v == "(set)"));
-    assert!(values.iter().all(|(_, v)| !v.contains("relay-secret")));
-    assert!(!format!("{s:?}").contains("relay-secret"));
+    // The password moved to the secrets store: an old configuration is told where, and the
+    // value is repeated nowhere.
+    let moved = "the relay password is no longer read from the configuration: store it with `deskward mail password` (it then goes through the secrets store, encrypted once `deskward secrets enable` ran), and remove this key";
+    assert_eq!(lines("[mail]\npassword = \"relay-secret\"\n", &[]), vec![format!("deskward.toml:2:1: mail.password: {moved}")]);
+    assert_eq!(lines("", &[("DESKWARD_MAIL__PASSWORD", "relay-secret")]), vec![format!("environment DESKWARD_MAIL__PASSWORD: mail.password: {moved}")]);
     assert_eq!(
         lines("[mail]\nsecurity = \"ssl\"\n", &[]),
         vec!["deskward.toml:2:12: mail.security: invalid value \"ssl\"; expected one of starttls, tls, none"]

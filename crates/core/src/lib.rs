@@ -9,6 +9,7 @@ pub mod name;
 pub mod net;
 pub mod password;
 pub mod role;
+pub mod secret;
 
 pub use name::{AccountName, DomainName, EmailAddress, Login, NameError, ObjectName};
 pub use role::Role;

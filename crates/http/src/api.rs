@@ -9,6 +9,7 @@ mod groups;
 mod mail;
 pub mod me;
 mod policies;
+mod secrets;
 
 use axum::Json;
 use axum::Router;
@@ -70,6 +71,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/bans/{network}"),
     ("GET", "/api/v1/mail/outbox"),
     ("POST", "/api/v1/mail/test"),
+    ("PUT", "/api/v1/mail/relay-password"),
+    ("DELETE", "/api/v1/mail/relay-password"),
+    ("GET", "/api/v1/secrets"),
+    ("POST", "/api/v1/secrets/enable"),
 ];
 
 pub fn routes() -> Router<State> {
@@ -112,6 +117,9 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/bans/{network}", axum::routing::delete(bans::remove))
         .route("/api/v1/mail/outbox", get(mail::outbox))
         .route("/api/v1/mail/test", axum::routing::post(mail::test))
+        .route("/api/v1/mail/relay-password", put(mail::set_relay_password).delete(mail::remove_relay_password))
+        .route("/api/v1/secrets", get(secrets::status))
+        .route("/api/v1/secrets/enable", axum::routing::post(secrets::enable))
 }
 
 /// Unauthenticated liveness answer; also the baseline of the request-rate benchmark.

@@ -229,3 +229,27 @@ pub fn allow_list(a: &deskward_app::AllowList) -> proto::AllowList {
         effective_trust_seconds: a.effective_trust_seconds,
     }
 }
+
+pub fn secrets_state(s: &deskward_app::SecretsStatus) -> proto::SecretsState {
+    proto::SecretsState {
+        enabled: s.enabled,
+        key_file: s.key_file.clone(),
+        key_problem: s.key_problem.clone(),
+        keys: s
+            .keys
+            .iter()
+            .map(|k| proto::SecretKeyInfo { key_id: k.key_id.clone(), active: k.retired_at.is_none(), created_at: time(k.created_at), retired_at: k.retired_at.map(time) })
+            .collect(),
+        secrets: s
+            .secrets
+            .iter()
+            .map(|x| proto::StoredSecret {
+                owner: x.owner.clone(),
+                field: x.field.clone(),
+                sealed_with: x.sealed_with.clone(),
+                updated_at: time(x.updated_at),
+                problem: x.problem.clone(),
+            })
+            .collect(),
+    }
+}

@@ -418,3 +418,58 @@ pub struct SetAllowList {
     #[serde(default)]
     pub trust_seconds: Option<i64>,
 }
+
+/// `PUT /mail/relay-password`: the password of `mail.username`, kept in the secrets store.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayPassword {
+    pub password: String,
+}
+
+impl std::fmt::Debug for RelayPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RelayPassword { .. }")
+    }
+}
+
+/// `POST /secrets/enable`: both acknowledgements must be true.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EnableEncryption {
+    /// Losing the key file loses every encrypted secret.
+    pub i_understand_key_loss: bool,
+    /// A secure backup of the key file is prepared, apart from the database's backups.
+    pub key_backed_up: bool,
+}
+
+/// `GET /secrets`: whether stored secrets are encrypted, the keys, and each secret's state
+/// (never its value).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SecretsState {
+    pub enabled: bool,
+    pub key_file: String,
+    /// Why the stored secrets are locked (the key file is missing, unreadable or wrong).
+    pub key_problem: Option<String>,
+    pub keys: Vec<SecretKeyInfo>,
+    pub secrets: Vec<StoredSecret>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SecretKeyInfo {
+    pub key_id: String,
+    pub active: bool,
+    pub created_at: String,
+    pub retired_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StoredSecret {
+    /// What it belongs to, like `mail.relay`.
+    pub owner: String,
+    pub field: String,
+    /// The key it is sealed with; `null` when stored in the clear.
+    pub sealed_with: Option<String>,
+    pub updated_at: String,
+    /// Why it does not open, if it does not.
+    pub problem: Option<String>,
+}

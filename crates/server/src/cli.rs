@@ -11,6 +11,7 @@ mod domain;
 mod group;
 mod mail;
 mod policy;
+mod secrets;
 mod session;
 
 use std::io::BufRead;
@@ -74,6 +75,9 @@ pub enum Command {
     /// Deskward's own mail: the outbox, a test message, login mails per domain
     #[command(subcommand)]
     Mail(mail::Cmd),
+    /// Encryption of stored secrets (relay and directory passwords) with a key file
+    #[command(subcommand)]
+    Secrets(secrets::Cmd),
     /// Inspect the configuration
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -109,6 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Session(cmd) => session::run(&app().await?, cmd).await,
         Command::Mail(cmd) => mail::run(&app().await?, cmd).await,
         Command::AllowList(cmd) => allow_list::run(&app().await?, cmd).await,
+        Command::Secrets(cmd) => secrets::run(&app().await?, cmd).await,
         Command::Config(ConfigCmd::Check) => {
             println!("{settings:#?}");
             Ok(())
@@ -125,6 +130,19 @@ fn init_logging(settings: &deskward_config::Settings) {
         deskward_config::LogFormat::Json => builder.json().try_init(),
         deskward_config::LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Reads a password: asked for without echo on a terminal, else one line of standard input.
+pub fn ask_password(prompt: &str) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return read_password();
+    }
+    let password = rpassword::prompt_password(prompt).map_err(|e| anyhow!("cannot read the password: {e}"))?;
+    if password.is_empty() {
+        bail!("the password is empty");
+    }
+    Ok(password)
 }
 
 /// Reads one password line from standard input (for `--password-stdin`).

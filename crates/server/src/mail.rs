@@ -1,5 +1,7 @@
 //! Delivery of the outbox through the configured SMTP relay (`[mail]`), with lettre. TLS is
 //! required unless `mail.security = "none"`, which is accepted only for a relay on this host.
+//! The relay password comes from the secrets store, read for each round of deliveries, so a
+//! password set with `deskward mail password` applies without a restart.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -11,6 +13,7 @@ use deskward_store::OutboxRow;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// How often the outbox is read for due messages.
@@ -20,7 +23,9 @@ const BATCH: i64 = 20;
 
 /// The relay and how to reach it, checked at start.
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    builder: AsyncSmtpTransportBuilder,
+    /// `mail.username`; empty when the relay takes no login.
+    username: String,
     from: Mailbox,
     retry: RetryRules,
     /// Seconds a claim holds: longer than one attempt can take.
@@ -53,16 +58,14 @@ pub fn mailer(m: &MailSettings) -> anyhow::Result<Option<Mailer>> {
             if mode == "tls" { Tls::Wrapper(params) } else { Tls::Required(params) }
         }
     };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&m.relay)
+    let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&m.relay)
         .port(port)
         .tls(tls)
         .timeout(Some(m.timeout));
-    if !m.username.is_empty() {
-        builder = builder.credentials(Credentials::new(m.username.clone(), m.password.clone().unwrap_or_default()));
-    }
     let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX).max(1);
     Ok(Some(Mailer {
-        transport: builder.build(),
+        builder,
+        username: m.username.clone(),
         from,
         retry: RetryRules { first_delay: secs(m.retry_delay), max_attempts: i64::from(m.max_attempts) },
         lease: secs(m.timeout).saturating_mul(2).saturating_add(60),
@@ -74,7 +77,20 @@ fn is_this_host(relay: &str) -> bool {
 }
 
 impl Mailer {
-    async fn send(&self, row: &OutboxRow) -> Result<(), SendFailure> {
+    /// The transport for one round, logged in with the stored relay password; the error says
+    /// why the relay cannot be tried at all.
+    async fn transport(&self, app: &App) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+        if self.username.is_empty() {
+            return Ok(self.builder.clone().build());
+        }
+        match app.relay_password().await {
+            Ok(Some(password)) => Ok(self.builder.clone().credentials(Credentials::new(self.username.clone(), password.to_string())).build()),
+            Ok(None) => Err("mail.username is set but no relay password is stored: set it with `deskward mail password`".into()),
+            Err(e) => Err(format!("the relay password cannot be read: {e}")),
+        }
+    }
+
+    async fn send(&self, transport: &AsyncSmtpTransport<Tokio1Executor>, row: &OutboxRow) -> Result<(), SendFailure> {
         let permanent = |message: String| SendFailure { permanent: true, message };
         let to: Mailbox = row.recipient.parse().map_err(|e| permanent(format!("recipient {:?} is not a mail address: {e}", row.recipient)))?;
         let message = Message::builder()
@@ -84,7 +100,7 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(row.body.clone())
             .map_err(|e| permanent(format!("cannot build the message: {e}")))?;
-        match self.transport.send(message).await {
+        match transport.send(message).await {
             Ok(_) => Ok(()),
             Err(e) => Err(SendFailure { permanent: e.is_permanent(), message: describe(&e) }),
         }
@@ -108,11 +124,29 @@ fn describe(e: &lettre::transport::smtp::Error) -> String {
 pub fn start(app: App, mailer: Mailer) {
     let caller = Caller { name: "mailer".into(), ..Caller::system(&crate::cli::host_name()) };
     tokio::spawn(async move {
+        // The last reason mail could not be tried, logged once rather than every round.
+        let mut reported: Option<String> = None;
         loop {
             match app.claim_due_mail(BATCH, mailer.lease).await {
+                Ok(rows) if rows.is_empty() => {}
                 Ok(rows) => {
+                    let transport = match mailer.transport(&app).await {
+                        Ok(t) => t,
+                        Err(reason) => {
+                            if reported.as_deref() != Some(reason.as_str()) {
+                                tracing::error!(reason = %reason, "mail waits in the outbox: the relay cannot be tried");
+                                reported = Some(reason.clone());
+                            }
+                            if let Err(e) = app.mail_postponed(&rows, &reason, mailer.retry.first_delay).await {
+                                tracing::warn!(error = %e, "cannot put messages back; they are due again when their claim ends");
+                            }
+                            tokio::time::sleep(POLL).await;
+                            continue;
+                        }
+                    };
+                    reported = None;
                     for row in &rows {
-                        let outcome = mailer.send(row).await;
+                        let outcome = mailer.send(&transport, row).await;
                         if let Err(e) = app.mail_attempted(&caller, row, outcome, mailer.retry).await {
                             tracing::warn!(error = %e, id = row.id, "cannot record a delivery attempt; the message will be tried again");
                         }

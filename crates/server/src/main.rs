@@ -4,6 +4,7 @@ mod audit_files;
 mod cli;
 mod data_dir;
 mod import;
+mod key_file;
 mod mail;
 mod retention;
 mod serve;

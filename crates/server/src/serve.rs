@@ -52,6 +52,12 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         .map_err(|e| anyhow!("cannot write the start's audit record: {e}"))?;
     // Bans are in force from the first request, not from the first poll.
     app.reload_bans().await.map_err(|e| anyhow!("cannot read the bans: {e}"))?;
+    // A key file problem locks the stored secrets only: the server starts and says what to do.
+    match app.check_secrets().await {
+        Ok(Some(key)) => tracing::info!(%key, "stored secrets are encrypted and their key file is in place"),
+        Ok(None) => {}
+        Err(e) => tracing::error!("stored secrets are locked: {e}"),
+    }
     app.start_background_tasks();
     crate::retention::start(app.clone(), settings);
     if let Some(url) = &settings.audit.syslog {

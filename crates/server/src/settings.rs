@@ -4,13 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
-use deskward_app::{App, EventLimit, EventQueue, Guard, GuardRules, Hasher, HasherLimits, Lifetimes, NetworkRules, NotifyRules, SessionRules};
+use deskward_app::{App, Secrets, EventLimit, EventQueue, Guard, GuardRules, Hasher, HasherLimits, Lifetimes, NetworkRules, NotifyRules, SessionRules};
 use deskward_config::Settings;
 use deskward_core::password::HashParams;
 use deskward_store::{OpenOptions, Store};
 
 use crate::cli::Global;
 use crate::data_dir;
+use crate::key_file::KeyFileDir;
 
 pub fn load(global: &Global) -> anyhow::Result<Settings> {
     let mut settings = deskward_config::load(global.config.as_deref(), utf8_env())
@@ -93,6 +94,8 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
         link_timeout: seconds(settings.guard.address_link_timeout),
         trust_time: seconds(settings.guard.address_trust_time),
     };
+    let key_file = settings.server.key_file.clone().unwrap_or_else(|| dir.join("encryption-key.bin"));
+    app.secrets = Secrets::new(std::sync::Arc::new(KeyFileDir::new(key_file)));
     let events = EventLimit::new(settings.audit.events_per_window, settings.audit.event_window);
     app.events = std::sync::Arc::new(EventQueue::new(events));
     if let Some(offset) = std::env::var("DESKWARD_TEST_CLOCK_OFFSET").ok().and_then(|v| v.parse::<i64>().ok()) {

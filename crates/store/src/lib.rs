@@ -16,6 +16,7 @@ mod migrate;
 mod notifications;
 mod outbox;
 pub mod policies;
+pub mod secrets;
 mod session_rules;
 mod sessions;
 
@@ -113,7 +114,10 @@ impl Store {
             // per login.
             pool = pool.after_connect(|conn, _| {
                 Box::pin(async move {
-                    sqlx::raw_sql("PRAGMA synchronous = NORMAL").execute(conn).await?;
+                    sqlx::raw_sql("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                    // Deleted and replaced content is overwritten rather than left in free
+                    // space, so a secret stored before encryption was on does not linger.
+                    sqlx::raw_sql("PRAGMA secure_delete = ON").execute(conn).await?;
                     Ok(())
                 })
             });

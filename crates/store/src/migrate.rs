@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_domain_session_rules.sql")),
     (7, include_str!("../migrations/0007_notifications.sql")),
     (8, include_str!("../migrations/0008_allow_lists.sql")),
+    (9, include_str!("../migrations/0009_secrets.sql")),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

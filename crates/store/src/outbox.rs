@@ -130,6 +130,18 @@ impl OutboxRow {
         Ok(())
     }
 
+    /// Puts a claimed message back, due at `next`, without counting an attempt: the fault is
+    /// the server's own (its relay password cannot be read), not the message's or the relay's.
+    pub async fn postpone(tx: &mut Tx, id: i64, error: &str, next: i64) -> Result<()> {
+        sqlx::query("UPDATE outbox SET last_error = $1, next_attempt_at = $2 WHERE id = $3 AND state = 'queued'")
+            .bind(error)
+            .bind(next)
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        Ok(())
+    }
+
     /// The newest messages of `chains` (all when `None`), newest first, without bodies'
     /// secrets: the body is left out because a verification link is a credential.
     pub async fn recent(c: &mut Conn, chain: Option<&str>, limit: i64) -> Result<Vec<OutboxRow>> {

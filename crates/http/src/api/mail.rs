@@ -1,10 +1,11 @@
-//! `/mail`: the outbox of Deskward's own mail, and a test message to check the relay.
+//! `/mail`: the outbox of Deskward's own mail, a test message to check the relay, and the
+//! relay's password (kept in the secrets store).
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State as Extract};
 use axum::http::StatusCode;
-use deskward_proto::{OutboxMessage, Queued, TestMail};
+use deskward_proto::{OutboxMessage, Queued, RelayPassword, TestMail};
 use serde::Deserialize;
 
 use crate::extract::{ApiJson, Session};
@@ -35,4 +36,18 @@ pub async fn test(
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
     let id = app.queue_test_mail(&caller, &req.to).await?;
     Ok((StatusCode::ACCEPTED, Json(Queued { id })))
+}
+
+pub async fn set_relay_password(
+    Extract(app): Extract<State>,
+    Session(caller): Session,
+    ApiJson(req): ApiJson<RelayPassword>,
+) -> Result<StatusCode, ApiError> {
+    app.set_relay_password(&caller, Some(&req.password)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn remove_relay_password(Extract(app): Extract<State>, Session(caller): Session) -> Result<StatusCode, ApiError> {
+    app.set_relay_password(&caller, None).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,4 +1,5 @@
-//! `deskward mail …`: the outbox, a test message, and which roles a domain mails about logins.
+//! `deskward mail …`: the outbox, a test message, the relay password, and which roles a domain
+//! mails about logins.
 
 use clap::Subcommand;
 use deskward_app::App;
@@ -19,6 +20,12 @@ pub enum Cmd {
     },
     /// Queue a test message to check the relay settings
     Test { to: String },
+    /// Store the relay password of mail.username (read from standard input) in the secrets store
+    Password {
+        /// Remove the stored password instead
+        #[arg(long)]
+        clear: bool,
+    },
     /// Show which roles of a domain are mailed about their logins
     Rules { domain: String },
     /// Set which roles of a domain are mailed about their logins (every role gets this domain's own setting)
@@ -51,6 +58,11 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
         Cmd::Test { to } => {
             let id = app.queue_test_mail(&op, &to).await.map_err(fail)?;
             println!("queued test message {id} to {to}; `deskward mail queue` shows its delivery");
+        }
+        Cmd::Password { clear } => {
+            let password = if clear { None } else { Some(crate::cli::ask_password("Relay password: ")?) };
+            app.set_relay_password(&op, password.as_deref()).await.map_err(fail)?;
+            println!("{}", if clear { "the relay password is removed" } else { "the relay password is stored; the server uses it from its next delivery" });
         }
         Cmd::Rules { domain } => print(&app.notification_rules(&op, &domain).await.map_err(fail)?),
         Cmd::SetRules { domain, login_success, login_failure } => {

@@ -8,7 +8,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
 use crate::audit::{events, records};
-use crate::notifications::{RELAY_PW, RELAY_USER, WAIT, mailing};
+use crate::notifications::{RELAY_PW, RELAY_USER, WAIT, mailing, store_relay_password};
 use crate::support::*;
 
 on_both_stores! {
@@ -50,7 +50,8 @@ async fn a_login_outside_the_allow_list_waits_for_the_owners_link(backend: Backe
     let Some(python) = smtp_available("allow-lists") else { return };
     let mut sink = SmtpSink::prepare(free_port(), Some((RELAY_USER, RELAY_PW)));
     sink.start(&python);
-    let (mut server, admin) = with_admin_using(mailing(backend, &sink, RELAY_PW)).await;
+    let (mut server, admin) = with_admin_using(mailing(backend, &sink)).await;
+    store_relay_password(&server, RELAY_PW);
     let accounts = server.url("/api/v1/domains/example.org/accounts");
     let (s, v) = call(&admin, "POST", accounts, Some(json!({"name": "bob", "role": "user", "password": BOB_PW, "email": "bob@example.net"}))).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
@@ -144,7 +145,8 @@ async fn a_held_login_is_confirmed_and_completed_in_the_browser() {
     }
     let mut sink = SmtpSink::prepare(free_port(), Some((RELAY_USER, RELAY_PW)));
     sink.start(&python);
-    let (server, admin) = with_admin_using(mailing(Backend::Sqlite, &sink, RELAY_PW)).await;
+    let (server, admin) = with_admin_using(mailing(Backend::Sqlite, &sink)).await;
+    store_relay_password(&server, RELAY_PW);
     add_account(&server, &admin, "example.org", "bob", "user", BOB_PW).await;
     let (s, v) = call(&admin, "PUT", server.url("/api/v1/domains/example.org/allow-list"), Some(json!({"networks": ["192.0.2.0/24"]}))).await;
     assert_eq!(s, StatusCode::OK, "{v}");

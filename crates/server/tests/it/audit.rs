@@ -51,6 +51,7 @@ type Step<'a> = (&'a Client, &'a str, &'a str, String, Option<Value>, &'a str, &
 const BOB_PW: &str = "Plenty-long-secret-1";
 const BOB_PW2: &str = "Another-long-secret-2";
 const BOB_PW3: &str = "Third-long-secret-33";
+const RELAY_SECRET: &str = "relay-secret-for-audit-9";
 
 /// A server whose mail goes to a relay that is not there: enough to queue mail.
 fn with_relay(backend: Backend) -> ServerOptions {
@@ -105,6 +106,9 @@ async fn every_api_change_is_audited(backend: Backend) {
         (&admin, "POST", "/api/v1/bans", "/api/v1/bans".into(), Some(json!({"network": "198.51.100.0/24", "seconds": 600})), "ban.added", "network:198.51.100.0/24"),
         (&admin, "DELETE", "/api/v1/bans/{network}", "/api/v1/bans/198.51.100.0%2F24".into(), None, "ban.lifted", "network:198.51.100.0/24"),
         (&admin, "POST", "/api/v1/mail/test", "/api/v1/mail/test".into(), Some(json!({"to": "ops@example.net"})), "mail.test", "mail:ops@example.net"),
+        (&admin, "PUT", "/api/v1/mail/relay-password", "/api/v1/mail/relay-password".into(), Some(json!({"password": RELAY_SECRET})), "mail.relay_password", "secret:mail.relay/password"),
+        (&admin, "POST", "/api/v1/secrets/enable", "/api/v1/secrets/enable".into(), Some(json!({"i_understand_key_loss": true, "key_backed_up": true})), "secrets.enabled", "secrets"),
+        (&admin, "DELETE", "/api/v1/mail/relay-password", "/api/v1/mail/relay-password".into(), None, "mail.relay_password", "secret:mail.relay/password"),
     ];
     let mut covered = BTreeSet::new();
     for (client, method, route, path, body, action, target) in steps {
@@ -114,7 +118,8 @@ async fn every_api_change_is_audited(backend: Backend) {
             p if p.ends_with("@bob3") => p.replace("@bob3", &session_id(&server, &bob3, true).await),
             p => p,
         };
-        let chain = if route.starts_with("/api/v1/bans") || route.starts_with("/api/v1/mail") { "_system" } else { "audit.test" };
+        let system = ["/api/v1/bans", "/api/v1/mail", "/api/v1/secrets"];
+        let chain = if system.iter().any(|p| route.starts_with(p)) { "_system" } else { "audit.test" };
         let before = records(&server, &admin, &format!("domain={chain}&action={action}")).await.len();
         let (s, v) = call(client, method, server.url(&path), body).await;
         assert!(s.is_success(), "{method} {path}: {s} {v}");
@@ -137,7 +142,7 @@ async fn every_api_change_is_audited(backend: Backend) {
     let update = &records(&server, &admin, "action=account.update").await[0];
     assert_eq!(update["summary"], json!({"role": {"from": "user", "to": "agent"}}));
     let all = serde_json::to_string(&records(&server, &admin, "").await).unwrap();
-    for secret in [ADMIN_PW, BOB_PW, BOB_PW2, BOB_PW3] {
+    for secret in [ADMIN_PW, BOB_PW, BOB_PW2, BOB_PW3, RELAY_SECRET] {
         assert!(!all.contains(secret), "a password reached the audit log");
     }
     // A removed domain's records stay, and its chain still verifies.
@@ -180,10 +185,15 @@ async fn every_cli_change_is_audited(backend: Backend) {
         ("ban add", vec!["ban", "add", "2001:db8::/48", "--for", "1h"], None, "ban.added"),
         ("ban remove", vec!["ban", "remove", "2001:db8::/48"], None, "ban.lifted"),
         ("mail test", vec!["mail", "test", "ops@example.net"], None, "mail.test"),
+        ("mail password", vec!["mail", "password"], Some(RELAY_SECRET), "mail.relay_password"),
+        ("secrets enable", vec!["secrets", "enable", "--i-understand-key-loss", "--key-backed-up"], None, "secrets.enabled"),
+        ("secrets rotate", vec!["secrets", "rotate"], None, "secrets.rotated"),
+        ("secrets disable", vec!["secrets", "disable"], None, "secrets.disabled"),
     ];
     let mut covered = BTreeSet::new();
     for (name, args, stdin, action) in steps {
-        let chain = if name.starts_with("ban ") || name == "mail test" { "_system" } else { "cli.test" };
+        let system = name.starts_with("ban ") || name.starts_with("secrets ") || ["mail test", "mail password"].contains(&name);
+        let chain = if system { "_system" } else { "cli.test" };
         let before = records(&server, &admin, &format!("domain={chain}&action={action}")).await.len();
         server.cli_ok(&args, stdin);
         let after = records(&server, &admin, &format!("domain={chain}&action={action}")).await;
@@ -194,8 +204,8 @@ async fn every_cli_change_is_audited(backend: Backend) {
         covered.insert(name.to_owned());
     }
     // Every CLI subcommand either changes something (and is exercised above) or only reads.
-    let reads = ["domain list", "domain show", "account list", "account show", "group list", "class list", "policy show", "ban list", "session list", "session rules", "mail queue", "mail rules", "allow-list show"];
-    for group in ["domain", "account", "group", "class", "policy", "ban", "session", "mail", "allow-list"] {
+    let reads = ["domain list", "domain show", "account list", "account show", "group list", "class list", "policy show", "ban list", "session list", "session rules", "mail queue", "mail rules", "allow-list show", "secrets status"];
+    for group in ["domain", "account", "group", "class", "policy", "ban", "session", "mail", "allow-list", "secrets"] {
         let help = server.cli_ok(&[group, "--help"], None);
         let commands = help.split("Commands:").nth(1).unwrap_or("");
         for line in commands.lines().skip(1).take_while(|l| !l.trim().is_empty()) {

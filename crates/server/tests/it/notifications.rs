@@ -21,18 +21,24 @@ pub(crate) const RELAY_USER: &str = "deskward-relay";
 pub(crate) const RELAY_PW: &str = "relay-pass-4-tests";
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
-/// Server options that send mail through `sink`.
-pub(crate) fn mailing(backend: Backend, sink: &SmtpSink, password: &str) -> ServerOptions {
+/// Server options that send mail through `sink`; the relay password is stored with
+/// [`store_relay_password`] once the server runs.
+pub(crate) fn mailing(backend: Backend, sink: &SmtpSink) -> ServerOptions {
     ServerOptions::new(backend)
         .env("DESKWARD_HTTP__TRUSTED_PROXIES", "127.0.0.1")
         .env("DESKWARD_MAIL__RELAY", "localhost")
         .env("DESKWARD_MAIL__PORT", &sink.port.to_string())
         .env("DESKWARD_MAIL__CA_FILE", sink.ca_file().to_str().unwrap())
         .env("DESKWARD_MAIL__USERNAME", RELAY_USER)
-        .env("DESKWARD_MAIL__PASSWORD", password)
         .env("DESKWARD_MAIL__FROM", "Deskward <desk@example.org>")
         .env("DESKWARD_MAIL__RETRY_DELAY", "1s")
         .env("DESKWARD_HTTP__PUBLIC_URL", "https://desk.example.org")
+}
+
+/// Stores the relay password the way an administrator does, through the secrets store.
+pub(crate) fn store_relay_password(server: &Server, password: &str) {
+    let out = server.cli_ok(&["mail", "password"], Some(&format!("{password}\n")));
+    assert!(out.contains("the relay password is stored"), "{out}");
 }
 
 async fn outbox(server: &Server, admin: &Client, query: &str) -> Vec<Value> {
@@ -57,10 +63,11 @@ async fn logins_failures_and_bans_are_mailed_over_starttls(backend: Backend) {
     let Some(python) = smtp_available("mail notifications") else { return };
     let mut sink = SmtpSink::prepare(free_port(), Some((RELAY_USER, RELAY_PW)));
     sink.start(&python);
-    let options = mailing(backend, &sink, RELAY_PW)
+    let options = mailing(backend, &sink)
         .env("DESKWARD_NOTIFY__LOGIN_SUCCESS", "user")
         .env("DESKWARD_NOTIFY__LOGIN_FAILURE", "user,agent");
     let (server, admin) = with_admin_using(options).await;
+    store_relay_password(&server, RELAY_PW);
     let accounts = server.url("/api/v1/domains/example.org/accounts");
     // An address that could add a recipient or a header is refused.
     for bad in ["bob@example.net, eve@evil.example", "Bob <bob@example.net>", "bob@example.net\r\nBcc: eve@evil.example"] {
@@ -155,10 +162,15 @@ async fn mail_waits_for_a_relay_that_is_down_and_gives_up_on_a_refused_login() {
     let Some(python) = smtp_available("mail retries") else { return };
     let mut sink = SmtpSink::prepare(free_port(), Some((RELAY_USER, RELAY_PW)));
     // The relay is down: logins still work (the admin's, mailed to them, waits in the outbox).
-    let (server, admin) = with_admin_using(mailing(Backend::Sqlite, &sink, RELAY_PW).env("DESKWARD_NOTIFY__LOGIN_SUCCESS", "system-admin")).await;
-    // The test message stays queued with the reason, and is retried.
+    let (server, admin) = with_admin_using(mailing(Backend::Sqlite, &sink).env("DESKWARD_NOTIFY__LOGIN_SUCCESS", "system-admin")).await;
+    // Without a stored relay password the relay is not even tried: the message waits with
+    // the reason, and no attempt is counted against it.
     let out = server.cli_ok(&["mail", "test", "ops@example.net"], None);
     assert!(out.contains("queued test message"), "{out}");
+    let waiting = outbox_entry(&server, &admin, |m| m["kind"] == "test" && m["last_error"].as_str().is_some_and(|e| e.contains("no relay password is stored"))).await;
+    assert_eq!((&waiting["state"], &waiting["attempts"]), (&json!("queued"), &json!(0)), "{waiting}");
+    store_relay_password(&server, RELAY_PW);
+    // The test message stays queued with the reason, and is retried.
     let waiting = outbox_entry(&server, &admin, |m| m["kind"] == "test" && m["attempts"].as_i64() >= Some(2)).await;
     assert_eq!(waiting["state"], "queued", "{waiting}");
     assert!(waiting["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{waiting}");
@@ -184,9 +196,9 @@ async fn mail_waits_for_a_relay_that_is_down_and_gives_up_on_a_refused_login() {
         .env("DESKWARD_MAIL__RELAY", "localhost")
         .env("DESKWARD_MAIL__PORT", &sink.port.to_string())
         .env("DESKWARD_MAIL__USERNAME", RELAY_USER)
-        .env("DESKWARD_MAIL__PASSWORD", RELAY_PW)
         .env("DESKWARD_MAIL__RETRY_DELAY", "1s");
     let (other, other_admin) = with_admin_using(untrusted).await;
+    store_relay_password(&other, RELAY_PW);
     other.cli_ok(&["mail", "test", "ops@example.net"], None);
     let waiting = outbox_entry(&other, &other_admin, |m| m["kind"] == "test" && m["attempts"].as_i64() >= Some(1)).await;
     assert_eq!(waiting["state"], "queued");
@@ -194,7 +206,8 @@ async fn mail_waits_for_a_relay_that_is_down_and_gives_up_on_a_refused_login() {
     drop(other);
 
     // The relay refuses Deskward's login for good: given up after one attempt, audited.
-    let (refused, refused_admin) = with_admin_using(mailing(Backend::Sqlite, &sink, "not-the-relay-password")).await;
+    let (refused, refused_admin) = with_admin_using(mailing(Backend::Sqlite, &sink)).await;
+    store_relay_password(&refused, "not-the-relay-password");
     refused.cli_ok(&["mail", "test", "ops@example.net"], None);
     let failed = outbox_entry(&refused, &refused_admin, |m| m["kind"] == "test" && m["state"] == "failed").await;
     assert_eq!(failed["attempts"], 1, "{failed}");
