@@ -20,6 +20,8 @@ use deskward_app::{AppError, Authenticated, Caller};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+mod secrets;
+
 use crate::api::me::cookie;
 use crate::extract::{AnySession, Client, cookie_value};
 use crate::{ApiError, State, convert};
@@ -38,6 +40,8 @@ pub const PAGES: &[(&str, &str)] = &[
     ("POST", "/logout"),
     ("GET", "/verify-address/{token}"),
     ("POST", "/verify-address/{token}"),
+    ("GET", "/admin/secrets"),
+    ("POST", "/admin/secrets/enable"),
     ("GET", "/static/deskward.css"),
 ];
 
@@ -50,6 +54,8 @@ pub fn routes() -> Router<State> {
         .route("/account/sessions/{id}/end", post(end_session))
         .route("/logout", post(logout))
         .route("/verify-address/{token}", get(verify_address).post(confirm_address))
+        .route("/admin/secrets", get(secrets::page))
+        .route("/admin/secrets/enable", post(secrets::enable))
         .route("/static/deskward.css", get(stylesheet))
 }
 
@@ -86,6 +92,8 @@ struct AccountPage {
     role: String,
     domain: String,
     password_change_required: bool,
+    /// Shows the links to the administration pages.
+    system_admin: bool,
     session_ends: String,
     sessions: Vec<SessionLine>,
     logins: Vec<LoginLine>,
@@ -239,6 +247,7 @@ async fn account_page(app: &State, auth: &Authenticated, notice: Option<String>,
         role: auth.account.role.to_string(),
         domain: auth.account.domain.clone(),
         password_change_required: auth.session.password_change_required,
+        system_admin: auth.account.role == deskward_core::Role::SystemAdmin,
         session_ends: convert::time(auth.session.expires_at),
         sessions,
         logins,

@@ -21,11 +21,19 @@ pub struct ServerOptions {
     pub env: Vec<(String, String)>,
     /// Keep the test-cheap argon2 parameters (1 MiB, t=1); off for benchmarks and flood tests.
     pub cheap_hashing: bool,
+    /// Write the server's log (stderr) to a file [`Server::log`] reads, instead of the test's.
+    pub keep_log: bool,
 }
 
 impl ServerOptions {
     pub fn new(backend: Backend) -> Self {
-        ServerOptions { backend, env: Vec::new(), cheap_hashing: true }
+        ServerOptions { backend, env: Vec::new(), cheap_hashing: true, keep_log: false }
+    }
+
+    /// Keeps the server's log for [`Server::log`].
+    pub fn keep_log(mut self) -> Self {
+        self.keep_log = true;
+        self
     }
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
@@ -44,6 +52,8 @@ pub struct Server {
     pub base: String,
     pub database_url: Option<String>,
     env: Vec<(String, String)>,
+    /// Where the server's log goes when the options asked to keep it.
+    log_file: Option<PathBuf>,
 }
 
 /// A directory removed on drop.
@@ -79,7 +89,9 @@ impl Server {
             env.push(("DESKWARD_DATABASE__URL".into(), url.clone()));
         }
         env.extend(options.env);
+        let log_file = options.keep_log.then(|| tmp.0.join("server.log"));
         let mut server = Server {
+            log_file,
             child: None,
             bin: bin.to_owned(),
             data_dir,
@@ -104,7 +116,11 @@ impl Server {
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let mut child = self.command().arg("serve").stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn()?;
+        let stderr = match &self.log_file {
+            Some(path) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
+            None => Stdio::inherit(),
+        };
+        let mut child = self.command().arg("serve").stdout(Stdio::piped()).stderr(stderr).spawn()?;
         let stdout = child.stdout.take().context("no stdout")?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -147,6 +163,21 @@ impl Server {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Everything the server logged so far, across restarts (with [`ServerOptions::keep_log`]).
+    pub fn log(&self) -> String {
+        self.log_file.as_ref().and_then(|p| std::fs::read(p).ok()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    }
+
+    /// Starts a CLI command without waiting for it, its standard output piped.
+    pub fn cli_spawn(&self, args: &[&str]) -> Child {
+        let mut cmd = self.command();
+        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => panic!("cannot run deskward {args:?}: {e}"),
         }
     }
 

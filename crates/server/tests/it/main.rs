@@ -17,6 +17,7 @@ mod guard;
 mod host_names;
 mod multi_node;
 mod notifications;
+mod secrets;
 mod serve;
 mod sessions;
 mod support;

@@ -48,7 +48,7 @@ async fn outbox(server: &Server, admin: &Client, query: &str) -> Vec<Value> {
 }
 
 /// Waits until the outbox holds a message matching `f`, and returns it.
-async fn outbox_entry(server: &Server, admin: &Client, f: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn outbox_entry(server: &Server, admin: &Client, f: impl Fn(&Value) -> bool) -> Value {
     let start = std::time::Instant::now();
     loop {
         if let Some(m) = outbox(server, admin, "").await.into_iter().find(|m| f(m)) {

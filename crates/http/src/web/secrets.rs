@@ -1,0 +1,81 @@
+//! `/admin/secrets`: the state of stored secrets for system administrators, and turning their
+//! encryption on with both acknowledgements. Turning it off and rotating the key have no page
+//! on purpose: only the host's operator may.
+
+use askama::Template;
+use axum::extract::{Form, State as Extract};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use deskward_app::{Acknowledgements, AppError, Caller};
+use deskward_proto::SecretsState;
+use serde::Deserialize;
+
+use super::{forged, html, same};
+use crate::extract::AnySession;
+use crate::{ApiError, State, convert};
+
+#[derive(Template)]
+#[template(path = "admin_secrets.html")]
+struct SecretsPage {
+    csrf: String,
+    status: Option<SecretsState>,
+    error: Option<String>,
+}
+
+pub(super) async fn page(Extract(app): Extract<State>, session: Result<AnySession, ApiError>) -> Response {
+    let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
+    if auth.session.password_change_required {
+        return Redirect::to("/account").into_response();
+    }
+    render(&app, &auth.csrf_token(), &caller, None).await
+}
+
+/// The page, with `error` from a refused form when there is one.
+async fn render(app: &State, csrf: &str, caller: &Caller, error: Option<(StatusCode, String)>) -> Response {
+    match app.secrets_status(caller).await {
+        Ok(s) => {
+            let (code, error) = error.map_or((StatusCode::OK, None), |(c, e)| (c, Some(e)));
+            html(&SecretsPage { csrf: csrf.to_owned(), status: Some(convert::secrets_state(&s)), error }, code)
+        }
+        Err(e) => {
+            let mut response = html(&SecretsPage { csrf: String::new(), status: None, error: Some(message(&e)) }, crate::error::status_and_code(&e).0);
+            if let AppError::Forbidden(reason) = e {
+                // Recorded as a security event, like the API's refusals.
+                response.extensions_mut().insert(crate::watch::Denied { action: "access.denied", reason });
+            }
+            response
+        }
+    }
+}
+
+fn message(e: &AppError) -> String {
+    match e {
+        AppError::Store(_) | AppError::Internal(_) => "The server could not do this; the server log has the details.".into(),
+        other => super::capitalised(&other.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct EnableForm {
+    csrf: String,
+    key_loss: Option<String>,
+    key_backed_up: Option<String>,
+}
+
+pub(super) async fn enable(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Form(form): Form<EnableForm>) -> Response {
+    let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
+    if !same(&auth.csrf_token(), &form.csrf) {
+        return forged(&app, &caller, "/admin/secrets/enable").await;
+    }
+    if auth.session.password_change_required {
+        return Redirect::to("/account").into_response();
+    }
+    let ack = Acknowledgements { key_loss: form.key_loss.is_some(), key_backed_up: form.key_backed_up.is_some() };
+    match app.enable_encryption(&caller, ack).await {
+        Ok(_) => Redirect::to("/admin/secrets").into_response(),
+        Err(e) => {
+            let status = crate::error::status_and_code(&e).0;
+            render(&app, &auth.csrf_token(), &caller, Some((status, message(&e)))).await
+        }
+    }
+}
