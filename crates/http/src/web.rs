@@ -1,5 +1,6 @@
 //! The server-rendered pages: log in, the account page (who, sessions, recent logins, password
-//! change) and log out. The pattern every page follows:
+//! change), log out, the address confirmation, and the administration pages (`web/audit.rs`,
+//! `web/secrets.rs`). The pattern every page follows:
 //!
 //! - a page is an askama template (`templates/*.html`, HTML-escaped by default) filled by a
 //!   handler that calls the same use cases as the API;
@@ -20,6 +21,7 @@ use deskward_app::{AppError, Authenticated, Caller};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+mod audit;
 mod secrets;
 
 use crate::api::me::cookie;
@@ -40,6 +42,9 @@ pub const PAGES: &[(&str, &str)] = &[
     ("POST", "/logout"),
     ("GET", "/verify-address/{token}"),
     ("POST", "/verify-address/{token}"),
+    ("GET", "/admin/audit"),
+    ("GET", "/admin/audit/{chain}"),
+    ("GET", "/admin/audit/{chain}/{day}"),
     ("GET", "/admin/secrets"),
     ("POST", "/admin/secrets/enable"),
     ("GET", "/static/deskward.css"),
@@ -54,6 +59,9 @@ pub fn routes() -> Router<State> {
         .route("/account/sessions/{id}/end", post(end_session))
         .route("/logout", post(logout))
         .route("/verify-address/{token}", get(verify_address).post(confirm_address))
+        .route("/admin/audit", get(audit::search))
+        .route("/admin/audit/{chain}", get(audit::days))
+        .route("/admin/audit/{chain}/{day}", get(audit::day))
         .route("/admin/secrets", get(secrets::page))
         .route("/admin/secrets/enable", post(secrets::enable))
         .route("/static/deskward.css", get(stylesheet))
@@ -92,7 +100,9 @@ struct AccountPage {
     role: String,
     domain: String,
     password_change_required: bool,
-    /// Shows the links to the administration pages.
+    /// Shows the link to the audit log (domain and system administrators).
+    admin: bool,
+    /// Shows the link to the stored secrets.
     system_admin: bool,
     session_ends: String,
     sessions: Vec<SessionLine>,
@@ -247,6 +257,7 @@ async fn account_page(app: &State, auth: &Authenticated, notice: Option<String>,
         role: auth.account.role.to_string(),
         domain: auth.account.domain.clone(),
         password_change_required: auth.session.password_change_required,
+        admin: matches!(auth.account.role, deskward_core::Role::SystemAdmin | deskward_core::Role::DomainAdmin),
         system_admin: auth.account.role == deskward_core::Role::SystemAdmin,
         session_ends: convert::time(auth.session.expires_at),
         sessions,
@@ -369,6 +380,23 @@ fn link_error(e: &AppError, csrf: String) -> Response {
     };
     let status = crate::error::status_and_code(e).0;
     html(&VerifyAddressPage { csrf, token: String::new(), pending: None, notice: None, error: Some(message) }, status)
+}
+
+/// A failure as a page shows it: server-side details stay in the log.
+fn message(e: &AppError) -> String {
+    match e {
+        AppError::Store(_) | AppError::Internal(_) => "The server could not do this; the server log has the details.".into(),
+        other => capitalised(&other.to_string()),
+    }
+}
+
+/// Marks a page refused for lack of rights, so it is recorded as a security event like the
+/// API's refusals.
+fn refused(mut response: Response, e: AppError) -> Response {
+    if let AppError::Forbidden(reason) = e {
+        response.extensions_mut().insert(crate::watch::Denied { action: "access.denied", reason });
+    }
+    response
 }
 
 fn capitalised(text: &str) -> String {

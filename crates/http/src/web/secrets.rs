@@ -6,11 +6,11 @@ use askama::Template;
 use axum::extract::{Form, State as Extract};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use deskward_app::{Acknowledgements, AppError, Caller};
+use deskward_app::{Acknowledgements, Caller};
 use deskward_proto::SecretsState;
 use serde::Deserialize;
 
-use super::{forged, html, same};
+use super::{forged, html, message, refused, same};
 use crate::extract::AnySession;
 use crate::{ApiError, State, convert};
 
@@ -37,21 +37,7 @@ async fn render(app: &State, csrf: &str, caller: &Caller, error: Option<(StatusC
             let (code, error) = error.map_or((StatusCode::OK, None), |(c, e)| (c, Some(e)));
             html(&SecretsPage { csrf: csrf.to_owned(), status: Some(convert::secrets_state(&s)), error }, code)
         }
-        Err(e) => {
-            let mut response = html(&SecretsPage { csrf: String::new(), status: None, error: Some(message(&e)) }, crate::error::status_and_code(&e).0);
-            if let AppError::Forbidden(reason) = e {
-                // Recorded as a security event, like the API's refusals.
-                response.extensions_mut().insert(crate::watch::Denied { action: "access.denied", reason });
-            }
-            response
-        }
-    }
-}
-
-fn message(e: &AppError) -> String {
-    match e {
-        AppError::Store(_) | AppError::Internal(_) => "The server could not do this; the server log has the details.".into(),
-        other => super::capitalised(&other.to_string()),
+        Err(e) => refused(html(&SecretsPage { csrf: String::new(), status: None, error: Some(message(&e)) }, crate::error::status_and_code(&e).0), e),
     }
 }
 

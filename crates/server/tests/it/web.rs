@@ -120,3 +120,87 @@ async fn pages_are_hardened_against_forgery_and_injection() {
     assert_eq!(call(&c, "GET", server.url("/api/v1/me"), None).await.0, StatusCode::OK, "still logged in");
     assert_eq!(login(&server, &server.client(), "ursula@example.org", PW).await.status(), StatusCode::CREATED, "password unchanged");
 }
+
+/// The page's text at `path` for `client`, with its status.
+async fn page(server: &deskward_testkit::Server, client: &reqwest::Client, path: &str) -> (StatusCode, String) {
+    let r = client.get(server.url(path)).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_search_and_browse_the_audit_log_on_pages() {
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    add_account(&server, &admin, "example.org", "ursula", "user", PW).await;
+    server.cli_ok(&["domain", "add", "other.test"], None);
+    server.cli_ok(&["account", "add", "dora@other.test", "--role", "domain-admin", "--password-stdin"], Some(PW));
+    let dora = server.client();
+    assert_eq!(login(&server, &dora, "dora@other.test", PW).await.status(), StatusCode::CREATED);
+    let ursula = server.client();
+    assert_eq!(login(&server, &ursula, "ursula@example.org", PW).await.status(), StatusCode::CREATED);
+    let _ = login(&server, &server.client(), "ursula@example.org", "wrong-password-here").await;
+
+    // Everything a system admin may read, newest first, and a search by action family.
+    let (s, all) = page(&server, &admin, "/admin/audit").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(all.contains("account.create") && all.contains("domain.create") && all.contains("href=\"/admin/audit/_system\""), "{all}");
+    let (_, found) = page(&server, &admin, "/admin/audit?domain=example.org&user=&action=account&ip=&since=1d&until=").await;
+    let rows = found.split("<tbody>").nth(1).unwrap();
+    assert!(rows.contains("account.create") && !rows.contains("domain.create") && !rows.contains("other.test"), "{rows}");
+    assert!(events(&server, &admin, "domain=example.org&action=login.failed", 1).await.len() == 1);
+    let (_, security) = page(&server, &admin, "/admin/audit?security=on&domain=example.org").await;
+    let rows = security.split("<tbody>").nth(1).unwrap();
+    assert!(rows.contains("login.failed") && !rows.contains("account.create"), "{rows}");
+    // A bad time says so; typed values are shown back escaped.
+    let (s, bad) = page(&server, &admin, "/admin/audit?since=last%20tuesday&user=%3Cscript%3Ealert(1)%3C/script%3E").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(bad.contains("is not a time") && bad.contains("&#60;script&#62;") && !bad.contains("<script>alert"), "{bad}");
+
+    // Browsing: a domain's years, months and days, then one day's records in order.
+    let today = sql_text(&server, "SELECT MAX(day) FROM audit_records WHERE chain = 'example.org'").await;
+    let (_, days) = page(&server, &admin, "/admin/audit/example.org").await;
+    assert!(days.contains(&format!("<h2>{}</h2>", &today[..4])) && days.contains(&format!("href=\"/admin/audit/example.org/{today}\"")), "{days}");
+    let (s, day) = page(&server, &admin, &format!("/admin/audit/example.org/{today}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(day.contains("account.create") && day.contains("<td>1</td>"), "{day}");
+    let (s, _) = page(&server, &admin, "/admin/audit/example.org/2026-13-45").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // A domain admin reads their own domain only; asking for another is refused and recorded.
+    let (s, own) = page(&server, &dora, "/admin/audit").await;
+    assert_eq!(s, StatusCode::OK);
+    let rows = own.split("<tbody>").nth(1).unwrap();
+    assert!(rows.contains("other.test") && !rows.contains("example.org") && !own.contains("/admin/audit/_system"), "{own}");
+    for path in ["/admin/audit/example.org", "/admin/audit/_system/2026-11-23", "/admin/audit?domain=example.org"] {
+        let (s, _) = page(&server, &dora, path).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
+    }
+    events(&server, &admin, "domain=other.test&action=access.denied", 3).await;
+    // A user has no audit page; no session goes to the login.
+    assert_eq!(page(&server, &ursula, "/admin/audit").await.0, StatusCode::FORBIDDEN);
+    let r = server.client().get(server.url("/admin/audit")).send().await.unwrap();
+    assert_eq!(r.url().path(), "/login");
+
+    if !browser_available("the audit pages in Chromium") {
+        return;
+    }
+    let b = Browser::start().await.expect("chromium starts");
+    b.goto(&server.url("/login")).await.unwrap();
+    b.fill("input[name=login]", ADMIN).await.unwrap();
+    b.fill("input[name=password]", ADMIN_PW).await.unwrap();
+    b.click("#submit").await.unwrap();
+    b.wait_for_path("/account").await.unwrap();
+    b.click("#admin-audit").await.unwrap();
+    b.wait_for_path("/admin/audit").await.unwrap();
+    b.fill("input[name=action]", "login.failed").await.unwrap();
+    b.click("#find").await.unwrap();
+    b.wait_for_text("#records", "ursula@example.org").await.unwrap();
+    assert!(!b.text("#records").await.unwrap().contains("account.create"));
+    b.click("#chains a[href='/admin/audit/example.org']").await.unwrap();
+    b.wait_for_path("/admin/audit/example.org").await.unwrap();
+    b.click("#days a").await.unwrap();
+    b.wait_for_text("#records", "account.create").await.unwrap();
+    let console = b.console().await.unwrap();
+    let violations: Vec<&String> = console.iter().filter(|m| m.contains("Content Security Policy") || m.contains("Refused to")).collect();
+    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+    b.quit().await;
+}
