@@ -209,25 +209,27 @@ impl App {
         let mut c = self.store.conn().await?;
         let Some(row) = SecretRow::get(&mut c, owner, field).await? else { return Ok(None) };
         drop(c);
-        self.open_row(&row).await.map(Some)
+        open_row(&row, self.active_key().await?.as_ref()).map(Some)
     }
+}
 
-    async fn open_row(&self, row: &SecretRow) -> Result<Zeroizing<String>, AppError> {
-        let active = self.active_key().await?;
-        let name = format!("{}/{}", row.owner, row.field);
-        match (&row.key_id, active) {
-            (None, None) => Ok(Zeroizing::new(row.value.clone())),
-            (None, Some(_)) => Err(locked(format!("the secret {name} is stored in the clear while encryption is on: the database was altered; set it again"))),
-            (Some(id), Some(key)) if *id == key.id().to_string() => key
-                .open(&row.owner, &row.field, &row.value)
-                .map_err(|e| locked(format!("the secret {name} cannot be opened: {e}; set it again"))),
-            (Some(id), _) => Err(locked(format!("the secret {name} is sealed with key {id}, which is not the active key: the database was altered; set it again"))),
-        }
+/// Opens `row` with the active key (`None` while encryption is off).
+fn open_row(row: &SecretRow, active: Option<&SecretKey>) -> Result<Zeroizing<String>, AppError> {
+    let name = format!("{}/{}", row.owner, row.field);
+    match (&row.key_id, active) {
+        (None, None) => Ok(Zeroizing::new(row.value.clone())),
+        (None, Some(_)) => Err(locked(format!("the secret {name} is stored in the clear while encryption is on: the database was altered; set it again"))),
+        (Some(id), Some(key)) if *id == key.id().to_string() => key
+            .open(&row.owner, &row.field, &row.value)
+            .map_err(|e| locked(format!("the secret {name} cannot be opened: {e}; set it again"))),
+        (Some(id), _) => Err(locked(format!("the secret {name} is sealed with key {id}, which is not the active key: the database was altered; set it again"))),
     }
+}
 
+impl App {
     /// Stores a secret, sealed when encryption is on; `None` removes it. The caller audits.
     async fn store_secret(&self, tx: &mut deskward_store::Tx, owner: &str, field: &str, clear: Option<&str>, key: Option<&SecretKey>) -> Result<bool, AppError> {
-        let active = SecretKeyRow::active_in(tx).await?;
+        let active = SecretKeyRow::active(tx.conn()).await?;
         if active.as_ref().map(|a| a.key_id.as_str()) != key.map(|k| k.id().to_string()).as_deref() {
             return Err(AppError::Conflict("the encryption of secrets changed meanwhile; try again".into()));
         }
@@ -276,17 +278,18 @@ impl App {
         let rows = SecretRow::all(&mut c).await?;
         drop(c);
         let enabled = keys.iter().any(|k| k.retired_at.is_none());
-        let key_problem = match self.active_key().await {
-            Err(AppError::SecretsLocked(m)) => Some(m),
+        let (active, key_problem) = match self.active_key().await {
+            Err(AppError::SecretsLocked(m)) => (None, Some(m)),
             Err(e) => return Err(e),
-            Ok(_) => None,
+            Ok(key) => (key, None),
         };
         let mut secrets = Vec::with_capacity(rows.len());
         for row in &rows {
-            let problem = match self.open_row(row).await {
-                Ok(_) => None,
-                Err(AppError::SecretsLocked(m)) => Some(m),
-                Err(e) => return Err(e),
+            let problem = match (&key_problem, open_row(row, active.as_ref())) {
+                (Some(locked), _) => Some(locked.clone()),
+                (None, Ok(_)) => None,
+                (None, Err(AppError::SecretsLocked(m))) => Some(m),
+                (None, Err(e)) => return Err(e),
             };
             secrets.push(SecretInfo { owner: row.owner.clone(), field: row.field.clone(), sealed_with: row.key_id.clone(), updated_at: row.updated_at, problem });
         }
@@ -322,12 +325,12 @@ impl App {
         }
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        if SecretKeyRow::active_in(&mut tx).await?.is_some() {
+        if SecretKeyRow::active(tx.conn()).await?.is_some() {
             return Err(AppError::Conflict("the encryption of stored secrets is already on".into()));
         }
-        let rows = SecretRow::all_in(&mut tx).await?;
+        let rows = SecretRow::all(tx.conn()).await?;
         for row in &rows {
-            let clear = self.open_row(row).await?;
+            let clear = open_row(row, None)?;
             let value = key.seal(nonce(), &row.owner, &row.field, &clear);
             SecretRow { key_id: Some(key.id().to_string()), value, ..row.clone() }.put(&mut tx).await?;
         }
@@ -349,9 +352,9 @@ impl App {
             return Err(AppError::Conflict("the encryption of stored secrets is already off".into()));
         };
         let mut tx = self.store.begin().await?;
-        let rows = SecretRow::all_in(&mut tx).await?;
+        let rows = SecretRow::all(tx.conn()).await?;
         for row in &rows {
-            let clear = self.open_row(row).await?;
+            let clear = open_row(row, Some(&key))?;
             SecretRow { key_id: None, value: clear.to_string(), ..row.clone() }.put(&mut tx).await?;
         }
         SecretKeyRow::retire_all(&mut tx, self.now()).await?;
@@ -393,12 +396,12 @@ impl App {
         progress(RotationStage::KeyWritten, &next.id().to_string());
         let now = self.now();
         let mut tx = self.store.begin().await?;
-        if SecretKeyRow::active_in(&mut tx).await?.map(|a| a.key_id) != Some(current.id().to_string()) {
+        if SecretKeyRow::active(tx.conn()).await?.map(|a| a.key_id) != Some(current.id().to_string()) {
             return Err(AppError::Conflict("the encryption of secrets changed meanwhile; run the rotation again".into()));
         }
-        let rows = SecretRow::all_in(&mut tx).await?;
+        let rows = SecretRow::all(tx.conn()).await?;
         for row in &rows {
-            let clear = self.open_row(row).await?;
+            let clear = open_row(row, Some(&current))?;
             let value = next.seal(nonce(), &row.owner, &row.field, &clear);
             SecretRow { key_id: Some(next.id().to_string()), value, updated_at: now, ..row.clone() }.put(&mut tx).await?;
         }

@@ -382,6 +382,16 @@ fn link_error(e: &AppError, csrf: String) -> Response {
     html(&VerifyAddressPage { csrf, token: String::new(), pending: None, notice: None, error: Some(message) }, status)
 }
 
+/// The session and caller of someone who owes no password change, or the page to send the
+/// visitor to instead.
+fn usable(session: Result<AnySession, ApiError>) -> Result<(Authenticated, Caller), &'static str> {
+    match session {
+        Ok(AnySession(auth, _)) if auth.session.password_change_required => Err("/account"),
+        Ok(AnySession(auth, caller)) => Ok((auth, caller)),
+        Err(_) => Err("/login"),
+    }
+}
+
 /// A failure as a page shows it: server-side details stay in the log.
 fn message(e: &AppError) -> String {
     match e {

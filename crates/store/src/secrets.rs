@@ -44,14 +44,10 @@ impl SecretRow {
         row.as_ref().map(secret).transpose()
     }
 
+    /// Every secret; inside a transaction through `tx.conn()`, so a re-sealing sees exactly
+    /// what it replaces.
     pub async fn all(c: &mut Conn) -> Result<Vec<SecretRow>> {
         let rows = sqlx::query("SELECT owner, field, key_id, value, updated_at FROM secrets ORDER BY owner, field").fetch_all(c).await?;
-        rows.iter().map(secret).collect()
-    }
-
-    /// Every secret, read inside `tx` so a re-sealing sees exactly what it replaces.
-    pub async fn all_in(tx: &mut Tx) -> Result<Vec<SecretRow>> {
-        let rows = sqlx::query("SELECT owner, field, key_id, value, updated_at FROM secrets ORDER BY owner, field").fetch_all(tx.conn()).await?;
         rows.iter().map(secret).collect()
     }
 
@@ -120,17 +116,10 @@ impl SecretKeyRow {
         rows.iter().map(key).collect()
     }
 
-    /// The key new secrets are sealed with; `None` while encryption is off.
+    /// The key new secrets are sealed with; `None` while encryption is off. Inside a
+    /// transaction through `tx.conn()`.
     pub async fn active(c: &mut Conn) -> Result<Option<SecretKeyRow>> {
         let row = sqlx::query("SELECT key_id, check_value, created_at, retired_at FROM secret_keys WHERE retired_at IS NULL").fetch_optional(c).await?;
-        row.as_ref().map(key).transpose()
-    }
-
-    /// The active key as `tx` sees it.
-    pub async fn active_in(tx: &mut Tx) -> Result<Option<SecretKeyRow>> {
-        let row = sqlx::query("SELECT key_id, check_value, created_at, retired_at FROM secret_keys WHERE retired_at IS NULL")
-            .fetch_optional(tx.conn())
-            .await?;
         row.as_ref().map(key).transpose()
     }
 

@@ -13,7 +13,7 @@ use deskward_core::audit::{Record, timestamp};
 use deskward_store::audit::Filter;
 use serde::Deserialize;
 
-use super::{html, refused};
+use super::{html, refused, usable};
 use crate::api::audit::parse_time;
 use crate::extract::AnySession;
 use crate::{ApiError, State};
@@ -112,15 +112,6 @@ fn line(r: &Record) -> RecordLine {
     }
 }
 
-/// The caller of a usable session, or the page to send anyone else to.
-fn admin(session: Result<AnySession, ApiError>) -> Result<Caller, &'static str> {
-    match session {
-        Ok(AnySession(auth, _)) if auth.session.password_change_required => Err("/account"),
-        Ok(AnySession(_, caller)) => Ok(caller),
-        Err(_) => Err("/login"),
-    }
-}
-
 /// The page with `e` shown; a refusal for lack of rights is recorded as a security event.
 fn failed(mut page: AuditPage, e: AppError) -> Response {
     let status = crate::error::status_and_code(&e).0;
@@ -134,8 +125,8 @@ async fn chains(app: &State, caller: &Caller) -> Result<Vec<String>, AppError> {
 }
 
 pub(super) async fn search(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, q: Result<Query<SearchForm>, QueryRejection>) -> Response {
-    let caller = match admin(session) {
-        Ok(c) => c,
+    let caller = match usable(session) {
+        Ok((_, c)) => c,
         Err(to) => return Redirect::to(to).into_response(),
     };
     let mut page = AuditPage::new("Audit log".into());
@@ -183,8 +174,8 @@ pub(super) async fn search(Extract(app): Extract<State>, session: Result<AnySess
 }
 
 pub(super) async fn days(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Path(chain): Path<String>) -> Response {
-    let caller = match admin(session) {
-        Ok(c) => c,
+    let caller = match usable(session) {
+        Ok((_, c)) => c,
         Err(to) => return Redirect::to(to).into_response(),
     };
     let mut page = AuditPage::new(format!("Audit log of {chain}"));
@@ -218,8 +209,8 @@ pub(super) async fn days(Extract(app): Extract<State>, session: Result<AnySessio
 }
 
 pub(super) async fn day(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Path((chain, day)): Path<(String, String)>) -> Response {
-    let caller = match admin(session) {
-        Ok(c) => c,
+    let caller = match usable(session) {
+        Ok((_, c)) => c,
         Err(to) => return Redirect::to(to).into_response(),
     };
     let mut page = AuditPage::new(format!("Audit log of {chain}, {day}"));

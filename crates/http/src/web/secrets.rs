@@ -10,7 +10,7 @@ use deskward_app::{Acknowledgements, Caller};
 use deskward_proto::SecretsState;
 use serde::Deserialize;
 
-use super::{forged, html, message, refused, same};
+use super::{forged, html, message, refused, same, usable};
 use crate::extract::AnySession;
 use crate::{ApiError, State, convert};
 
@@ -23,11 +23,10 @@ struct SecretsPage {
 }
 
 pub(super) async fn page(Extract(app): Extract<State>, session: Result<AnySession, ApiError>) -> Response {
-    let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
-    if auth.session.password_change_required {
-        return Redirect::to("/account").into_response();
+    match usable(session) {
+        Ok((auth, caller)) => render(&app, &auth.csrf_token(), &caller, None).await,
+        Err(to) => Redirect::to(to).into_response(),
     }
-    render(&app, &auth.csrf_token(), &caller, None).await
 }
 
 /// The page, with `error` from a refused form when there is one.
