@@ -92,13 +92,16 @@ impl Hasher {
         before - pool.len()
     }
 
-    /// Frees idle pooled memory every few seconds until the process ends.
-    pub fn start_trimmer(&self) {
+    /// Frees idle pooled memory every few seconds until the process ends; after it freed
+    /// some, `give_back` asks the allocator to return what it keeps to the system.
+    pub fn start_trimmer(&self, give_back: fn()) {
         let hasher = self.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(IDLE_RELEASE / 2).await;
-                hasher.release_idle(IDLE_RELEASE);
+                if hasher.release_idle(IDLE_RELEASE) > 0 {
+                    give_back();
+                }
             }
         });
     }

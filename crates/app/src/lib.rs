@@ -152,11 +152,12 @@ impl App {
 
     /// Starts the server's background work: the epoch poller (authentication cache, bans), the
     /// release of idle hashing memory, the purge of expired sessions and old bans, and the
-    /// writer of security events. The CLI runs none.
-    pub fn start_background_tasks(&self) {
+    /// writer of security events. The CLI runs none. `give_back` returns the allocator's
+    /// free memory to the system once idle hashing memory was freed.
+    pub fn start_background_tasks(&self, give_back: fn()) {
         self.start_event_writer();
         self.start_epoch_poller();
-        self.hasher.start_trimmer();
+        self.hasher.start_trimmer(give_back);
         self.start_session_purger();
     }
 

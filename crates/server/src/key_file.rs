@@ -46,8 +46,24 @@ impl KeyFileDir {
         File::open(self.dir()).and_then(|d| d.sync_all()).map_err(|e| format!("cannot sync the directory of {}: {e}", self.path.display()))
     }
 
+    /// Removes temporary key files whose writer is gone (killed before it could link or
+    /// rename them). Such a file was never in use: no secret is sealed under its key yet.
+    fn sweep_temporaries(&self) {
+        let prefix = self.sibling("tmp-").file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let (head, tail) = prefix.split_once("tmp-").map_or((prefix.as_str(), ""), |(h, t)| (h, t));
+        let Ok(entries) = fs::read_dir(self.dir()) else { return };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix(head).and_then(|r| r.strip_prefix("tmp-")).and_then(|r| r.strip_suffix(tail)) else { continue };
+            if pid.parse::<u32>().is_ok_and(|pid| pid != std::process::id() && !process_alive(pid)) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// Writes `key` to a fresh temporary file in the key files' directory.
     fn write_temporary(&self, key: &SecretKey) -> Result<PathBuf, String> {
+        self.sweep_temporaries();
         let tmp = self.sibling(&format!("tmp-{}", std::process::id()));
         let _ = fs::remove_file(&tmp);
         let mut f = OpenOptions::new()
@@ -62,6 +78,13 @@ impl KeyFileDir {
         })?;
         Ok(tmp)
     }
+}
+
+/// Whether process `pid` still runs; where that cannot be told, it is taken to run, so
+/// nothing is removed on a guess.
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
 /// Reads a key file: `None` when it does not exist; an error naming the file and what to do
@@ -178,6 +201,22 @@ mod tests {
         assert_eq!(files.read_current().unwrap().unwrap().id(), b.id());
         let leftovers: Vec<_> = fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.contains("tmp")).collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn a_temporary_left_by_a_killed_writer_is_swept_and_a_living_ones_is_not() {
+        let d = dir();
+        let files = KeyFileDir::new(d.join("encryption-key.bin"));
+        // No process has this id (above the kernel's pid limit); process 1 always runs.
+        let dead = d.join("encryption-key.tmp-4194305.bin");
+        let living = d.join("encryption-key.tmp-1.bin");
+        let other = d.join("notes.tmp-7.txt");
+        for p in [&dead, &living, &other] {
+            fs::write(p, b"x").unwrap();
+        }
+        files.write_next(&SecretKey::from_random([1; 8], [2; 32])).unwrap();
+        assert!(!dead.exists() && living.exists() && other.exists());
         fs::remove_dir_all(d).unwrap();
     }
 

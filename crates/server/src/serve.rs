@@ -58,7 +58,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         Ok(None) => {}
         Err(e) => tracing::error!("stored secrets are locked: {e}"),
     }
-    app.start_background_tasks();
+    app.start_background_tasks(crate::give_back_memory);
     crate::retention::start(app.clone(), settings);
     if let Some(url) = &settings.audit.syslog {
         crate::syslog::start(app.clone(), url.clone());
