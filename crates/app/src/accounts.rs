@@ -8,6 +8,7 @@ use deskward_core::{AccountName, Login, ObjectName, Role};
 use deskward_store::{AccountRow, ClassRow, Conn, DomainRow, GroupRow, NewAccount, SessionRow, policies};
 
 use crate::domains::administered;
+use deskward_core::audit::clean_field;
 use serde_json::json;
 
 use crate::{App, AppError, Authenticated, Caller};
@@ -32,6 +33,14 @@ pub struct AccountChange {
     pub must_change_password: Option<bool>,
     /// `Some("")` removes the address, so mail goes to the login address.
     pub email: Option<String>,
+}
+
+/// A directory account's password is the directory's: it is changed there, never here.
+fn refuse_directory_account(account: &AccountRow) -> Result<(), AppError> {
+    match &account.directory_dn {
+        Some(dn) => Err(AppError::Conflict(format!("{} logs in with the directory's password ({}); change it in the directory", account.login(), clean_field(dn)))),
+        None => Ok(()),
+    }
 }
 
 pub(crate) async fn class_id(c: &mut Conn, domain_id: i64, class: Option<&str>) -> Result<Option<i64>, AppError> {
@@ -128,6 +137,7 @@ impl App {
             class_id,
             password_hash: hash.as_deref(),
             must_change_password: input.must_change_password,
+            directory_dn: None,
         };
         let id = AccountRow::insert(&mut tx, &new, self.now()).await.map_err(|e| match AppError::from(e) {
             AppError::Conflict(_) => AppError::Conflict(format!("account {name}@{} already exists", domain.name)),
@@ -222,6 +232,7 @@ impl App {
         let actor = &caller.actor;
         let mut c = self.store.conn().await?;
         let (_, account) = administered_account(&mut c, actor, login).await?;
+        refuse_directory_account(&account)?;
         let domain = (account.domain_id, account.domain.as_str());
         self.check_password(&mut c, caller, domain, account.role, Some(&account), &account.name, password).await?;
         drop(c);
@@ -239,6 +250,7 @@ impl App {
     /// The owner changes their password; other sessions end, this one carries on.
     pub async fn change_own_password(&self, caller: &Caller, auth: &Authenticated, current: &str, new: &str) -> Result<(), AppError> {
         let account = &auth.account;
+        refuse_directory_account(account)?;
         let right = match auth.account.password_hash.as_deref() {
             Some(stored) => matches!(self.hasher.verify(current, stored).await?, Verification::Match { .. }),
             None => false,

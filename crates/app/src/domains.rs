@@ -98,7 +98,12 @@ impl App {
             return Err(AppError::Conflict("cannot remove the domain of your own account".into()));
         }
         DomainRow::delete(&mut tx, domain.id).await?;
-        tx.commit(self.entry(caller, &domain.name, "domain.remove", format!("domain:{}", domain.name), json!({}))).await?;
+        // Its stored secrets go with it (the directory's bind password).
+        let secrets = deskward_store::secrets::SecretRow::remove_owner(&mut tx, &crate::directory::secret_owner(&domain.name)).await?;
+        tx.commit(self.entry(caller, &domain.name, "domain.remove", format!("domain:{}", domain.name), if secrets > 0 { json!({ "secrets_removed": secrets }) } else { json!({}) })).await?;
+        if secrets > 0 {
+            self.scrub().await;
+        }
         self.auth_cache.clear();
         Ok(())
     }

@@ -52,6 +52,10 @@ pub enum AppError {
     /// secret was altered. The message names the file or the secret and what to do.
     #[error("{0}")]
     SecretsLocked(String),
+    /// A directory login cannot be checked: the directory is down, slow, or refuses the
+    /// bind account. The message is for administrators (URL, result code; never a password).
+    #[error("{0}")]
+    DirectoryUnavailable(String),
     #[error("storage: {0}")]
     Store(StoreError),
     #[error("internal error: {0}")]

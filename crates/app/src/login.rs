@@ -3,13 +3,15 @@
 
 use std::net::IpAddr;
 
-use deskward_core::password::{Audience, Verification};
+use deskward_core::password::{Audience, Policy, Verification};
 use deskward_core::{Login, Role, password::policy::MAX_LENGTH};
 use deskward_core::audit::{SYSTEM_CHAIN, clean_field};
 use deskward_store::{AccountRow, AllowListRow, DomainRow, SessionRow, SessionRuleRow, policies};
 use serde_json::json;
 
+use crate::directory::Directory;
 use crate::host_names::Pending;
+use crate::ldap::DirectoryError;
 use crate::{App, AppError, Caller, Source, Verdict};
 
 /// A login whose password was right and which may open a session.
@@ -147,7 +149,8 @@ impl App {
         self.open_session(checked, remember, caller).await
     }
 
-    /// The password check and the refusals that follow it; no writes.
+    /// The password check and the refusals that follow it. No writes, except the account a
+    /// directory vouches for at its first login.
     async fn check_login(&self, login: &str, password: &str, caller: &Caller) -> Result<Checked, Failure> {
         if password.is_empty() || password.chars().count() > MAX_LENGTH {
             return Err(failed(AppError::InvalidCredentials, "malformed_password"));
@@ -159,25 +162,41 @@ impl App {
             Some(a) => Some(policies::get(&mut c, a.domain_id, Audience::of(a.role)).await?),
             None => None,
         };
+        // A local account keeps its own password; the directory answers for the others.
+        let directory = match &account {
+            Some(a) if a.directory_dn.is_none() => None,
+            _ => self.directory_for_login(&mut c, login.domain.as_str()).await?,
+        };
         drop(c);
-        let known = account.is_some();
         let staff = account.as_ref().is_some_and(|a| a.role != Role::User);
         let failed = |error, reason| Failure { staff, ..failed(error, reason) };
-        let Some((account, stored, policy)) =
-            account.zip(policy).and_then(|(a, p)| a.password_hash.clone().map(|h| (a, h, p)))
-        else {
-            self.hasher.verify_dummy(password).await?;
-            let reason = if known { "no_password" } else { "unknown_account" };
-            return Err(failed(AppError::InvalidCredentials, reason));
-        };
-        let needs_rehash = match self.hasher.verify(password, &stored).await {
-            Ok(Verification::Match { needs_rehash }) => needs_rehash,
-            Ok(Verification::Mismatch) => return Err(failed(AppError::InvalidCredentials, "wrong_password")),
-            Err(AppError::Internal(detail)) => {
-                tracing::warn!(login = %login, %detail, "stored password hash cannot be read");
-                return Err(failed(AppError::InvalidCredentials, "unreadable_password_hash"));
+        let (account, stored, policy, needs_rehash) = match directory {
+            Some(dir) => {
+                let account = self.check_with_directory(&dir, &login, account, password, caller).await.map_err(|f| Failure { staff, ..f })?;
+                // The directory owns the password: Deskward's age limit does not apply.
+                let policy = Policy { max_age_days: None, ..policy.unwrap_or_else(|| Policy::default_for(Audience::of(account.role))) };
+                (account, String::new(), policy, false)
             }
-            Err(e) => return Err(e.into()),
+            None => {
+                let known = account.is_some();
+                let Some((account, stored, policy)) =
+                    account.zip(policy).and_then(|(a, p)| a.password_hash.clone().map(|h| (a, h, p)))
+                else {
+                    self.hasher.verify_dummy(password).await?;
+                    let reason = if known { "no_password" } else { "unknown_account" };
+                    return Err(failed(AppError::InvalidCredentials, reason));
+                };
+                let needs_rehash = match self.hasher.verify(password, &stored).await {
+                    Ok(Verification::Match { needs_rehash }) => needs_rehash,
+                    Ok(Verification::Mismatch) => return Err(failed(AppError::InvalidCredentials, "wrong_password")),
+                    Err(AppError::Internal(detail)) => {
+                        tracing::warn!(login = %login, %detail, "stored password hash cannot be read");
+                        return Err(failed(AppError::InvalidCredentials, "unreadable_password_hash"));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                (account, stored, policy, needs_rehash)
+            }
         };
         if account.domain_disabled {
             return Err(refused(AppError::DomainDisabled, "domain_disabled"));
@@ -196,12 +215,44 @@ impl App {
         Ok(Checked { account, domain_rules, stored, policy, upgraded, notify, allow_list })
     }
 
+    /// Checks a login against its domain's directory; makes the account at its first login.
+    /// A directory that cannot answer fails the login closed, and it is no guess.
+    async fn check_with_directory(&self, dir: &Directory, login: &Login, account: Option<AccountRow>, password: &str, caller: &Caller) -> Result<AccountRow, Failure> {
+        match self.directory_login(dir, login.name.as_str(), password).await {
+            Ok(user) => {
+                if user.disabled {
+                    return Err(refused(AppError::AccountDisabled, "directory_disabled"));
+                }
+                match account {
+                    // An entry that moved keeps its account only under the same DN.
+                    Some(a) if a.directory_dn.as_deref() == Some(user.dn.as_str()) => Ok(a),
+                    Some(_) => Err(refused(AppError::InvalidCredentials, "directory_entry_changed")),
+                    None => Ok(self.create_directory_account(dir, login, &user, caller).await?),
+                }
+            }
+            Err(DirectoryError::WrongPassword) => Err(failed(AppError::InvalidCredentials, "wrong_password")),
+            Err(DirectoryError::NotFound) => {
+                // Costs what a wrong password costs, so the answer's time tells nothing.
+                self.hasher.verify_dummy(password).await?;
+                let reason = if account.is_some() { "directory_entry_gone" } else { "unknown_account" };
+                Err(failed(AppError::InvalidCredentials, reason))
+            }
+            Err(DirectoryError::Unavailable(detail)) => {
+                tracing::warn!(domain = %dir.domain, %detail, "a directory login cannot be checked");
+                let error = AppError::DirectoryUnavailable(format!("the directory that checks the passwords of {} cannot be reached; try again later", dir.domain));
+                Err(Failure { error, reason: Some("directory_unavailable"), guess: false, staff: false })
+            }
+        }
+    }
+
     /// Opens the session of a checked login, with its audit record.
     async fn open_session(&self, checked: Checked, remember: bool, caller: &Caller) -> Result<LoginOutcome, Failure> {
         let Checked { account, domain_rules, stored, policy, upgraded, notify, .. } = checked;
         let now = self.now();
         let expired = policy.is_expired(account.password_changed_at.unwrap_or(account.created_at), now);
-        let (token, session) = self.new_session(&account, &domain_rules, &caller.source, expired || account.must_change_password, remember);
+        // A directory account changes its password in the directory, never here.
+        let must_change = account.must_change_password && account.directory_dn.is_none();
+        let (token, session) = self.new_session(&account, &domain_rules, &caller.source, expired || must_change, remember);
         let mut tx = self.store.begin().await?;
         if let Some(new_hash) = &upgraded {
             AccountRow::upgrade_hash(&mut tx, account.id, &stored, new_hash).await?;

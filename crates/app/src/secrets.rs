@@ -147,7 +147,7 @@ fn key_id(row: &SecretKeyRow) -> Result<KeyId, AppError> {
 
 impl App {
     /// Removes replaced secrets from the database's files (see `Store::scrub_secrets`).
-    async fn scrub(&self) {
+    pub(crate) async fn scrub(&self) {
         if let Err(e) = self.store.scrub_secrets().await {
             tracing::warn!(error = %e, "replaced secrets may stay in the database's files until its next checkpoint or vacuum");
         }
@@ -155,7 +155,7 @@ impl App {
 
     /// The active key, read from the key file and checked against the database; `None` while
     /// encryption is off. Finishes a rotation that was interrupted after it committed.
-    async fn active_key(&self) -> Result<Option<SecretKey>, AppError> {
+    pub(crate) async fn active_key(&self) -> Result<Option<SecretKey>, AppError> {
         let mut c = self.store.conn().await?;
         let Some(active) = SecretKeyRow::active(&mut c).await? else { return Ok(None) };
         drop(c);
@@ -228,7 +228,7 @@ fn open_row(row: &SecretRow, active: Option<&SecretKey>) -> Result<Zeroizing<Str
 
 impl App {
     /// Stores a secret, sealed when encryption is on; `None` removes it. The caller audits.
-    async fn store_secret(&self, tx: &mut deskward_store::Tx, owner: &str, field: &str, clear: Option<&str>, key: Option<&SecretKey>) -> Result<bool, AppError> {
+    pub(crate) async fn store_secret(&self, tx: &mut deskward_store::Tx, owner: &str, field: &str, clear: Option<&str>, key: Option<&SecretKey>) -> Result<bool, AppError> {
         let active = SecretKeyRow::active(tx.conn()).await?;
         if active.as_ref().map(|a| a.key_id.as_str()) != key.map(|k| k.id().to_string()).as_deref() {
             return Err(AppError::Conflict("the encryption of secrets changed meanwhile; try again".into()));
@@ -427,7 +427,7 @@ impl App {
 const RELAY_OWNER: &str = "mail.relay";
 const RELAY_FIELD: &str = "password";
 
-fn check_secret(value: &str) -> Result<(), AppError> {
+pub(crate) fn check_secret(value: &str) -> Result<(), AppError> {
     if value.is_empty() {
         return Err(AppError::Invalid("the password is empty".into()));
     }

@@ -4,6 +4,7 @@ mod accounts;
 pub mod audit;
 mod bans;
 mod classes;
+mod directory;
 mod domains;
 mod groups;
 mod mail;
@@ -60,6 +61,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/domains/{domain}/notifications"),
     ("GET", "/api/v1/domains/{domain}/allow-list"),
     ("PUT", "/api/v1/domains/{domain}/allow-list"),
+    ("GET", "/api/v1/domains/{domain}/directory"),
+    ("PUT", "/api/v1/domains/{domain}/directory"),
+    ("DELETE", "/api/v1/domains/{domain}/directory"),
+    ("PUT", "/api/v1/domains/{domain}/directory/bind-password"),
+    ("DELETE", "/api/v1/domains/{domain}/directory/bind-password"),
+    ("POST", "/api/v1/domains/{domain}/directory/test"),
     ("GET", "/api/v1/domains/{domain}/policies/{audience}"),
     ("PUT", "/api/v1/domains/{domain}/policies/{audience}"),
     ("GET", "/api/v1/audit"),
@@ -109,6 +116,9 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/domains/{domain}/session-rules", get(domains::session_rules).put(domains::set_session_rules))
         .route("/api/v1/domains/{domain}/notifications", get(domains::notifications).put(domains::set_notifications))
         .route("/api/v1/domains/{domain}/allow-list", get(domains::allow_list).put(domains::set_allow_list))
+        .route("/api/v1/domains/{domain}/directory", get(directory::show).put(directory::set).delete(directory::remove))
+        .route("/api/v1/domains/{domain}/directory/bind-password", put(directory::set_password).delete(directory::remove_password))
+        .route("/api/v1/domains/{domain}/directory/test", axum::routing::post(directory::test))
         .route("/api/v1/audit", get(audit::search))
         .route("/api/v1/audit/chains", get(audit::chains))
         .route("/api/v1/audit/chains/{chain}/days", get(audit::days))

@@ -230,6 +230,49 @@ pub fn allow_list(a: &deskward_app::AllowList) -> proto::AllowList {
     }
 }
 
+pub fn directory(d: &deskward_app::Directory) -> proto::Directory {
+    proto::Directory {
+        url: d.url.clone(),
+        security: d.security.as_str().into(),
+        preset: d.preset.as_str().into(),
+        bind_dn: d.bind_dn.clone(),
+        bind_password_set: d.bind_password_set,
+        base_dns: d.base_dns.clone(),
+        user_filter: d.user_filter.clone(),
+        mail_attribute: d.mail_attribute.clone(),
+        name_attribute: d.name_attribute.clone(),
+        group_attribute: d.group_attribute.clone(),
+        new_account_class: d.new_account_class.clone(),
+        ca_certificate: d.ca_certificate.clone(),
+        timeout_ms: d.timeout.as_millis() as u64,
+        updated_at: deskward_core::audit::timestamp(d.updated_at),
+    }
+}
+
+pub fn directory_input(r: proto::SetDirectory) -> deskward_app::DirectoryInput {
+    deskward_app::DirectoryInput {
+        url: r.url,
+        security: r.security,
+        preset: r.preset,
+        bind_dn: r.bind_dn,
+        base_dns: r.base_dns,
+        user_filter: r.user_filter,
+        mail_attribute: r.mail_attribute,
+        name_attribute: r.name_attribute,
+        group_attribute: r.group_attribute,
+        new_account_class: r.new_account_class,
+        ca_certificate: r.ca_certificate,
+        timeout_ms: r.timeout_ms,
+    }
+}
+
+pub fn directory_test(t: &deskward_app::DirectoryTest) -> proto::DirectoryTestResult {
+    proto::DirectoryTestResult {
+        connected: true,
+        entry: t.entry.as_ref().map(|e| proto::DirectoryEntry { dn: e.dn.clone(), mail: e.mail.clone(), name: e.name.clone(), groups: e.groups.clone(), disabled: e.disabled }),
+    }
+}
+
 pub fn secrets_state(s: &deskward_app::SecretsStatus) -> proto::SecretsState {
     proto::SecretsState {
         enabled: s.enabled,

@@ -40,6 +40,7 @@ pub fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
         AppError::LinkGone(_) => (StatusCode::GONE, "link_gone"),
         AppError::Unwritable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unwritable"),
         AppError::SecretsLocked(_) => (StatusCode::SERVICE_UNAVAILABLE, "secrets_locked"),
+        AppError::DirectoryUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "directory_unavailable"),
         AppError::Store(_) | AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }

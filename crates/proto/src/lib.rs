@@ -419,6 +419,93 @@ pub struct SetAllowList {
     pub trust_seconds: Option<i64>,
 }
 
+/// A domain's directory connection (`GET /domains/{domain}/directory`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Directory {
+    pub url: String,
+    /// `ldaps`, `starttls` or `plain`.
+    pub security: String,
+    /// `openldap` or `active-directory`: the defaults of the filter and attribute names.
+    pub preset: String,
+    /// Empty: the directory is searched anonymously.
+    pub bind_dn: String,
+    /// Whether the bind account's password is stored (it is never shown).
+    pub bind_password_set: bool,
+    pub base_dns: Vec<String>,
+    pub user_filter: String,
+    pub mail_attribute: String,
+    pub name_attribute: String,
+    pub group_attribute: String,
+    pub new_account_class: Option<String>,
+    pub ca_certificate: Option<String>,
+    pub timeout_ms: u64,
+    pub updated_at: String,
+}
+
+/// `PUT /domains/{domain}/directory`. Left out, the filter and attribute names are the preset's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SetDirectory {
+    pub url: String,
+    pub security: String,
+    pub preset: String,
+    #[serde(default)]
+    pub bind_dn: String,
+    pub base_dns: Vec<String>,
+    #[serde(default)]
+    pub user_filter: Option<String>,
+    #[serde(default)]
+    pub mail_attribute: Option<String>,
+    #[serde(default)]
+    pub name_attribute: Option<String>,
+    #[serde(default)]
+    pub group_attribute: Option<String>,
+    #[serde(default)]
+    pub new_account_class: Option<String>,
+    #[serde(default)]
+    pub ca_certificate: Option<String>,
+    #[serde(default)]
+    pub timeout_ms: Option<i64>,
+}
+
+/// `POST /domains/{domain}/directory/test`: connect and bind; with `login`, also look it up.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TestDirectory {
+    #[serde(default)]
+    pub login: Option<String>,
+}
+
+/// What a directory says of one person.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DirectoryEntry {
+    pub dn: String,
+    pub mail: Option<String>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+    pub disabled: bool,
+}
+
+/// The answer of a connection test that succeeded.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DirectoryTestResult {
+    pub connected: bool,
+    pub entry: Option<DirectoryEntry>,
+}
+
+/// `PUT /domains/{domain}/directory/bind-password`, kept in the secrets store.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindPassword {
+    pub password: String,
+}
+
+impl std::fmt::Debug for BindPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BindPassword { .. }")
+    }
+}
+
 /// `PUT /mail/relay-password`: the password of `mail.username`, kept in the secrets store.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -4,6 +4,7 @@
 
 pub mod account;
 mod allow_list;
+mod directory;
 mod audit;
 mod ban;
 mod class;
@@ -72,6 +73,9 @@ pub enum Command {
     /// Show and set a domain's allow-list of addresses
     #[command(subcommand)]
     AllowList(allow_list::Cmd),
+    /// A domain's LDAP or Active Directory connection
+    #[command(subcommand)]
+    Directory(directory::Cmd),
     /// Deskward's own mail: the outbox, a test message, login mails per domain
     #[command(subcommand)]
     Mail(mail::Cmd),
@@ -113,6 +117,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Session(cmd) => session::run(&app().await?, cmd).await,
         Command::Mail(cmd) => mail::run(&app().await?, cmd).await,
         Command::AllowList(cmd) => allow_list::run(&app().await?, cmd).await,
+        Command::Directory(cmd) => directory::run(&app().await?, cmd).await,
         Command::Secrets(cmd) => secrets::run(&app().await?, cmd).await,
         Command::Config(ConfigCmd::Check) => {
             println!("{settings:#?}");

@@ -24,6 +24,8 @@ pub struct AccountRow {
     pub last_login_at: Option<i64>,
     /// Where Deskward's mail to the account goes; `None` means its login address.
     pub email: Option<String>,
+    /// The directory entry the account authenticates against; `None` for a local account.
+    pub directory_dn: Option<String>,
 }
 
 impl AccountRow {
@@ -40,13 +42,15 @@ pub struct NewAccount<'a> {
     pub class_id: Option<i64>,
     pub password_hash: Option<&'a str>,
     pub must_change_password: bool,
+    /// Set for an account made at its first directory login.
+    pub directory_dn: Option<&'a str>,
 }
 
 macro_rules! select {
     ($tail:literal) => {
         concat!("SELECT a.id, a.domain_id, d.name AS domain, d.disabled AS domain_disabled, \
      a.name, a.role, a.class_id, c.name AS class, a.disabled, a.password_hash, \
-     a.password_changed_at, a.must_change_password, a.created_at, a.last_login_at, a.email \
+     a.password_changed_at, a.must_change_password, a.created_at, a.last_login_at, a.email, a.directory_dn \
      FROM accounts a JOIN domains d ON d.id = a.domain_id \
      LEFT JOIN user_classes c ON c.id = a.class_id", " ", $tail)
     };
@@ -70,6 +74,7 @@ fn from_row(row: &AnyRow) -> Result<AccountRow> {
         created_at: row.try_get("created_at")?,
         last_login_at: row.try_get("last_login_at")?,
         email: row.try_get("email")?,
+        directory_dn: row.try_get("directory_dn")?,
     })
 }
 
@@ -117,8 +122,8 @@ impl AccountRow {
         let id = new_id();
         sqlx::query(
             "INSERT INTO accounts (id, domain_id, name, role, class_id, disabled, password_hash, \
-             password_changed_at, must_change_password, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9)",
+             password_changed_at, must_change_password, created_at, directory_dn) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10)",
         )
         .bind(id)
         .bind(new.domain_id)
@@ -129,6 +134,7 @@ impl AccountRow {
         .bind(new.password_hash.map(|_| now))
         .bind(i64::from(new.must_change_password))
         .bind(now)
+        .bind(new.directory_dn)
         .execute(tx.conn())
         .await
         .map_err(conflict(format!("account {}", new.name)))?;

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../migrations/0007_notifications.sql")),
     (8, include_str!("../migrations/0008_allow_lists.sql")),
     (9, include_str!("../migrations/0009_secrets.sql")),
+    (10, include_str!("../migrations/0010_directories.sql")),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -72,6 +72,12 @@ impl SecretRow {
         let done = sqlx::query("DELETE FROM secrets WHERE owner = $1 AND field = $2").bind(owner).bind(field).execute(tx.conn()).await?;
         Ok(done.rows_affected() > 0)
     }
+
+    /// Removes every secret of `owner`; how many there were.
+    pub async fn remove_owner(tx: &mut Tx, owner: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM secrets WHERE owner = $1").bind(owner).execute(tx.conn()).await?;
+        Ok(done.rows_affected())
+    }
 }
 
 impl crate::Store {

@@ -12,11 +12,13 @@
 mod browser;
 mod postgres;
 mod server;
+mod slapd;
 mod smtp;
 
 pub use browser::{Browser, browser_available};
 pub use postgres::{fresh_database, postgres_available};
 pub use server::{Backend, Server, ServerOptions};
+pub use slapd::{Slapd, slapd_available};
 pub use smtp::{Received, SmtpSink, free_port, smtp_available};
 
 /// True when the test command demands every real service.

@@ -12,6 +12,7 @@ mod audit_integrity;
 mod bad_input;
 mod cli;
 mod credentials;
+mod directory;
 mod flood;
 mod guard;
 mod host_names;

@@ -1,0 +1,212 @@
+//! The LDAP client of directory logins: connect (LDAPS or StartTLS; plain only when the domain
+//! chose it), bind with the service account, find the one entry the login names, and bind as
+//! that entry with the password the person typed. Every step runs under the directory's
+//! timeout, so a slow or silent directory fails closed instead of holding a login.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, SearchOptions, ldap_escape};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+use crate::directory::{Directory, Security};
+
+/// What the directory says of a person whose password it accepted (or whom it found).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryUser {
+    pub dn: String,
+    pub mail: Option<String>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+    /// Active Directory's "account disabled" flag (userAccountControl bit 2).
+    pub disabled: bool,
+}
+
+/// Why a directory login did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectoryError {
+    /// No entry matches the login.
+    NotFound,
+    /// The entry exists; the password is wrong (or the directory refuses that entry's bind).
+    WrongPassword,
+    /// The directory cannot answer: down, slow, TLS refused, service bind refused, ambiguous
+    /// entries. The message is for administrators and the log (no password in it).
+    Unavailable(String),
+}
+
+/// Result code of a wrong bind password.
+const INVALID_CREDENTIALS: u32 = 49;
+/// Result code of a search that matched more entries than asked for.
+const SIZE_LIMIT_EXCEEDED: u32 = 4;
+
+fn unavailable(d: &Directory, what: impl std::fmt::Display) -> DirectoryError {
+    DirectoryError::Unavailable(format!("the directory at {} {what}", d.url))
+}
+
+/// The search filter for `user@domain`, each part escaped (RFC 4515), so a login can never add
+/// to the filter.
+pub fn user_filter(template: &str, user: &str, domain: &str) -> String {
+    let login = format!("{user}@{domain}");
+    template.replace("{user}", &ldap_escape(user)).replace("{domain}", &ldap_escape(domain)).replace("{login}", &ldap_escape(login.as_str()))
+}
+
+/// The TLS settings: the domain's own CA certificates when it gave some, else the system's roots.
+fn settings(d: &Directory) -> Result<LdapConnSettings, DirectoryError> {
+    let mut s = LdapConnSettings::new().set_conn_timeout(d.timeout).set_starttls(d.security == Security::StartTls);
+    if let Some(pem) = &d.ca_certificate {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let cert = cert.map_err(|e| unavailable(d, format!("has an unreadable CA certificate in its settings: {e}")))?;
+            roots.add(cert).map_err(|e| unavailable(d, format!("has a CA certificate that cannot be used: {e}")))?;
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| unavailable(d, format!("cannot be reached with TLS: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        s = s.set_config(Arc::new(config));
+    }
+    Ok(s)
+}
+
+/// An open connection, bound with the service account (or anonymous when none is set).
+struct Session {
+    ldap: ldap3::Ldap,
+}
+
+impl Session {
+    async fn open(d: &Directory, bind_password: Option<&str>) -> Result<Session, DirectoryError> {
+        let (conn, mut ldap) = LdapConnAsync::with_settings(settings(d)?, &d.url).await.map_err(|e| unavailable(d, format!("cannot be reached: {e}")))?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.drive().await {
+                tracing::debug!(error = %e, "directory connection ended with an error");
+            }
+        });
+        ldap.with_timeout(d.timeout);
+        if !d.bind_dn.is_empty() {
+            let Some(pw) = bind_password else {
+                return Err(unavailable(d, "needs the bind account's password, and none is stored (deskward directory password)"));
+            };
+            let result = ldap.with_timeout(d.timeout).simple_bind(&d.bind_dn, pw).await.map_err(|e| unavailable(d, format!("did not answer the bind: {e}")))?;
+            if result.rc != 0 {
+                return Err(unavailable(d, format!("refused the bind account {} (result {}: {}); check its DN and password", d.bind_dn, result.rc, result.text)));
+            }
+        }
+        Ok(Session { ldap })
+    }
+
+    /// The one entry the login names, searched in each base in turn.
+    async fn find(&mut self, d: &Directory, user: &str, domain: &str) -> Result<DirectoryUser, DirectoryError> {
+        let filter = user_filter(&d.user_filter, user, domain);
+        let attrs = d.attributes();
+        let mut found: Vec<DirectoryUser> = Vec::new();
+        for base in &d.base_dns {
+            let result = self
+                .ldap
+                .with_search_options(SearchOptions::new().sizelimit(2).timelimit(i32::try_from(d.timeout.as_secs().max(1)).unwrap_or(30)))
+                .with_timeout(d.timeout)
+                .search(base, Scope::Subtree, &filter, &attrs)
+                .await
+                .map_err(|e| unavailable(d, format!("did not answer the search: {e}")))?;
+            match result.1.rc {
+                0 => {}
+                SIZE_LIMIT_EXCEEDED => return Err(unavailable(d, format!("has several entries for {user}@{domain}; make the user filter match one"))),
+                // "No such object": this base does not exist (any more); others may.
+                32 => continue,
+                rc => return Err(unavailable(d, format!("refused the search in {base} (result {rc}: {})", result.1.text))),
+            }
+            for entry in result.0 {
+                // ldap3 panics on a malformed entry; a directory's answer must not crash a login.
+                let entry = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(entry)))
+                    .map_err(|_| unavailable(d, "sent an entry that cannot be read"))?;
+                found.push(d.user_of(entry.dn, &entry.attrs));
+            }
+        }
+        match found.len() {
+            0 => Err(DirectoryError::NotFound),
+            1 => Ok(found.remove(0)),
+            _ => Err(unavailable(d, format!("has several entries for {user}@{domain} in its search bases; make the user filter match one"))),
+        }
+    }
+}
+
+/// Checks `password` for `user@domain`: finds the entry, then binds as it. An empty password
+/// is refused here too: LDAP takes a bind with one as an anonymous bind that "succeeds".
+pub async fn authenticate(d: &Directory, bind_password: Option<&str>, user: &str, domain: &str, password: &str) -> Result<DirectoryUser, DirectoryError> {
+    if password.is_empty() {
+        return Err(DirectoryError::WrongPassword);
+    }
+    let work = async {
+        let mut session = Session::open(d, bind_password).await?;
+        let found = session.find(d, user, domain).await?;
+        let bound = session
+            .ldap
+            .with_timeout(d.timeout)
+            .simple_bind(&found.dn, password)
+            .await
+            .map_err(|e| unavailable(d, format!("did not answer the bind of {}: {e}", found.dn)))?;
+        let _ = session.ldap.unbind().await;
+        match bound.rc {
+            0 => Ok(found),
+            INVALID_CREDENTIALS => Err(DirectoryError::WrongPassword),
+            rc => Err(unavailable(d, format!("refused the bind of {} (result {rc}: {})", found.dn, bound.text))),
+        }
+    };
+    // The whole exchange, not only each step, is bounded: a directory answering slowly at
+    // every step must not hold a login for several timeouts.
+    tokio::time::timeout(d.timeout * 2, work).await.unwrap_or_else(|_| Err(unavailable(d, format!("did not answer within {} ms", (d.timeout * 2).as_millis()))))
+}
+
+/// Looks up `user@domain` with the service account only: the administrator's connection test.
+pub async fn look_up(d: &Directory, bind_password: Option<&str>, user: &str, domain: &str) -> Result<DirectoryUser, DirectoryError> {
+    let work = async {
+        let mut session = Session::open(d, bind_password).await?;
+        let found = session.find(d, user, domain).await;
+        let _ = session.ldap.unbind().await;
+        found
+    };
+    tokio::time::timeout(d.timeout * 2, work).await.unwrap_or_else(|_| Err(unavailable(d, format!("did not answer within {} ms", (d.timeout * 2).as_millis()))))
+}
+
+/// Checks that the directory can be reached and the bind account is accepted.
+pub async fn check(d: &Directory, bind_password: Option<&str>) -> Result<(), DirectoryError> {
+    let work = async {
+        let mut session = Session::open(d, bind_password).await?;
+        let _ = session.ldap.unbind().await;
+        Ok(())
+    };
+    tokio::time::timeout(d.timeout * 2, work).await.unwrap_or_else(|_| Err(unavailable(d, format!("did not answer within {} ms", (d.timeout * 2).as_millis()))))
+}
+
+/// The first value of `name` (attribute names are matched without regard to case).
+pub(crate) fn first<'a>(attrs: &'a HashMap<String, Vec<String>>, name: &str) -> Option<&'a str> {
+    attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.first()).map(String::as_str)
+}
+
+/// Every value of `name`.
+pub(crate) fn all<'a>(attrs: &'a HashMap<String, Vec<String>>, name: &str) -> &'a [String] {
+    attrs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map_or(&[], |(_, v)| v.as_slice())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_login_cannot_add_to_the_filter() {
+        let f = user_filter("(&(objectClass=inetOrgPerson)(uid={user}))", "*)(uid=*", "example.org");
+        assert_eq!(f, "(&(objectClass=inetOrgPerson)(uid=\\2a\\29\\28uid=\\2a))");
+        let f = user_filter("(userPrincipalName={login})", "a\\b", "ex(a)mple.org");
+        assert_eq!(f, "(userPrincipalName=a\\5cb@ex\\28a\\29mple.org)");
+        assert!(ldap3::parse_filter(&f).is_ok());
+    }
+
+    #[test]
+    fn attributes_are_found_whatever_their_case() {
+        let attrs = HashMap::from([("sAMAccountName".to_owned(), vec!["alice".to_owned()]), ("memberOf".to_owned(), vec!["cn=a".into(), "cn=b".into()])]);
+        assert_eq!(first(&attrs, "samaccountname"), Some("alice"));
+        assert_eq!(all(&attrs, "MEMBEROF").len(), 2);
+        assert_eq!(first(&attrs, "mail"), None);
+    }
+}

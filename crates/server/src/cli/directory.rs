@@ -1,0 +1,134 @@
+//! `deskward directory …`: a domain's LDAP or Active Directory connection.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+use deskward_app::{App, Directory, DirectoryInput};
+
+use super::fail;
+
+// Parsed once per run: the size of the settings variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Show a domain's directory settings
+    Show { domain: String },
+    /// Connect a domain to a directory, or replace its settings (see docs/directory.md)
+    Set {
+        domain: String,
+        /// ldaps://host[:port] or ldap://host[:port]
+        #[arg(long)]
+        url: String,
+        /// ldaps, starttls, or plain (no TLS: passwords cross the network in the clear)
+        #[arg(long, default_value = "ldaps")]
+        security: String,
+        /// openldap or active-directory: the default filter and attribute names
+        #[arg(long, default_value = "openldap")]
+        preset: String,
+        /// The account Deskward searches with; empty searches anonymously
+        #[arg(long, default_value = "")]
+        bind_dn: String,
+        /// A search base; repeat for several (searched in order)
+        #[arg(long = "base-dn", required = true)]
+        base_dns: Vec<String>,
+        /// The search filter; {user}, {domain} and {login} are replaced by the login's escaped parts
+        #[arg(long)]
+        user_filter: Option<String>,
+        #[arg(long)]
+        mail_attribute: Option<String>,
+        #[arg(long)]
+        name_attribute: Option<String>,
+        #[arg(long)]
+        group_attribute: Option<String>,
+        /// The class of accounts made at a first directory login
+        #[arg(long)]
+        class: Option<String>,
+        /// A PEM file of the CA certificates to trust for the directory's TLS (default: the system's)
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// The limit of each step, in milliseconds (a whole login gets twice this)
+        #[arg(long)]
+        timeout_ms: Option<i64>,
+    },
+    /// Disconnect a domain from its directory (the accounts it made stay)
+    Remove { domain: String },
+    /// Store the bind account's password (read from standard input) in the secrets store
+    Password {
+        domain: String,
+        /// Remove the stored password instead
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Connect and bind; with --login, also look that person up
+    Test {
+        domain: String,
+        #[arg(long)]
+        login: Option<String>,
+    },
+}
+
+pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
+    let op = crate::cli::operator();
+    match cmd {
+        Cmd::Show { domain } => print(&app.directory(&op, &domain).await.map_err(fail)?),
+        Cmd::Set { domain, url, security, preset, bind_dn, base_dns, user_filter, mail_attribute, name_attribute, group_attribute, class, ca_file, timeout_ms } => {
+            let ca_certificate = ca_file.map(|f| std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))).transpose()?;
+            let input = DirectoryInput {
+                url,
+                security,
+                preset,
+                bind_dn,
+                base_dns,
+                user_filter,
+                mail_attribute,
+                name_attribute,
+                group_attribute,
+                new_account_class: class,
+                ca_certificate,
+                timeout_ms,
+            };
+            let d = app.set_directory(&op, &domain, &input).await.map_err(fail)?;
+            print(&d);
+            if !d.bind_dn.is_empty() && !d.bind_password_set {
+                println!("next: store the bind password with `deskward directory password {domain}`");
+            }
+        }
+        Cmd::Remove { domain } => {
+            app.remove_directory(&op, &domain).await.map_err(fail)?;
+            println!("{domain} is no longer connected to a directory; the accounts it made stay and cannot log in until given a password");
+        }
+        Cmd::Password { domain, clear } => {
+            let password = if clear { None } else { Some(crate::cli::ask_password("Bind password: ")?) };
+            app.set_directory_password(&op, &domain, password.as_deref()).await.map_err(fail)?;
+            println!("{}", if clear { "the bind password is removed" } else { "the bind password is stored" });
+        }
+        Cmd::Test { domain, login } => {
+            let t = app.test_directory(&op, &domain, login.as_deref()).await.map_err(fail)?;
+            println!("connected and bound");
+            if let Some(e) = t.entry {
+                println!("entry:    {}", e.dn);
+                println!("mail:     {}", e.mail.as_deref().unwrap_or("-"));
+                println!("name:     {}", e.name.as_deref().unwrap_or("-"));
+                println!("groups:   {}", if e.groups.is_empty() { "-".into() } else { e.groups.join("; ") });
+                if e.disabled {
+                    println!("disabled: yes (in the directory)");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print(d: &Directory) {
+    println!("url:          {} ({})", d.url, d.security.as_str());
+    println!("preset:       {}", d.preset.as_str());
+    let pw = if d.bind_password_set { "password stored" } else { "no password stored" };
+    println!("bind as:      {}", if d.bind_dn.is_empty() { "anonymous".to_owned() } else { format!("{} ({pw})", d.bind_dn) });
+    println!("search in:    {}", d.base_dns.join("; "));
+    println!("user filter:  {}", d.user_filter);
+    println!("attributes:   mail={} name={} groups={}", d.mail_attribute, d.name_attribute, d.group_attribute);
+    println!("new accounts: class {}", d.new_account_class.as_deref().unwrap_or("(none)"));
+    println!("trust:        {}", if d.ca_certificate.is_some() { "the CA certificates given" } else { "the system's CA certificates" });
+    println!("timeout:      {} ms per step", d.timeout.as_millis());
+}

@@ -1,0 +1,101 @@
+//! A domain's directory connection (LDAP or Active Directory).
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Conn, Result, Tx};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryRow {
+    pub domain_id: i64,
+    pub url: String,
+    pub security: String,
+    pub preset: String,
+    pub bind_dn: String,
+    /// Search bases, one per line.
+    pub base_dns: String,
+    pub user_filter: String,
+    pub mail_attribute: String,
+    pub name_attribute: String,
+    pub group_attribute: String,
+    pub new_account_class_id: Option<i64>,
+    /// Filled from the class on reads.
+    pub new_account_class: Option<String>,
+    pub ca_certificate: Option<String>,
+    pub timeout_ms: i64,
+    pub updated_at: i64,
+}
+
+fn from_row(row: &AnyRow) -> Result<DirectoryRow> {
+    Ok(DirectoryRow {
+        domain_id: row.try_get("domain_id")?,
+        url: row.try_get("url")?,
+        security: row.try_get("security")?,
+        preset: row.try_get("preset")?,
+        bind_dn: row.try_get("bind_dn")?,
+        base_dns: row.try_get("base_dns")?,
+        user_filter: row.try_get("user_filter")?,
+        mail_attribute: row.try_get("mail_attribute")?,
+        name_attribute: row.try_get("name_attribute")?,
+        group_attribute: row.try_get("group_attribute")?,
+        new_account_class_id: row.try_get("new_account_class_id")?,
+        new_account_class: row.try_get("new_account_class")?,
+        ca_certificate: row.try_get("ca_certificate")?,
+        timeout_ms: row.try_get("timeout_ms")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+macro_rules! select {
+    ($tail:literal) => {
+        concat!("SELECT r.domain_id, r.url, r.security, r.preset, r.bind_dn, r.base_dns, r.user_filter, \
+     r.mail_attribute, r.name_attribute, r.group_attribute, r.new_account_class_id, c.name AS new_account_class, \
+     r.ca_certificate, r.timeout_ms, r.updated_at \
+     FROM directories r JOIN domains d ON d.id = r.domain_id LEFT JOIN user_classes c ON c.id = r.new_account_class_id", " ", $tail)
+    };
+}
+
+impl DirectoryRow {
+    pub async fn get(c: &mut Conn, domain_id: i64) -> Result<Option<DirectoryRow>> {
+        let row = sqlx::query(select!("WHERE r.domain_id = $1")).bind(domain_id).fetch_optional(c).await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// The directory of the domain named `domain`, if it has one.
+    pub async fn of_domain(c: &mut Conn, domain: &str) -> Result<Option<DirectoryRow>> {
+        let row = sqlx::query(select!("WHERE d.name = $1")).bind(domain).fetch_optional(c).await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn put(tx: &mut Tx, d: &DirectoryRow) -> Result<()> {
+        sqlx::query("DELETE FROM directories WHERE domain_id = $1").bind(d.domain_id).execute(tx.conn()).await?;
+        sqlx::query(
+            "INSERT INTO directories (domain_id, url, security, preset, bind_dn, base_dns, user_filter, \
+             mail_attribute, name_attribute, group_attribute, new_account_class_id, ca_certificate, timeout_ms, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(d.domain_id)
+        .bind(&d.url)
+        .bind(&d.security)
+        .bind(&d.preset)
+        .bind(&d.bind_dn)
+        .bind(&d.base_dns)
+        .bind(&d.user_filter)
+        .bind(&d.mail_attribute)
+        .bind(&d.name_attribute)
+        .bind(&d.group_attribute)
+        .bind(d.new_account_class_id)
+        .bind(&d.ca_certificate)
+        .bind(d.timeout_ms)
+        .bind(d.updated_at)
+        .execute(tx.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Removes the domain's directory; whether it had one.
+    pub async fn remove(tx: &mut Tx, domain_id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM directories WHERE domain_id = $1").bind(domain_id).execute(tx.conn()).await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
