@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use deskward_core::audit::clean_field;
 use deskward_core::{Login, Role};
-use deskward_store::{AccountRow, Conn, DirectoryRow, DomainRow, NewAccount};
+use deskward_store::{AccountRow, Conn, DirectoryRow, DomainRow, GroupMapRow, GroupRow, NewAccount};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde_json::json;
@@ -78,11 +78,11 @@ impl Preset {
         }
     }
 
-    /// (user filter, mail, display name, groups).
-    fn defaults(self) -> (&'static str, &'static str, &'static str, &'static str) {
+    /// (user filter, login, mail, display name, groups).
+    fn defaults(self) -> (&'static str, &'static str, &'static str, &'static str, &'static str) {
         match self {
-            Preset::OpenLdap => ("(&(objectClass=inetOrgPerson)(uid={user}))", "mail", "cn", "memberOf"),
-            Preset::ActiveDirectory => ("(&(objectClass=user)(sAMAccountName={user}))", "mail", "displayName", "memberOf"),
+            Preset::OpenLdap => ("(&(objectClass=inetOrgPerson)(uid={user}))", "uid", "mail", "cn", "memberOf"),
+            Preset::ActiveDirectory => ("(&(objectClass=user)(sAMAccountName={user}))", "sAMAccountName", "mail", "displayName", "memberOf"),
         }
     }
 }
@@ -98,15 +98,20 @@ pub struct Directory {
     pub bind_dn: String,
     pub base_dns: Vec<String>,
     pub user_filter: String,
+    pub login_attribute: String,
     pub mail_attribute: String,
     pub name_attribute: String,
     pub group_attribute: String,
+    /// (directory group DN, Deskward group): the group's directory accounts follow the
+    /// directory group's members.
+    pub group_map: Vec<(String, String)>,
     pub new_account_class: Option<String>,
     pub ca_certificate: Option<String>,
     pub timeout: Duration,
     /// Whether the bind password is stored (never the password itself).
     pub bind_password_set: bool,
     pub updated_at: i64,
+    pub last_sync_at: Option<i64>,
 }
 
 /// What an administrator sets; `None` takes the preset's value.
@@ -118,9 +123,12 @@ pub struct DirectoryInput {
     pub bind_dn: String,
     pub base_dns: Vec<String>,
     pub user_filter: Option<String>,
+    pub login_attribute: Option<String>,
     pub mail_attribute: Option<String>,
     pub name_attribute: Option<String>,
     pub group_attribute: Option<String>,
+    /// (directory group DN, Deskward group of the domain).
+    pub group_map: Vec<(String, String)>,
     pub new_account_class: Option<String>,
     pub ca_certificate: Option<String>,
     pub timeout_ms: Option<i64>,
@@ -136,6 +144,7 @@ pub struct DirectoryTest {
 const DEFAULT_TIMEOUT_MS: i64 = 5000;
 const TIMEOUT_BOUNDS_MS: (i64, i64) = (200, 30_000);
 const MAX_BASES: usize = 20;
+const MAX_GROUP_MAP: usize = 500;
 const MAX_TEXT: usize = 1024;
 const MAX_CA_PEM: usize = 64 * 1024;
 /// The bind password's field in the secrets store; its owner is `directory:<domain>`.
@@ -216,7 +225,7 @@ fn check_ca(pem: &str) -> Result<String, AppError> {
 }
 
 impl Directory {
-    fn of_row(domain: &str, row: &DirectoryRow, bind_password_set: bool) -> Result<Directory, AppError> {
+    fn of_row(domain: &str, row: &DirectoryRow, map: &[GroupMapRow], bind_password_set: bool) -> Result<Directory, AppError> {
         let corrupt = |e: AppError| AppError::Internal(format!("stored directory of {domain}: {e}"));
         Ok(Directory {
             domain: domain.to_owned(),
@@ -226,20 +235,23 @@ impl Directory {
             bind_dn: row.bind_dn.clone(),
             base_dns: row.base_dns.lines().map(str::to_owned).collect(),
             user_filter: row.user_filter.clone(),
+            login_attribute: row.login_attribute.clone(),
             mail_attribute: row.mail_attribute.clone(),
             name_attribute: row.name_attribute.clone(),
             group_attribute: row.group_attribute.clone(),
+            group_map: map.iter().map(|m| (m.directory_group.clone(), m.group.clone())).collect(),
             new_account_class: row.new_account_class.clone(),
             ca_certificate: row.ca_certificate.clone(),
             timeout: Duration::from_millis(row.timeout_ms.clamp(TIMEOUT_BOUNDS_MS.0, TIMEOUT_BOUNDS_MS.1).unsigned_abs()),
             bind_password_set,
             updated_at: row.updated_at,
+            last_sync_at: row.last_sync_at,
         })
     }
 
     /// The attributes a search asks for.
     pub(crate) fn attributes(&self) -> Vec<String> {
-        let mut a = vec![self.mail_attribute.clone(), self.name_attribute.clone(), self.group_attribute.clone()];
+        let mut a = vec![self.login_attribute.clone(), self.mail_attribute.clone(), self.name_attribute.clone(), self.group_attribute.clone()];
         if self.preset == Preset::ActiveDirectory {
             a.push("userAccountControl".into());
         }
@@ -252,6 +264,7 @@ impl Directory {
         let disabled = self.preset == Preset::ActiveDirectory && ldap::first(attrs, "userAccountControl").and_then(|v| v.parse::<u32>().ok()).is_some_and(|v| v & 2 != 0);
         DirectoryUser {
             dn,
+            login: ldap::first(attrs, &self.login_attribute).map(str::to_ascii_lowercase),
             mail: ldap::first(attrs, &self.mail_attribute).map(str::to_owned),
             name: ldap::first(attrs, &self.name_attribute).map(str::to_owned),
             groups: ldap::all(attrs, &self.group_attribute).to_vec(),
@@ -263,7 +276,8 @@ impl Directory {
         json!({
             "url": self.url, "security": self.security.as_str(), "preset": self.preset.as_str(),
             "bind_dn": clean_field(&self.bind_dn), "base_dns": self.base_dns, "user_filter": clean_field(&self.user_filter),
-            "mail_attribute": self.mail_attribute, "name_attribute": self.name_attribute, "group_attribute": self.group_attribute,
+            "login_attribute": self.login_attribute, "mail_attribute": self.mail_attribute,
+            "group_map": self.group_map.iter().map(|(d, g)| json!({"directory_group": clean_field(d), "group": g})).collect::<Vec<_>>(), "name_attribute": self.name_attribute, "group_attribute": self.group_attribute,
             "new_account_class": self.new_account_class, "ca_certificate": self.ca_certificate.is_some(),
             "timeout_ms": self.timeout.as_millis() as u64,
         })
@@ -277,7 +291,8 @@ impl App {
         let d = administered(&mut c, &caller.actor, domain).await?;
         let row = DirectoryRow::get(&mut c, d.id).await?.ok_or_else(|| AppError::NotFound(format!("a directory for {}", d.name)))?;
         let set = deskward_store::secrets::SecretRow::get(&mut c, &secret_owner(&d.name), BIND_FIELD).await?.is_some();
-        Directory::of_row(&d.name, &row, set)
+        let map = GroupMapRow::of_domain(&mut c, d.id).await?;
+        Directory::of_row(&d.name, &row, &map, set)
     }
 
     /// Connects the domain to a directory, or changes its settings.
@@ -285,7 +300,7 @@ impl App {
         caller.actor.may_manage_domains("connect a domain to a directory")?;
         let security = Security::parse(input.security.trim())?;
         let preset = Preset::parse(input.preset.trim())?;
-        let (filter, mail, name, groups) = preset.defaults();
+        let (filter, login, mail, name, groups) = preset.defaults();
         let url = check_url(&input.url, security)?;
         let bind_dn = text("bind_dn", &input.bind_dn, true)?;
         if input.base_dns.is_empty() || input.base_dns.len() > MAX_BASES {
@@ -293,10 +308,15 @@ impl App {
         }
         let base_dns = input.base_dns.iter().map(|b| text("a base DN", b, false)).collect::<Result<Vec<_>, _>>()?;
         let user_filter = check_filter(input.user_filter.as_deref().unwrap_or(filter))?;
+        let login_attribute = attribute("login_attribute", input.login_attribute.as_deref().unwrap_or(login))?;
         let mail_attribute = attribute("mail_attribute", input.mail_attribute.as_deref().unwrap_or(mail))?;
         let name_attribute = attribute("name_attribute", input.name_attribute.as_deref().unwrap_or(name))?;
         let group_attribute = attribute("group_attribute", input.group_attribute.as_deref().unwrap_or(groups))?;
         let ca_certificate = input.ca_certificate.as_deref().filter(|p| !p.trim().is_empty()).map(check_ca).transpose()?;
+        if input.group_map.len() > MAX_GROUP_MAP {
+            return Err(AppError::Invalid(format!("group_map holds at most {MAX_GROUP_MAP} entries")));
+        }
+        let group_map = input.group_map.iter().map(|(dn, g)| Ok((text("a directory group", dn, false)?, g.trim().to_owned()))).collect::<Result<Vec<_>, AppError>>()?;
         let timeout_ms = input.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
         if !(TIMEOUT_BOUNDS_MS.0..=TIMEOUT_BOUNDS_MS.1).contains(&timeout_ms) {
             return Err(AppError::Invalid(format!("timeout_ms must be {} to {}", TIMEOUT_BOUNDS_MS.0, TIMEOUT_BOUNDS_MS.1)));
@@ -305,6 +325,12 @@ impl App {
         let d = administered(tx.conn(), &caller.actor, domain).await?;
         let new_account_class_id = class_id(tx.conn(), d.id, input.new_account_class.as_deref()).await?;
         let before = DirectoryRow::get(tx.conn(), d.id).await?;
+        let before_map = GroupMapRow::of_domain(tx.conn(), d.id).await?;
+        let mut map_ids = Vec::with_capacity(group_map.len());
+        for (dn, group) in &group_map {
+            let g = GroupRow::find(tx.conn(), d.id, group).await?.ok_or_else(|| AppError::NotFound(format!("group {}", clean_field(group))))?;
+            map_ids.push((dn.clone(), g.id));
+        }
         let row = DirectoryRow {
             domain_id: d.id,
             url,
@@ -313,6 +339,7 @@ impl App {
             bind_dn,
             base_dns: base_dns.join("\n"),
             user_filter,
+            login_attribute,
             mail_attribute,
             name_attribute,
             group_attribute,
@@ -321,11 +348,14 @@ impl App {
             ca_certificate,
             timeout_ms,
             updated_at: self.now(),
+            last_sync_at: before.as_ref().and_then(|b| b.last_sync_at),
         };
         DirectoryRow::put(&mut tx, &row).await?;
+        GroupMapRow::replace(&mut tx, d.id, &map_ids).await?;
+        let map = GroupMapRow::of_domain(tx.conn(), d.id).await?;
         let set = deskward_store::secrets::SecretRow::get(tx.conn(), &secret_owner(&d.name), BIND_FIELD).await?.is_some();
-        let after = Directory::of_row(&d.name, &row, set)?;
-        let before = before.map(|b| Directory::of_row(&d.name, &b, set)).transpose()?;
+        let after = Directory::of_row(&d.name, &row, &map, set)?;
+        let before = before.map(|b| Directory::of_row(&d.name, &b, &before_map, set)).transpose()?;
         let summary = json!({ "before": before.as_ref().map(Directory::summary), "after": after.summary() });
         tx.commit(self.entry(caller, &d.name, "directory.set", format!("domain:{}", d.name), summary)).await?;
         if security == Security::Plain {
@@ -398,7 +428,7 @@ impl App {
         Ok(DirectoryTest { entry })
     }
 
-    async fn directory_password(&self, dir: &Directory) -> Result<Option<Zeroizing<String>>, AppError> {
+    pub(crate) async fn directory_password(&self, dir: &Directory) -> Result<Option<Zeroizing<String>>, AppError> {
         if dir.bind_dn.is_empty() {
             return Ok(None);
         }
@@ -408,7 +438,8 @@ impl App {
     /// The directory a login of `domain` goes to, if the domain has one.
     pub(crate) async fn directory_for_login(&self, c: &mut Conn, domain: &str) -> Result<Option<Directory>, AppError> {
         let Some(row) = DirectoryRow::of_domain(c, domain).await? else { return Ok(None) };
-        Directory::of_row(domain, &row, true).map(Some)
+        let map = GroupMapRow::of_domain(c, row.domain_id).await?;
+        Directory::of_row(domain, &row, &map, true).map(Some)
     }
 
     /// Makes the account of a person the directory vouched for at their first login: a user,
@@ -457,6 +488,12 @@ impl App {
         Ok(row)
     }
 
+    /// The domains connected to a directory, for the scheduled sync.
+    pub async fn directory_domains(&self) -> Result<Vec<String>, AppError> {
+        let mut c = self.store.conn().await?;
+        Ok(DirectoryRow::domains(&mut c).await?)
+    }
+
     /// Checks a password against the directory.
     pub(crate) async fn directory_login(&self, dir: &Directory, user: &str, password: &str) -> Result<DirectoryUser, DirectoryError> {
         let bind = match self.directory_password(dir).await {
@@ -467,7 +504,7 @@ impl App {
     }
 }
 
-fn directory_error(e: DirectoryError) -> AppError {
+pub(crate) fn directory_error(e: DirectoryError) -> AppError {
     match e {
         DirectoryError::NotFound => AppError::NotFound("the entry in the directory".into()),
         DirectoryError::WrongPassword => AppError::InvalidCredentials,

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, SearchOptions, ldap_escape};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -16,6 +17,8 @@ use crate::directory::{Directory, Security};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectoryUser {
     pub dn: String,
+    /// The value of the login attribute (the name part of a login), lowercased.
+    pub login: Option<String>,
     pub mail: Option<String>,
     pub name: Option<String>,
     pub groups: Vec<String>,
@@ -167,6 +170,52 @@ pub async fn look_up(d: &Directory, bind_password: Option<&str>, user: &str, dom
         found
     };
     tokio::time::timeout(d.timeout * 2, work).await.unwrap_or_else(|_| Err(unavailable(d, format!("did not answer within {} ms", (d.timeout * 2).as_millis()))))
+}
+
+/// The filter that finds every person the user filter could name: the name part becomes `*`.
+pub fn every_user_filter(template: &str, domain: &str) -> String {
+    let any_login = format!("*@{}", ldap_escape(domain));
+    template.replace("{user}", "*").replace("{domain}", &ldap_escape(domain)).replace("{login}", &any_login)
+}
+
+/// Entries asked for per page of a sync's search.
+const PAGE_SIZE: i32 = 500;
+
+/// Every person the directory holds for the domain, read page by page. Any failure (a base
+/// that does not exist included) is an error: a sync must never take a partial answer for
+/// the whole directory.
+pub async fn list_users(d: &Directory, bind_password: Option<&str>) -> Result<Vec<DirectoryUser>, DirectoryError> {
+    let mut session = Session::open(d, bind_password).await?;
+    let filter = every_user_filter(&d.user_filter, &d.domain);
+    let attrs = d.attributes();
+    let mut found = Vec::new();
+    for base in &d.base_dns {
+        let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(PAGE_SIZE))];
+        let mut stream = session
+            .ldap
+            .with_timeout(d.timeout)
+            .streaming_search_with(adapters, base, Scope::Subtree, &filter, attrs.clone())
+            .await
+            .map_err(|e| unavailable(d, format!("did not answer the search in {base}: {e}")))?;
+        loop {
+            match tokio::time::timeout(d.timeout, stream.next()).await {
+                Err(_) => return Err(unavailable(d, format!("stopped answering the search in {base}"))),
+                Ok(Err(e)) => return Err(unavailable(d, format!("failed during the search in {base}: {e}"))),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(entry))) => {
+                    let entry = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SearchEntry::construct(entry)))
+                        .map_err(|_| unavailable(d, "sent an entry that cannot be read"))?;
+                    found.push(d.user_of(entry.dn, &entry.attrs));
+                }
+            }
+        }
+        let done = stream.finish().await;
+        if done.rc != 0 {
+            return Err(unavailable(d, format!("refused the search in {base} (result {}: {})", done.rc, done.text)));
+        }
+    }
+    let _ = session.ldap.unbind().await;
+    Ok(found)
 }
 
 /// Checks that the directory can be reached and the bind account is accepted.

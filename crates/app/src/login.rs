@@ -10,6 +10,7 @@ use deskward_store::{AccountRow, AllowListRow, DomainRow, SessionRow, SessionRul
 use serde_json::json;
 
 use crate::directory::Directory;
+use crate::directory_sync::SyncReport;
 use crate::host_names::Pending;
 use crate::ldap::DirectoryError;
 use crate::{App, AppError, Caller, Source, Verdict};
@@ -223,12 +224,22 @@ impl App {
                 if user.disabled {
                     return Err(refused(AppError::AccountDisabled, "directory_disabled"));
                 }
-                match account {
+                let account = match account {
                     // An entry that moved keeps its account only under the same DN.
-                    Some(a) if a.directory_dn.as_deref() == Some(user.dn.as_str()) => Ok(a),
-                    Some(_) => Err(refused(AppError::InvalidCredentials, "directory_entry_changed")),
-                    None => Ok(self.create_directory_account(dir, login, &user, caller).await?),
-                }
+                    Some(a) if a.directory_dn.as_deref() == Some(user.dn.as_str()) => a,
+                    Some(_) => return Err(refused(AppError::InvalidCredentials, "directory_entry_changed")),
+                    None => self.create_directory_account(dir, login, &user, caller).await?,
+                };
+                // The directory vouched for the entry just now: a block by the directory
+                // lifts and the kept groups follow it, before the session opens.
+                let me = Caller { name: account.login(), ..caller.clone() };
+                let mut tx = self.store.begin().await?;
+                let records = self.follow_directory(&mut tx, &me, dir, &account, Some(&user), &mut SyncReport::default()).await?;
+                let Some(records) = deskward_store::Audit::many(records) else { return Ok(account) };
+                tx.commit(records).await?;
+                self.auth_cache.clear();
+                let mut c = self.store.conn().await?;
+                Ok(AccountRow::get(&mut c, account.id).await?.ok_or_else(|| AppError::Internal("account vanished".into()))?)
             }
             Err(DirectoryError::WrongPassword) => Err(failed(AppError::InvalidCredentials, "wrong_password")),
             Err(DirectoryError::NotFound) => {

@@ -211,6 +211,12 @@ static KEYS: &[KeyDoc] = &[
         rule: Rule::Duration(|s| &mut s.audit.event_window),
     },
     KeyDoc {
+        key: "directory.sync_every",
+        default: r#""15m""#,
+        help: "how often each domain connected to a directory is synced (accounts removed or disabled there are blocked, groups follow)",
+        rule: Rule::Duration(|s| &mut s.directory.sync_every),
+    },
+    KeyDoc {
         key: "dns.servers",
         default: "[]",
         help: "DNS servers (IP and port) that resolve clients' addresses to host names; empty means the system's (/etc/resolv.conf)",

@@ -21,6 +21,15 @@ pub struct Settings {
     pub guard: GuardSettings,
     pub mail: MailSettings,
     pub notify: NotifySettings,
+    pub directory: DirectorySettings,
+}
+
+/// `[directory]`: domains' LDAP and Active Directory connections (their settings are per
+/// domain, in the database).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectorySettings {
+    /// How often each connected domain is synced; zero means never on a schedule.
+    pub sync_every: Duration,
 }
 
 /// `[server]`
@@ -225,6 +234,7 @@ impl Settings {
                 events_per_window: 0,
                 event_window: Duration::ZERO,
             },
+            directory: DirectorySettings { sync_every: Duration::ZERO },
             dns: DnsSettings {
                 servers: Vec::new(),
                 timeout: Duration::ZERO,

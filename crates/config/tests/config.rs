@@ -255,7 +255,7 @@ fn unknown_section() {
         lines("[htp]\nlisten = \"127.0.0.1:1\"\n\n[frobnicate]\n", &[]),
         [
             "deskward.toml:1:2: htp: unknown section; did you mean `http`?",
-            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, dns, session, mail, notify, guard",
+            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, directory, dns, session, mail, notify, guard",
         ]
     );
 }
@@ -611,6 +611,7 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
                 bans,
                 interval,
             },
+        directory: DirectorySettings { sync_every },
     } = a;
     let mut out = Vec::new();
     let mut diff = |differs: bool, key| {
@@ -671,6 +672,7 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
     diff(*admin_networks != b.http.admin_networks, "http.admin_networks");
     diff(*agent_networks != b.http.agent_networks, "http.agent_networks");
     diff(*servers != b.dns.servers, "dns.servers");
+    diff(*sync_every != b.directory.sync_every, "directory.sync_every");
     diff(*timeout != b.dns.timeout, "dns.timeout");
     diff(*cache_ttl != b.dns.cache_ttl, "dns.cache_ttl");
     diff(*dns_enabled != b.dns.enabled, "dns.enabled");
@@ -743,6 +745,7 @@ fn other_value(key: &str) -> &'static str {
         "http.admin_networks" => r#"["192.168.0.0/16"]"#,
         "http.agent_networks" => r#"["2001:db8::/32"]"#,
         "dns.servers" => r#"["127.0.0.1:5353", "[::1]:53"]"#,
+        "directory.sync_every" => "1h",
         "dns.timeout" => "1s",
         "dns.cache_ttl" => "5m",
         "dns.enabled" => "false",

@@ -67,6 +67,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/domains/{domain}/directory/bind-password"),
     ("DELETE", "/api/v1/domains/{domain}/directory/bind-password"),
     ("POST", "/api/v1/domains/{domain}/directory/test"),
+    ("POST", "/api/v1/domains/{domain}/directory/sync"),
     ("GET", "/api/v1/domains/{domain}/policies/{audience}"),
     ("PUT", "/api/v1/domains/{domain}/policies/{audience}"),
     ("GET", "/api/v1/audit"),
@@ -119,6 +120,7 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/domains/{domain}/directory", get(directory::show).put(directory::set).delete(directory::remove))
         .route("/api/v1/domains/{domain}/directory/bind-password", put(directory::set_password).delete(directory::remove_password))
         .route("/api/v1/domains/{domain}/directory/test", axum::routing::post(directory::test))
+        .route("/api/v1/domains/{domain}/directory/sync", axum::routing::post(directory::sync))
         .route("/api/v1/audit", get(audit::search))
         .route("/api/v1/audit/chains", get(audit::chains))
         .route("/api/v1/audit/chains/{chain}/days", get(audit::days))

@@ -239,13 +239,16 @@ pub fn directory(d: &deskward_app::Directory) -> proto::Directory {
         bind_password_set: d.bind_password_set,
         base_dns: d.base_dns.clone(),
         user_filter: d.user_filter.clone(),
+        login_attribute: d.login_attribute.clone(),
         mail_attribute: d.mail_attribute.clone(),
         name_attribute: d.name_attribute.clone(),
         group_attribute: d.group_attribute.clone(),
+        group_map: d.group_map.iter().map(|(dn, g)| proto::GroupMapping { directory_group: dn.clone(), group: g.clone() }).collect(),
         new_account_class: d.new_account_class.clone(),
         ca_certificate: d.ca_certificate.clone(),
         timeout_ms: d.timeout.as_millis() as u64,
         updated_at: deskward_core::audit::timestamp(d.updated_at),
+        last_sync_at: d.last_sync_at.map(deskward_core::audit::timestamp),
     }
 }
 
@@ -257,13 +260,19 @@ pub fn directory_input(r: proto::SetDirectory) -> deskward_app::DirectoryInput {
         bind_dn: r.bind_dn,
         base_dns: r.base_dns,
         user_filter: r.user_filter,
+        login_attribute: r.login_attribute,
         mail_attribute: r.mail_attribute,
         name_attribute: r.name_attribute,
         group_attribute: r.group_attribute,
+        group_map: r.group_map.into_iter().map(|m| (m.directory_group, m.group)).collect(),
         new_account_class: r.new_account_class,
         ca_certificate: r.ca_certificate,
         timeout_ms: r.timeout_ms,
     }
+}
+
+pub fn directory_sync(r: &deskward_app::SyncReport) -> proto::DirectorySync {
+    proto::DirectorySync { entries: r.entries, accounts: r.accounts, blocked: r.blocked.clone(), unblocked: r.unblocked.clone(), regrouped: r.regrouped.clone() }
 }
 
 pub fn directory_test(t: &deskward_app::DirectoryTest) -> proto::DirectoryTestResult {

@@ -433,13 +433,35 @@ pub struct Directory {
     pub bind_password_set: bool,
     pub base_dns: Vec<String>,
     pub user_filter: String,
+    pub login_attribute: String,
     pub mail_attribute: String,
     pub name_attribute: String,
     pub group_attribute: String,
+    pub group_map: Vec<GroupMapping>,
     pub new_account_class: Option<String>,
     pub ca_certificate: Option<String>,
     pub timeout_ms: u64,
     pub updated_at: String,
+    pub last_sync_at: Option<String>,
+}
+
+/// A directory group whose members are kept in a Deskward group of the domain.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMapping {
+    /// The directory group's DN, as the group attribute (memberOf) names it.
+    pub directory_group: String,
+    pub group: String,
+}
+
+/// What a sync did (`POST /domains/{domain}/directory/sync`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DirectorySync {
+    pub entries: usize,
+    pub accounts: usize,
+    pub blocked: Vec<String>,
+    pub unblocked: Vec<String>,
+    pub regrouped: Vec<String>,
 }
 
 /// `PUT /domains/{domain}/directory`. Left out, the filter and attribute names are the preset's.
@@ -455,11 +477,15 @@ pub struct SetDirectory {
     #[serde(default)]
     pub user_filter: Option<String>,
     #[serde(default)]
+    pub login_attribute: Option<String>,
+    #[serde(default)]
     pub mail_attribute: Option<String>,
     #[serde(default)]
     pub name_attribute: Option<String>,
     #[serde(default)]
     pub group_attribute: Option<String>,
+    #[serde(default)]
+    pub group_map: Vec<GroupMapping>,
     #[serde(default)]
     pub new_account_class: Option<String>,
     #[serde(default)]

@@ -3,6 +3,7 @@
 mod audit_files;
 mod cli;
 mod data_dir;
+mod directory_sync;
 mod import;
 mod key_file;
 mod mail;

@@ -60,6 +60,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     }
     app.start_background_tasks(crate::give_back_memory);
     crate::retention::start(app.clone(), settings);
+    crate::directory_sync::start(app.clone(), settings);
     if let Some(url) = &settings.audit.syslog {
         crate::syslog::start(app.clone(), url.clone());
     }

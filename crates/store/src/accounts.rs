@@ -26,6 +26,8 @@ pub struct AccountRow {
     pub email: Option<String>,
     /// The directory entry the account authenticates against; `None` for a local account.
     pub directory_dn: Option<String>,
+    /// A sync blocked it: its entry was removed or disabled in the directory.
+    pub directory_blocked: bool,
 }
 
 impl AccountRow {
@@ -50,7 +52,7 @@ macro_rules! select {
     ($tail:literal) => {
         concat!("SELECT a.id, a.domain_id, d.name AS domain, d.disabled AS domain_disabled, \
      a.name, a.role, a.class_id, c.name AS class, a.disabled, a.password_hash, \
-     a.password_changed_at, a.must_change_password, a.created_at, a.last_login_at, a.email, a.directory_dn \
+     a.password_changed_at, a.must_change_password, a.created_at, a.last_login_at, a.email, a.directory_dn, a.directory_blocked \
      FROM accounts a JOIN domains d ON d.id = a.domain_id \
      LEFT JOIN user_classes c ON c.id = a.class_id", " ", $tail)
     };
@@ -75,6 +77,7 @@ fn from_row(row: &AnyRow) -> Result<AccountRow> {
         last_login_at: row.try_get("last_login_at")?,
         email: row.try_get("email")?,
         directory_dn: row.try_get("directory_dn")?,
+        directory_blocked: flag_of(row, "directory_blocked")?,
     })
 }
 
@@ -158,7 +161,16 @@ impl AccountRow {
 
     pub async fn set_disabled(tx: &mut Tx, id: i64, disabled: bool) -> Result<()> {
         crate::auth_epoch::bump(tx).await?;
-        exec(tx, "UPDATE accounts SET disabled = $1 WHERE id = $2", i64::from(disabled), id).await
+        // An administrator's decision replaces a block by the directory.
+        exec(tx, "UPDATE accounts SET disabled = $1, directory_blocked = 0 WHERE id = $2", i64::from(disabled), id).await
+    }
+
+    /// Blocks an account for its directory (disabled, and marked as the directory's block), or
+    /// lifts such a block.
+    pub async fn set_directory_blocked(tx: &mut Tx, id: i64, blocked: bool) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
+        sqlx::query("UPDATE accounts SET disabled = $1, directory_blocked = $1 WHERE id = $2").bind(i64::from(blocked)).bind(id).execute(tx.conn()).await?;
+        Ok(())
     }
 
     pub async fn set_email(tx: &mut Tx, id: i64, email: Option<&str>) -> Result<()> {

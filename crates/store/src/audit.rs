@@ -55,6 +55,8 @@ pub enum Housekeeping {
     /// Claiming a message for delivery, or noting an attempt that will be retried; the
     /// delivery itself or the giving up is audited.
     MailAttempt,
+    /// Noting when a scheduled directory sync that changed nothing finished.
+    QuietDirectorySync,
     /// Only for the audit benchmark's baseline: the same change without its record.
     BenchmarkBaseline,
 }

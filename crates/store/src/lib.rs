@@ -26,7 +26,7 @@ pub use allow_lists::{AllowListRow, VerificationRow};
 pub use bans::BanRow;
 pub use audit::{Audit, Entry as AuditEntry, Housekeeping};
 pub use classes::ClassRow;
-pub use directories::DirectoryRow;
+pub use directories::{DirectoryRow, GroupMapRow};
 pub use domains::DomainRow;
 pub use groups::GroupRow;
 pub use notifications::NotificationRow;

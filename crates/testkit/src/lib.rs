@@ -18,7 +18,7 @@ mod smtp;
 pub use browser::{Browser, browser_available};
 pub use postgres::{fresh_database, postgres_available};
 pub use server::{Backend, Server, ServerOptions};
-pub use slapd::{Slapd, slapd_available};
+pub use slapd::{AD_LIKE_SCHEMA, Slapd, slapd_available};
 pub use smtp::{Received, SmtpSink, free_port, smtp_available};
 
 /// True when the test command demands every real service.

@@ -1,6 +1,7 @@
 //! A real OpenLDAP `slapd` for tests: its own configuration and database in a fresh
 //! directory, listening on loopback with plain LDAP (StartTLS offered) and LDAPS, under a
-//! certificate from a private CA made here. Debian's `slapd` package provides it; the
+//! certificate from a private CA made here. The memberof overlay keeps `memberOf` on the
+//! members of groups added while it runs (not those loaded at start). Debian's `slapd` package provides it; the
 //! project's test command installs it. Without it the directory tests skip, unless
 //! `DESKWARD_REQUIRE_SERVICES=1`.
 
@@ -65,10 +66,10 @@ impl Slapd {
         let conf = format!(
             "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
              include /etc/ldap/schema/inetorgperson.schema\n{extra}\
-             pidfile {d}/slapd.pid\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\n\
+             pidfile {d}/slapd.pid\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\nmoduleload memberof\n\
              TLSCertificateFile {d}/cert.pem\nTLSCertificateKeyFile {d}/key.pem\n\
              database mdb\nmaxsize 104857600\nsuffix \"{SUFFIX}\"\nrootdn \"{ROOT_DN}\"\nrootpw {ROOT_PW}\n\
-             directory {d}/db\n"
+             directory {d}/db\noverlay memberof\n"
         );
         std::fs::write(dir.join("slapd.conf"), conf).unwrap();
         let root = format!("dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: test\ndc: test\n\n");
@@ -151,3 +152,12 @@ impl Drop for Slapd {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// AD's attribute names (sAMAccountName, userAccountControl, userPrincipalName) and its
+/// `user` class, as schema slapd loads, for trees shaped like Active Directory's.
+pub const AD_LIKE_SCHEMA: &str = "\
+attributetype ( 1.3.6.1.4.1.99999.1.1 NAME 'sAMAccountName' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.99999.1.2 NAME 'userAccountControl' EQUALITY integerMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )
+attributetype ( 1.3.6.1.4.1.99999.1.3 NAME 'userPrincipalName' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+objectclass ( 1.3.6.1.4.1.99999.2.1 NAME 'user' SUP top AUXILIARY MAY ( sAMAccountName $ userAccountControl $ userPrincipalName ) )
+";

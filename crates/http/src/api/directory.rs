@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State as Extract};
 use axum::http::StatusCode;
-use deskward_proto::{BindPassword, Directory, DirectoryTestResult, SetDirectory, TestDirectory};
+use deskward_proto::{BindPassword, Directory, DirectorySync, DirectoryTestResult, SetDirectory, TestDirectory};
 
 use crate::extract::{ApiJson, Session};
 use crate::{ApiError, State, convert};
@@ -49,4 +49,8 @@ pub async fn test(
     ApiJson(req): ApiJson<TestDirectory>,
 ) -> Result<Json<DirectoryTestResult>, ApiError> {
     Ok(Json(convert::directory_test(&app.test_directory(&caller, &domain, req.login.as_deref()).await?)))
+}
+
+pub async fn sync(Extract(app): Extract<State>, Session(caller): Session, Path(domain): Path<String>) -> Result<Json<DirectorySync>, ApiError> {
+    Ok(Json(convert::directory_sync(&app.sync_directory(&caller, &domain, &|_, _| {}).await?)))
 }

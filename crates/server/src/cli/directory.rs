@@ -1,5 +1,6 @@
 //! `deskward directory …`: a domain's LDAP or Active Directory connection.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -35,12 +36,18 @@ pub enum Cmd {
         /// The search filter; {user}, {domain} and {login} are replaced by the login's escaped parts
         #[arg(long)]
         user_filter: Option<String>,
+        /// The attribute that holds the name part of a login (default: the preset's, uid or sAMAccountName)
+        #[arg(long)]
+        login_attribute: Option<String>,
         #[arg(long)]
         mail_attribute: Option<String>,
         #[arg(long)]
         name_attribute: Option<String>,
         #[arg(long)]
         group_attribute: Option<String>,
+        /// Keep a Deskward group's directory members as a directory group's: DN=GROUP; repeat for several
+        #[arg(long = "keep-group", value_name = "DN=GROUP")]
+        group_map: Vec<String>,
         /// The class of accounts made at a first directory login
         #[arg(long)]
         class: Option<String>,
@@ -60,6 +67,12 @@ pub enum Cmd {
         #[arg(long)]
         clear: bool,
     },
+    /// Sync the domain's accounts with its directory now: removed or disabled entries block
+    /// their accounts, re-enabled ones unblock them, kept groups follow
+    Sync {
+        #[arg(long)]
+        domain: String,
+    },
     /// Connect and bind; with --login, also look that person up
     Test {
         domain: String,
@@ -72,7 +85,11 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
     let op = crate::cli::operator();
     match cmd {
         Cmd::Show { domain } => print(&app.directory(&op, &domain).await.map_err(fail)?),
-        Cmd::Set { domain, url, security, preset, bind_dn, base_dns, user_filter, mail_attribute, name_attribute, group_attribute, class, ca_file, timeout_ms } => {
+        Cmd::Set { domain, url, security, preset, bind_dn, base_dns, user_filter, login_attribute, mail_attribute, name_attribute, group_attribute, group_map, class, ca_file, timeout_ms } => {
+            let group_map = group_map
+                .iter()
+                .map(|m| m.rsplit_once('=').map(|(dn, g)| (dn.to_owned(), g.to_owned())).ok_or_else(|| anyhow::anyhow!("--keep-group {m:?}: write it as DN=GROUP")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let ca_certificate = ca_file.map(|f| std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))).transpose()?;
             let input = DirectoryInput {
                 url,
@@ -81,9 +98,11 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
                 bind_dn,
                 base_dns,
                 user_filter,
+                login_attribute,
                 mail_attribute,
                 name_attribute,
                 group_attribute,
+                group_map,
                 new_account_class: class,
                 ca_certificate,
                 timeout_ms,
@@ -103,6 +122,24 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
             app.set_directory_password(&op, &domain, password.as_deref()).await.map_err(fail)?;
             println!("{}", if clear { "the bind password is removed" } else { "the bind password is stored" });
         }
+        Cmd::Sync { domain } => {
+            let bar = std::io::stderr().is_terminal();
+            let progress = |done: usize, all: usize| {
+                if bar {
+                    let width = 30;
+                    let filled = (done * width).checked_div(all).unwrap_or(width).min(width);
+                    eprint!("\rsyncing {domain}: [{}{}] {done}/{all} accounts", "#".repeat(filled), " ".repeat(width - filled));
+                    if done == all {
+                        eprintln!();
+                    }
+                }
+            };
+            let r = app.sync_directory(&op, &domain, &progress).await.map_err(fail)?;
+            println!("{} entries in the directory, {} accounts made by it", r.entries, r.accounts);
+            println!("blocked:   {}", list(&r.blocked));
+            println!("unblocked: {}", list(&r.unblocked));
+            println!("regrouped: {}", list(&r.regrouped));
+        }
         Cmd::Test { domain, login } => {
             let t = app.test_directory(&op, &domain, login.as_deref()).await.map_err(fail)?;
             println!("connected and bound");
@@ -120,6 +157,10 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn list(logins: &[String]) -> String {
+    if logins.is_empty() { "-".into() } else { logins.join(", ") }
+}
+
 fn print(d: &Directory) {
     println!("url:          {} ({})", d.url, d.security.as_str());
     println!("preset:       {}", d.preset.as_str());
@@ -127,7 +168,11 @@ fn print(d: &Directory) {
     println!("bind as:      {}", if d.bind_dn.is_empty() { "anonymous".to_owned() } else { format!("{} ({pw})", d.bind_dn) });
     println!("search in:    {}", d.base_dns.join("; "));
     println!("user filter:  {}", d.user_filter);
-    println!("attributes:   mail={} name={} groups={}", d.mail_attribute, d.name_attribute, d.group_attribute);
+    println!("attributes:   login={} mail={} name={} groups={}", d.login_attribute, d.mail_attribute, d.name_attribute, d.group_attribute);
+    for (dn, group) in &d.group_map {
+        println!("keeps group:  {group} = members of {dn}");
+    }
+    println!("last sync:    {}", super::time(d.last_sync_at));
     println!("new accounts: class {}", d.new_account_class.as_deref().unwrap_or("(none)"));
     println!("trust:        {}", if d.ca_certificate.is_some() { "the CA certificates given" } else { "the system's CA certificates" });
     println!("timeout:      {} ms per step", d.timeout.as_millis());

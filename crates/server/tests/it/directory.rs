@@ -333,3 +333,172 @@ async fn directory_settings_are_checked_and_only_system_admins_change_them() {
     let (s, v) = call(&admin, "POST", server.url("/api/v1/domains/example.org/directory/test"), Some(json!({"login": "nobody"}))).await;
     assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "not_found"), "{v}");
 }
+
+const SALES_DN: &str = "cn=sales,ou=groups,dc=test,dc=local";
+
+/// Adds the groups OU and a sales group of `members` while slapd runs, so memberOf is kept.
+fn add_sales_group(slapd: &Slapd, members: &[&str]) {
+    let member_lines: String = members.iter().map(|m| format!("member: uid={m},ou=people,dc=test,dc=local\n")).collect();
+    slapd.modify(&format!(
+        "dn: ou=groups,dc=test,dc=local\nchangetype: add\nobjectClass: organizationalUnit\nou: groups\n\n\
+         dn: {SALES_DN}\nchangetype: add\nobjectClass: groupOfNames\ncn: sales\n{member_lines}"
+    ));
+}
+
+async fn group_of(server: &Server, admin: &Client, group: &str) -> Vec<String> {
+    let (s, v) = call(admin, "GET", server.url("/api/v1/domains/example.org/groups"), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let g = v.as_array().unwrap().iter().find(|g| g["name"] == json!(group)).cloned().unwrap_or(Value::Null);
+    let mut members: Vec<String> = g["members"].as_array().map(|m| m.iter().map(|x| x.as_str().unwrap().to_owned()).collect()).unwrap_or_default();
+    members.sort();
+    members
+}
+
+async fn a_sync_blocks_what_the_directory_removed_and_groups_follow_it(backend: Backend) {
+    if !slapd_available("directory sync") {
+        return;
+    }
+    let seed = format!("{}dn: ou=empty,dc=test,dc=local\nobjectClass: organizationalUnit\nou: empty\n\n", seed());
+    let slapd = Slapd::start(&seed, None);
+    add_sales_group(&slapd, &["alice", "dave"]);
+    let (server, admin) = with_admin_using(ServerOptions::new(backend).env("DESKWARD_HTTP__TRUSTED_PROXIES", "127.0.0.1")).await;
+    server.cli_ok(&["group", "add", "example.org", "sales"], None);
+    add_account(&server, &admin, "example.org", "lou", "user", "Local-only-pass-8").await;
+    server.cli_ok(&["group", "add-member", "example.org", "sales", "lou"], None);
+    let mut body = settings(&slapd);
+    body["new_account_class"] = Value::Null;
+    body["group_map"] = json!([{"directory_group": SALES_DN, "group": "sales"}]);
+    let (s, v) = put_directory(&server, &admin, body.clone()).await;
+    assert_eq!((s, v["group_map"][0]["group"].as_str(), v["login_attribute"].as_str()), (StatusCode::OK, Some("sales"), Some("uid")), "{v}");
+    server.cli_ok(&["directory", "password", "example.org"], Some(BIND_PW));
+
+    // At their first logins alice joins sales (her directory group); carol does not.
+    let carol = server.client();
+    assert_eq!(login_from(&server, &carol, "10.9.9.9", "carol@example.org", CAROL_PW).await.status(), StatusCode::CREATED);
+    assert_eq!(login_status(&server, "alice@example.org", ALICE_PW).await.0, StatusCode::CREATED);
+    assert_eq!(group_of(&server, &admin, "sales").await, ["alice", "lou"]);
+    let regrouped = records(&server, &admin, "domain=example.org&action=account.directory_groups").await;
+    assert_eq!(regrouped[0]["summary"], json!({"added": ["sales"], "removed": []}), "{}", regrouped[0]);
+
+    // The directory changes: alice leaves sales, carol's entry is deleted.
+    slapd.modify(&format!("dn: {SALES_DN}\nchangetype: modify\ndelete: member\nmember: uid=alice,ou=people,dc=test,dc=local\n"));
+    slapd.modify("dn: uid=carol,ou=staff,dc=test,dc=local\nchangetype: delete\n");
+    let out = server.cli_ok(&["directory", "sync", "--domain", "example.org"], None);
+    assert!(out.contains("blocked:   carol@example.org") && out.contains("regrouped: alice@example.org"), "{out}");
+    // carol is blocked, not deleted, and her open session ended; alice left sales, lou (local) stayed.
+    let (s, acc) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/carol"), None).await;
+    assert_eq!((s, acc["disabled"].as_bool()), (StatusCode::OK, Some(true)), "{acc}");
+    let (s, _) = call(&carol, "GET", server.url("/api/v1/me"), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(group_of(&server, &admin, "sales").await, ["lou"]);
+    let blocked = records(&server, &admin, "domain=example.org&action=account.directory_blocked").await;
+    assert_eq!(blocked[0]["summary"]["reason"], json!("removed_from_directory"));
+    let run = records(&server, &admin, "domain=example.org&action=directory.synced").await;
+    assert_eq!((run[0]["actor"].as_str(), run[0]["summary"]["blocked"].clone()), (Some("operator"), json!(["carol@example.org"])), "{}", run[0]);
+    // A second sync finds nothing to do.
+    let again = server.cli_ok(&["directory", "sync", "--domain", "example.org"], None);
+    assert!(again.contains("blocked:   -") && again.contains("regrouped: -"), "{again}");
+
+    // carol's entry comes back: the sync (through the API) lifts the block it made.
+    slapd.modify(&format!("dn: uid=carol,ou=staff,dc=test,dc=local\nchangetype: add\nobjectClass: inetOrgPerson\nuid: carol\ncn: carol\nsn: Example\nuserPassword: {CAROL_PW}\n"));
+    let (s, v) = call(&admin, "POST", server.url("/api/v1/domains/example.org/directory/sync"), None).await;
+    assert_eq!((s, v["unblocked"].clone()), (StatusCode::OK, json!(["carol@example.org"])), "{v}");
+    assert_eq!(login_status(&server, "carol@example.org", CAROL_PW).await.0, StatusCode::CREATED);
+    // A block an administrator made is theirs: the directory does not lift it.
+    let (s, _) = call(&admin, "PATCH", server.url("/api/v1/domains/example.org/accounts/alice"), Some(json!({"disabled": true}))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, v) = call(&admin, "POST", server.url("/api/v1/domains/example.org/directory/sync"), None).await;
+    assert_eq!(v["unblocked"], json!([]), "{v}");
+    let (_, acc) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/alice"), None).await;
+    assert_eq!(acc["disabled"], json!(true));
+
+    // A search base with no entry (a wrong base, an emptied directory) blocks no one.
+    body["base_dns"] = json!(["ou=empty,dc=test,dc=local"]);
+    assert_eq!(put_directory(&server, &admin, body.clone()).await.0, StatusCode::OK);
+    let (s, v) = call(&admin, "POST", server.url("/api/v1/domains/example.org/directory/sync"), None).await;
+    assert_eq!((s, code(&v)), (StatusCode::SERVICE_UNAVAILABLE, "directory_unavailable"), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("nothing was blocked"), "{v}");
+    // So does a base that does not exist.
+    body["base_dns"] = json!(["ou=people,dc=test,dc=local", "ou=gone,dc=test,dc=local"]);
+    assert_eq!(put_directory(&server, &admin, body).await.0, StatusCode::OK);
+    let (s, v) = call(&admin, "POST", server.url("/api/v1/domains/example.org/directory/sync"), None).await;
+    assert_eq!((s, code(&v)), (StatusCode::SERVICE_UNAVAILABLE, "directory_unavailable"), "{v}");
+    let (_, acc) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/carol"), None).await;
+    assert_eq!(acc["disabled"], json!(false), "{acc}");
+}
+
+on_both_stores! {
+    directory_sync => a_sync_blocks_what_the_directory_removed_and_groups_follow_it;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_active_directory_tree_is_followed_on_schedule() {
+    if !slapd_available("active directory preset") {
+        return;
+    }
+    // AD's names: sAMAccountName for the login, userAccountControl's bit 2 for "disabled".
+    let seed = format!(
+        "dn: ou=users,dc=test,dc=local\nobjectClass: organizationalUnit\nou: users\n\n\
+         dn: {BIND_DN_AD}\nobjectClass: person\ncn: svc\nsn: service\nuserPassword: {BIND_PW}\n\n\
+         dn: cn=Erin Example,ou=users,dc=test,dc=local\nobjectClass: inetOrgPerson\nobjectClass: user\ncn: Erin Example\nsn: Example\n\
+         displayName: Erin Example\nsAMAccountName: erin\nuserPrincipalName: erin@corp.example\nuserAccountControl: 512\nmail: erin@corp.example\nuserPassword: {ALICE_PW}\n\n"
+    );
+    let slapd = Slapd::start(&seed, Some(deskward_testkit::AD_LIKE_SCHEMA));
+    let options = ServerOptions::new(Backend::Sqlite).env("DESKWARD_DIRECTORY__SYNC_EVERY", "1s");
+    let (server, admin) = with_admin_using(options).await;
+    let body = json!({
+        "url": slapd.ldaps_url(), "security": "ldaps", "preset": "active-directory", "bind_dn": BIND_DN_AD,
+        "base_dns": ["ou=users,dc=test,dc=local"], "ca_certificate": slapd.ca_pem(),
+    });
+    let (s, v) = put_directory(&server, &admin, body).await;
+    assert_eq!((s, v["user_filter"].as_str(), v["name_attribute"].as_str()), (StatusCode::OK, Some("(&(objectClass=user)(sAMAccountName={user}))"), Some("displayName")), "{v}");
+    server.cli_ok(&["directory", "password", "example.org"], Some(BIND_PW));
+    let tested = server.cli_ok(&["directory", "test", "example.org", "--login", "erin"], None);
+    assert!(tested.contains("Erin Example") && !tested.contains("disabled"), "{tested}");
+    assert_eq!(login_status(&server, "erin@example.org", ALICE_PW).await.0, StatusCode::CREATED);
+
+    // Disabled in the directory: the scheduled sync blocks the account, and a login is refused
+    // after the right password.
+    slapd.modify("dn: cn=Erin Example,ou=users,dc=test,dc=local\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 514\n");
+    let blocked = eventually_for(Duration::from_secs(10), || async {
+        let (_, acc) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/erin"), None).await;
+        acc["disabled"] == json!(true)
+    })
+    .await;
+    assert!(blocked, "the scheduled sync did not block a disabled entry");
+    let (s, v) = login_status(&server, "erin@example.org", ALICE_PW).await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "account_disabled"), "{v}");
+    let b = records(&server, &admin, "domain=example.org&action=account.directory_blocked").await;
+    assert_eq!((b[0]["actor"].as_str(), b[0]["summary"]["reason"].as_str()), (Some("system"), Some("disabled_in_directory")), "{}", b[0]);
+    // Enabled again: unblocked on schedule, and the login works.
+    slapd.modify("dn: cn=Erin Example,ou=users,dc=test,dc=local\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 512\n");
+    let unblocked = eventually_for(Duration::from_secs(10), || async {
+        let (_, acc) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/erin"), None).await;
+        acc["disabled"] == json!(false)
+    })
+    .await;
+    assert!(unblocked, "the scheduled sync did not unblock a re-enabled entry");
+    assert_eq!(login_status(&server, "erin@example.org", ALICE_PW).await.0, StatusCode::CREATED);
+    // Scheduled syncs that change nothing leave no record.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let runs = records(&server, &admin, "domain=example.org&action=directory.synced").await;
+    assert!(runs.iter().all(|r| r["summary"]["blocked"] != json!([]) || r["summary"]["unblocked"] != json!([])), "{runs:?}");
+}
+
+const BIND_DN_AD: &str = "cn=svc,ou=users,dc=test,dc=local";
+
+/// True once `check` holds, trying until `limit`.
+async fn eventually_for<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
