@@ -500,7 +500,7 @@ impl App {
             Ok(p) => p,
             Err(e) => return Err(DirectoryError::Unavailable(format!("the bind password of the directory of {} cannot be read: {e}", dir.domain))),
         };
-        ldap::authenticate(dir, bind.as_ref().map(|p| p.as_str()), user, &dir.domain, password).await
+        ldap::authenticate(&self.directories, dir, bind.as_ref().map(|p| p.as_str()), user, &dir.domain, password).await
     }
 }
 

@@ -117,15 +117,28 @@ impl App {
         Ok(records)
     }
 
+    /// Whether a directory login must change the account: lift the directory's block, or
+    /// move it between kept groups. Read without a transaction, so most logins write nothing.
+    pub(crate) async fn must_follow(&self, dir: &Directory, account: &AccountRow, user: &DirectoryUser) -> Result<bool, AppError> {
+        if account.directory_blocked {
+            return Ok(true);
+        }
+        if dir.group_map.is_empty() {
+            return Ok(false);
+        }
+        let mut c = self.store.conn().await?;
+        let current: BTreeSet<String> = GroupRow::of_account(&mut c, account.id).await?.into_iter().collect();
+        let (kept, wanted) = kept_and_wanted(dir, &user.groups);
+        Ok(kept.iter().any(|g| wanted.contains(g) != current.contains(*g)))
+    }
+
     /// Makes the account's kept groups those whose directory group lists it; groups no
     /// directory group is kept in are left alone. Returns (added, removed) group names.
     pub(crate) async fn follow_groups(&self, tx: &mut Tx, dir: &Directory, account: &AccountRow, groups: &[String]) -> Result<(Vec<String>, Vec<String>), AppError> {
         if dir.group_map.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
-        let member_of: BTreeSet<String> = groups.iter().map(|g| g.to_ascii_lowercase()).collect();
-        let kept: BTreeSet<&str> = dir.group_map.iter().map(|(_, g)| g.as_str()).collect();
-        let wanted: BTreeSet<&str> = dir.group_map.iter().filter(|(dn, _)| member_of.contains(&dn.to_ascii_lowercase())).map(|(_, g)| g.as_str()).collect();
+        let (kept, wanted) = kept_and_wanted(dir, groups);
         let current: BTreeSet<String> = GroupRow::of_account(tx.conn(), account.id).await?.into_iter().collect();
         let (mut added, mut removed) = (Vec::new(), Vec::new());
         for name in kept {
@@ -144,4 +157,12 @@ impl App {
         }
         Ok((added, removed))
     }
+}
+
+/// The kept groups, and those of them the directory groups `member_of` call for.
+fn kept_and_wanted<'a>(dir: &'a Directory, member_of: &[String]) -> (BTreeSet<&'a str>, BTreeSet<&'a str>) {
+    let member_of: BTreeSet<String> = member_of.iter().map(|g| g.to_ascii_lowercase()).collect();
+    let kept = dir.group_map.iter().map(|(_, g)| g.as_str()).collect();
+    let wanted = dir.group_map.iter().filter(|(dn, _)| member_of.contains(&dn.to_ascii_lowercase())).map(|(_, g)| g.as_str()).collect();
+    (kept, wanted)
 }

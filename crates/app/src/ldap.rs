@@ -56,7 +56,7 @@ pub fn user_filter(template: &str, user: &str, domain: &str) -> String {
 
 /// The TLS settings: the domain's own CA certificates when it gave some, else the system's roots.
 fn settings(d: &Directory) -> Result<LdapConnSettings, DirectoryError> {
-    let mut s = LdapConnSettings::new().set_conn_timeout(d.timeout).set_starttls(d.security == Security::StartTls);
+    let mut s = LdapConnSettings::new().set_starttls(d.security == Security::StartTls);
     if let Some(pem) = &d.ca_certificate {
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
@@ -73,29 +73,56 @@ fn settings(d: &Directory) -> Result<LdapConnSettings, DirectoryError> {
     Ok(s)
 }
 
+/// The TCP connection, made here rather than by ldap3 so that it goes without Nagle's delay:
+/// LDAP's small request and answer messages otherwise wait on delayed acknowledgements (about
+/// 40 ms per login on Linux).
+async fn connect(d: &Directory) -> Result<std::net::TcpStream, DirectoryError> {
+    let rest = d.url.split_once("://").map_or(d.url.as_str(), |(_, r)| r);
+    let default_port = if d.url.starts_with("ldaps://") { 636 } else { 389 };
+    let has_port = rest.rsplit_once(':').is_some_and(|(h, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (h.starts_with('[') || !h.contains(':')));
+    let address = if has_port { rest.to_owned() } else { format!("{rest}:{default_port}") };
+    let stream = tokio::time::timeout(d.timeout, tokio::net::TcpStream::connect(&address))
+        .await
+        .map_err(|_| unavailable(d, format!("did not accept a connection within {} ms", d.timeout.as_millis())))?
+        .map_err(|e| unavailable(d, format!("cannot be reached: {e}")))?;
+    stream.set_nodelay(true).map_err(|e| unavailable(d, format!("cannot be reached: {e}")))?;
+    stream.into_std().map_err(|e| unavailable(d, format!("cannot be reached: {e}")))
+}
+
 /// An open connection, bound with the service account (or anonymous when none is set).
 struct Session {
     ldap: ldap3::Ldap,
 }
 
 impl Session {
+    /// Connects and binds with the service account (anonymous when none is set).
     async fn open(d: &Directory, bind_password: Option<&str>) -> Result<Session, DirectoryError> {
-        let (conn, mut ldap) = LdapConnAsync::with_settings(settings(d)?, &d.url).await.map_err(|e| unavailable(d, format!("cannot be reached: {e}")))?;
+        let mut session = Session::connect(d).await?;
+        if !d.bind_dn.is_empty() {
+            let Some(pw) = bind_password else {
+                return Err(unavailable(d, "needs the bind account's password, and none is stored (deskward directory password)"));
+            };
+            let result = session.ldap.with_timeout(d.timeout).simple_bind(&d.bind_dn, pw).await.map_err(|e| unavailable(d, format!("did not answer the bind: {e}")))?;
+            if result.rc != 0 {
+                return Err(unavailable(d, format!("refused the bind account {} (result {}: {}); check its DN and password", d.bind_dn, result.rc, result.text)));
+            }
+        }
+        Ok(session)
+    }
+
+    /// Connects (TLS or StartTLS as set) without binding.
+    async fn connect(d: &Directory) -> Result<Session, DirectoryError> {
+        let stream = connect(d).await?;
+        let settings = settings(d)?.set_std_stream(ldap3::StdStream::Tcp(stream));
+        let (conn, ldap) = tokio::time::timeout(d.timeout, LdapConnAsync::with_settings(settings, &d.url))
+            .await
+            .map_err(|_| unavailable(d, format!("did not finish the TLS handshake within {} ms", d.timeout.as_millis())))?
+            .map_err(|e| unavailable(d, format!("cannot be reached: {e}")))?;
         tokio::spawn(async move {
             if let Err(e) = conn.drive().await {
                 tracing::debug!(error = %e, "directory connection ended with an error");
             }
         });
-        ldap.with_timeout(d.timeout);
-        if !d.bind_dn.is_empty() {
-            let Some(pw) = bind_password else {
-                return Err(unavailable(d, "needs the bind account's password, and none is stored (deskward directory password)"));
-            };
-            let result = ldap.with_timeout(d.timeout).simple_bind(&d.bind_dn, pw).await.map_err(|e| unavailable(d, format!("did not answer the bind: {e}")))?;
-            if result.rc != 0 {
-                return Err(unavailable(d, format!("refused the bind account {} (result {}: {}); check its DN and password", d.bind_dn, result.rc, result.text)));
-            }
-        }
         Ok(Session { ldap })
     }
 
@@ -136,29 +163,116 @@ impl Session {
 
 /// Checks `password` for `user@domain`: finds the entry, then binds as it. An empty password
 /// is refused here too: LDAP takes a bind with one as an anonymous bind that "succeeds".
-pub async fn authenticate(d: &Directory, bind_password: Option<&str>, user: &str, domain: &str, password: &str) -> Result<DirectoryUser, DirectoryError> {
+/// Connections come from `pool` when it holds idle ones for these settings: a search
+/// connection stays bound with the service account, a bind connection is used only to bind
+/// people (never to read), so no one's rights carry over to the next login.
+pub async fn authenticate(pool: &Pool, d: &Directory, bind_password: Option<&str>, user: &str, domain: &str, password: &str) -> Result<DirectoryUser, DirectoryError> {
     if password.is_empty() {
         return Err(DirectoryError::WrongPassword);
     }
+    let key = pool_key(d, bind_password);
     let work = async {
-        let mut session = Session::open(d, bind_password).await?;
-        let found = session.find(d, user, domain).await?;
-        let bound = session
-            .ldap
-            .with_timeout(d.timeout)
-            .simple_bind(&found.dn, password)
-            .await
-            .map_err(|e| unavailable(d, format!("did not answer the bind of {}: {e}", found.dn)))?;
-        let _ = session.ldap.unbind().await;
+        let (mut searcher, pooled) = match pool.take(&key, Use::Search) {
+            Some(ldap) => (Session { ldap }, true),
+            None => (Session::open(d, bind_password).await?, false),
+        };
+        let found = match searcher.find(d, user, domain).await {
+            // A pooled connection the directory closed meanwhile: once more on a fresh one.
+            Err(DirectoryError::Unavailable(_)) if pooled => {
+                searcher = Session::open(d, bind_password).await?;
+                searcher.find(d, user, domain).await
+            }
+            other => other,
+        };
+        if !matches!(found, Err(DirectoryError::Unavailable(_))) {
+            pool.give(&key, Use::Search, searcher.ldap);
+        }
+        let found = found?;
+        let (mut binder, pooled) = match pool.take(&key, Use::Bind) {
+            Some(ldap) => (Session { ldap }, true),
+            None => (Session::connect(d).await?, false),
+        };
+        let mut bound = binder.ldap.with_timeout(d.timeout).simple_bind(&found.dn, password).await;
+        if bound.is_err() && pooled {
+            binder = Session::connect(d).await?;
+            bound = binder.ldap.with_timeout(d.timeout).simple_bind(&found.dn, password).await;
+        }
+        let bound = bound.map_err(|e| unavailable(d, format!("did not answer the bind of {}: {e}", found.dn)))?;
         match bound.rc {
-            0 => Ok(found),
-            INVALID_CREDENTIALS => Err(DirectoryError::WrongPassword),
+            0 => {
+                pool.give(&key, Use::Bind, binder.ldap);
+                Ok(found)
+            }
+            INVALID_CREDENTIALS => {
+                pool.give(&key, Use::Bind, binder.ldap);
+                Err(DirectoryError::WrongPassword)
+            }
             rc => Err(unavailable(d, format!("refused the bind of {} (result {rc}: {})", found.dn, bound.text))),
         }
     };
     // The whole exchange, not only each step, is bounded: a directory answering slowly at
     // every step must not hold a login for several timeouts.
     tokio::time::timeout(d.timeout * 2, work).await.unwrap_or_else(|_| Err(unavailable(d, format!("did not answer within {} ms", (d.timeout * 2).as_millis()))))
+}
+
+/// What a pooled connection is kept for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Use {
+    /// Bound with the service account; searches.
+    Search,
+    /// Binds people; never reads.
+    Bind,
+}
+
+/// Idle connections kept per directory settings (a change of URL, TLS, bind account or its
+/// password makes a new key, so old connections are never used again), at most
+/// [`MAX_IDLE`] per kind, none older than [`IDLE_FOR`].
+#[derive(Debug, Default)]
+pub struct Pool {
+    idle: std::sync::Mutex<HashMap<(String, Use), Vec<(ldap3::Ldap, std::time::Instant)>>>,
+}
+
+const MAX_IDLE: usize = 8;
+const IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Pool {
+    fn take(&self, key: &str, kind: Use) -> Option<ldap3::Ldap> {
+        let mut idle = self.idle.lock().ok()?;
+        let list = idle.get_mut(&(key.to_owned(), kind))?;
+        while let Some((mut ldap, since)) = list.pop() {
+            if since.elapsed() < IDLE_FOR && !ldap.is_closed() {
+                return Some(ldap);
+            }
+        }
+        None
+    }
+
+    fn give(&self, key: &str, kind: Use, mut ldap: ldap3::Ldap) {
+        if ldap.is_closed() {
+            return;
+        }
+        let Ok(mut idle) = self.idle.lock() else { return };
+        // Forget the connections of settings that changed, so the map does not grow.
+        idle.retain(|(k, _), list| k == key || list.iter().any(|(_, since)| since.elapsed() < IDLE_FOR));
+        let list = idle.entry((key.to_owned(), kind)).or_default();
+        list.retain(|(_, since)| since.elapsed() < IDLE_FOR);
+        if list.len() < MAX_IDLE {
+            list.push((ldap, std::time::Instant::now()));
+        }
+    }
+}
+
+/// What identifies a directory's connections: everything that decides where they go, how
+/// they are protected and who they are bound as (the password only as a hash).
+fn pool_key(d: &Directory, bind_password: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [d.domain.as_str(), d.url.as_str(), d.security.as_str(), d.bind_dn.as_str(), bind_password.unwrap_or(""), d.ca_certificate.as_deref().unwrap_or("")] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    h.update(d.timeout.as_millis().to_be_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Looks up `user@domain` with the service account only: the administrator's connection test.

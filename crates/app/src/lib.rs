@@ -132,6 +132,8 @@ pub struct App {
     pub notify: Arc<NotifyRules>,
     pub addresses: AddressRules,
     pub secrets: Secrets,
+    /// Idle directory connections, reused by directory logins.
+    pub directories: Arc<ldap::Pool>,
 }
 
 impl App {
@@ -149,6 +151,7 @@ impl App {
             notify: Arc::default(),
             addresses: AddressRules::default(),
             secrets: Secrets::default(),
+            directories: Arc::default(),
         }
     }
 

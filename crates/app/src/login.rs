@@ -232,6 +232,9 @@ impl App {
                 };
                 // The directory vouched for the entry just now: a block by the directory
                 // lifts and the kept groups follow it, before the session opens.
+                if !self.must_follow(dir, &account, &user).await? {
+                    return Ok(account);
+                }
                 let me = Caller { name: account.login(), ..caller.clone() };
                 let mut tx = self.store.begin().await?;
                 let records = self.follow_directory(&mut tx, &me, dir, &account, Some(&user), &mut SyncReport::default()).await?;

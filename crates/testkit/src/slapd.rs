@@ -69,7 +69,8 @@ impl Slapd {
              pidfile {d}/slapd.pid\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\nmoduleload memberof\n\
              TLSCertificateFile {d}/cert.pem\nTLSCertificateKeyFile {d}/key.pem\n\
              database mdb\nmaxsize 104857600\nsuffix \"{SUFFIX}\"\nrootdn \"{ROOT_DN}\"\nrootpw {ROOT_PW}\n\
-             directory {d}/db\noverlay memberof\n"
+             directory {d}/db\nindex objectClass eq\nindex uid eq\nindex member eq\n\
+             limits * size.prtotal=unlimited\noverlay memberof\n"
         );
         std::fs::write(dir.join("slapd.conf"), conf).unwrap();
         let root = format!("dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: test\ndc: test\n\n");
