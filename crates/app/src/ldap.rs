@@ -229,8 +229,11 @@ enum Use {
 /// [`MAX_IDLE`] per kind, none older than [`IDLE_FOR`].
 #[derive(Debug, Default)]
 pub struct Pool {
-    idle: std::sync::Mutex<HashMap<(String, Use), Vec<(ldap3::Ldap, std::time::Instant)>>>,
+    idle: std::sync::Mutex<HashMap<(String, Use), Vec<Idle>>>,
 }
+
+/// A connection and when it was given back.
+type Idle = (ldap3::Ldap, std::time::Instant);
 
 const MAX_IDLE: usize = 8;
 const IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
