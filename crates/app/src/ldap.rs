@@ -368,6 +368,21 @@ mod tests {
         assert!(ldap3::parse_filter(&f).is_ok());
     }
 
+    proptest::proptest! {
+        /// Whatever a login holds, the filter stays one well-formed filter whose only
+        /// equality value is the login, and no wildcard or parenthesis gets through unescaped.
+        #[test]
+        fn any_login_stays_a_value(user in "\\PC{0,40}", domain in "[a-z0-9.()*\\\\-]{1,20}") {
+            let f = user_filter("(&(objectClass=person)(uid={user})(o={domain}))", &user, &domain);
+            proptest::prop_assert!(ldap3::parse_filter(&f).is_ok(), "{f}");
+            let escaped = ldap_escape(user.as_str());
+            proptest::prop_assert!(!escaped.contains('*') && !escaped.contains('(') && !escaped.contains(')'));
+            proptest::prop_assert_eq!(f.matches('(').count(), 4);
+            let every = every_user_filter("(&(objectClass=person)(mail={login}))", &domain);
+            proptest::prop_assert!(ldap3::parse_filter(&every).is_ok(), "{every}");
+        }
+    }
+
     #[test]
     fn attributes_are_found_whatever_their_case() {
         let attrs = HashMap::from([("sAMAccountName".to_owned(), vec!["alice".to_owned()]), ("memberOf".to_owned(), vec!["cn=a".into(), "cn=b".into()])]);
