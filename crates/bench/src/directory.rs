@@ -9,7 +9,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -59,9 +59,9 @@ pub async fn run(bin: &Path, span: Duration) -> anyhow::Result<()> {
         let order = if round % 2 == 0 { [0, 1, 2] } else { [2, 1, 0] };
         for which in order {
             match which {
-                0 => through += deskward_rate(&server, span / 3, None).await?,
+                0 => through += crate::logins_per_second_as(&server, 2, span / 3, directory_user).await?,
                 1 => direct += direct_rate(&slapd, span / 3).await?,
-                _ => local += deskward_rate(&server, span / 3, Some((LOCAL, LOCAL_PW))).await?,
+                _ => local += crate::logins_per_second_as(&server, 2, span / 3, local_user).await?,
             }
         }
     }
@@ -104,36 +104,14 @@ async fn run_logins(server: &Server, range: std::ops::Range<usize>) -> anyhow::R
     Ok(())
 }
 
-/// Directory logins per second through Deskward's HTTPS API, 2 clients, for `span`; with
-/// `local`, that local account's logins instead.
-async fn deskward_rate(server: &Server, span: Duration, local: Option<(&'static str, &'static str)>) -> anyhow::Result<f64> {
-    let done = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for worker in 0..2u64 {
-        let (client, url, done) = (server.client(), server.url("/api/v1/session"), done.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut i = worker as usize * 1000;
-            while start.elapsed() < span {
-                i = (i + 1) % USERS.max(1);
-                let i = DELETED + i % (USERS - DELETED);
-                let (login, password) = match local {
-                    Some((l, p)) => (l.to_owned(), p.to_owned()),
-                    None => (format!("u{i}@bench.test"), user_pw(i)),
-                };
-                let r = client.post(&url).json(&json!({"login": login, "password": password})).send().await?;
-                if r.status() != reqwest::StatusCode::CREATED {
-                    bail!("login answered {}", r.status());
-                }
-                done.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+/// A directory user who was not deleted, for the n-th login.
+fn directory_user(n: u64) -> (String, String) {
+    let i = DELETED + n as usize % (USERS - DELETED);
+    (format!("u{i}@bench.test"), user_pw(i))
+}
+
+fn local_user(_: u64) -> (String, String) {
+    (LOCAL.to_owned(), LOCAL_PW.to_owned())
 }
 
 /// Direct binds per second: a fresh LDAPS connection and a bind as the person, 2 clients.
@@ -189,27 +167,11 @@ fn tls_config(ca_pem: &str) -> anyhow::Result<Arc<rustls::ClientConfig>> {
 
 /// Runs a sync through the CLI; its time and the server's peak resident memory meanwhile.
 async fn timed_sync(server: &Server) -> anyhow::Result<(Duration, u64)> {
-    let pid = server.pid().context("server pid")?;
-    let (peak, running) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(true)));
-    let sampler = {
-        let (peak, running) = (peak.clone(), running.clone());
-        std::thread::spawn(move || {
-            while running.load(Ordering::Relaxed) {
-                if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
-                    && let Some(kib) = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-                {
-                    peak.fetch_max(kib, Ordering::Relaxed);
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        })
-    };
+    let sampler = server.sample_peak_memory();
     let started = Instant::now();
     let took = sync_in_server(server).await?;
     let elapsed = started.elapsed().min(took);
-    running.store(false, Ordering::Relaxed);
-    let _ = sampler.join();
-    Ok((elapsed, peak.load(Ordering::Relaxed)))
+    Ok((elapsed, sampler.stop()))
 }
 
 const ADMIN: &str = "bench-admin@bench.test";

@@ -109,16 +109,25 @@ fn hash_limit(cores: usize, span: Duration) -> f64 {
 }
 
 pub(crate) async fn logins_per_second(server: &Server, clients: usize, span: Duration) -> anyhow::Result<f64> {
+    logins_per_second_as(server, clients, span, |_| ("runner@bench.test".to_owned(), PASSWORD.to_owned())).await
+}
+
+/// Logins per second from `clients` clients for `span`; `credentials(n)` names the login and
+/// password of each client's n-th attempt (clients count from different starts).
+pub(crate) async fn logins_per_second_as(server: &Server, clients: usize, span: Duration, credentials: fn(u64) -> (String, String)) -> anyhow::Result<f64> {
     let done = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..clients {
+    for worker in 0..clients as u64 {
         let (client, url, done) = (server.client(), server.url("/api/v1/session"), done.clone());
         tasks.push(tokio::spawn(async move {
+            let mut n = worker * 1000;
             while start.elapsed() < span {
-                let r = client.post(&url).json(&json!({"login": "runner@bench.test", "password": PASSWORD})).send().await?;
+                n += 1;
+                let (login, password) = credentials(n);
+                let r = client.post(&url).json(&json!({"login": login, "password": password})).send().await?;
                 if r.status() != reqwest::StatusCode::CREATED {
-                    bail!("login answered {}", r.status());
+                    bail!("login of {login} answered {}", r.status());
                 }
                 done.fetch_add(1, Ordering::Relaxed);
             }

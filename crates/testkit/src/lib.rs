@@ -17,7 +17,7 @@ mod smtp;
 
 pub use browser::{Browser, browser_available};
 pub use postgres::{fresh_database, postgres_available};
-pub use server::{Backend, Server, ServerOptions};
+pub use server::{Backend, PeakMemory, Server, ServerOptions};
 pub use slapd::{AD_LIKE_SCHEMA, Slapd, slapd_available};
 pub use smtp::{Received, SmtpSink, free_port, smtp_available};
 

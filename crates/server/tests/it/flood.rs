@@ -1,8 +1,6 @@
 //! A flood of 500 concurrent logins at the real argon2id cost: memory stays bounded, excess
 //! logins get 503 with Retry-After, and the server keeps answering other requests.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use deskward_testkit::{Backend, ServerOptions};
@@ -24,21 +22,7 @@ async fn login_flood_keeps_memory_bounded_and_the_server_answering() {
     server.cli_ok(&["account", "add", ADMIN, "--role", "system-admin", "--password-stdin"], Some(ADMIN_PW));
     let idle_kib = server.rss_kib().unwrap_or(0);
 
-    let peak = Arc::new(AtomicU64::new(0));
-    let running = Arc::new(AtomicBool::new(true));
-    let sampler = {
-        let (peak, running, pid) = (peak.clone(), running.clone(), server.pid().unwrap());
-        std::thread::spawn(move || {
-            while running.load(Ordering::Relaxed) {
-                if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
-                    && let Some(kib) = status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-                {
-                    peak.fetch_max(kib, Ordering::Relaxed);
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        })
-    };
+    let sampler = server.sample_peak_memory();
 
     let clients: Vec<_> = (0..20).map(|_| server.client()).collect();
     let mut tasks = Vec::new();
@@ -63,9 +47,7 @@ async fn login_flood_keeps_memory_bounded_and_the_server_answering() {
             other => panic!("unexpected answer {other:?}"),
         }
     }
-    running.store(false, Ordering::Relaxed);
-    sampler.join().unwrap();
-    let peak_mib = peak.load(Ordering::Relaxed) / 1024;
+    let peak_mib = sampler.stop() / 1024;
     eprintln!("flood: {refused} wrong-password answers, {busy} busy answers, idle {} MiB, peak {peak_mib} MiB", idle_kib / 1024);
     assert_eq!(refused + busy, 500);
     assert!(busy > 0, "excess logins are shed with 503");
