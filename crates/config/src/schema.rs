@@ -51,7 +51,7 @@ const MAIL_SECURITY: [&str; 3] = ["starttls", "tls", "none"];
 
 const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 const DB_SCHEMES: [&str; 3] = ["sqlite:", "postgres://", "postgresql://"];
-const SYSLOG_SCHEMES: [&str; 2] = ["udp://", "tcp://"];
+const SYSLOG_SCHEMES: [&str; 3] = ["udp://", "tcp://", "tls://"];
 
 static KEYS: &[KeyDoc] = &[
     KeyDoc {
@@ -195,8 +195,14 @@ static KEYS: &[KeyDoc] = &[
     KeyDoc {
         key: "audit.syslog",
         default: r#""""#,
-        help: "forward every audit record to this syslog receiver (RFC 5424), udp://host:port or tcp://host:port; unset means off",
+        help: "forward every audit record to this syslog receiver (RFC 5424), tls://host:port (RFC 5425), tcp://host:port or udp://host:port; unset means off",
         rule: Rule::Syslog(|s| &mut s.audit.syslog),
+    },
+    KeyDoc {
+        key: "audit.syslog_ca_file",
+        default: r#""""#,
+        help: "PEM file of the certificate authority a tls:// syslog receiver's certificate must chain to; unset means the public web PKI roots",
+        rule: Rule::OptPath(|s| &mut s.audit.syslog_ca_file),
     },
     KeyDoc {
         key: "audit.events_per_window",
@@ -470,7 +476,7 @@ impl KeyDoc {
             ),
             Rule::Level(_) => LEVELS.join(", "),
             Rule::Format(_) => "text, json".into(),
-            Rule::Syslog(_) => "udp://host:port, tcp://host:port, or empty for off".into(),
+            Rule::Syslog(_) => "tls://host:port, tcp://host:port, udp://host:port, or empty for off".into(),
             Rule::Bool(_) => "true, false".into(),
             Rule::Networks(_) => "list of IP addresses and CIDR ranges, like [\"10.0.0.0/8\", \"2001:db8::/32\"]".into(),
             Rule::Addrs(_) => "list of IP addresses with ports, like [\"192.0.2.53:53\"]".into(),

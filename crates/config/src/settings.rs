@@ -99,6 +99,8 @@ pub struct AuditSettings {
     pub retention_every: Duration,
     /// `udp://host:port` or `tcp://host:port`.
     pub syslog: Option<String>,
+    /// The CA a `tls://` receiver's certificate must chain to; `None` means the web PKI roots.
+    pub syslog_ca_file: Option<PathBuf>,
     pub events_per_window: u32,
     pub event_window: Duration,
 }
@@ -231,6 +233,7 @@ impl Settings {
                 archive_dir: None,
                 retention_every: Duration::ZERO,
                 syslog: None,
+                syslog_ca_file: None,
                 events_per_window: 0,
                 event_window: Duration::ZERO,
             },

@@ -247,6 +247,7 @@ fn syslog_urls_are_checked() {
         assert!(e[0].contains("audit.syslog") && e[0].contains("syslog url"), "{bad}: {e:?}");
     }
     assert_eq!(ok("[audit]\nsyslog = \"udp://[::1]:514\"\n").audit.syslog.as_deref(), Some("udp://[::1]:514"));
+    assert_eq!(ok("[audit]\nsyslog = \"tls://siem.example.org:6514\"\n").audit.syslog.as_deref(), Some("tls://siem.example.org:6514"));
 }
 
 #[test]
@@ -557,6 +558,7 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
                 archive_dir,
                 retention_every,
                 syslog,
+                syslog_ca_file,
                 events_per_window,
                 event_window,
             },
@@ -666,6 +668,7 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
     diff(*archive_dir != b.audit.archive_dir, "audit.archive_dir");
     diff(*retention_every != b.audit.retention_every, "audit.retention_every");
     diff(*syslog != b.audit.syslog, "audit.syslog");
+    diff(*syslog_ca_file != b.audit.syslog_ca_file, "audit.syslog_ca_file");
     diff(*events_per_window != b.audit.events_per_window, "audit.events_per_window");
     diff(*event_window != b.audit.event_window, "audit.event_window");
     diff(*trusted_proxies != b.http.trusted_proxies, "http.trusted_proxies");
@@ -739,6 +742,7 @@ fn other_value(key: &str) -> &'static str {
         "audit.archive_dir" => "/srv/archive",
         "audit.retention_every" => "5m",
         "audit.syslog" => "tcp://127.0.0.1:6514",
+        "audit.syslog_ca_file" => "/etc/ssl/siem-ca.pem",
         "audit.events_per_window" => "1",
         "audit.event_window" => "10s",
         "http.trusted_proxies" => r#"["127.0.0.1", "10.0.0.0/8"]"#,

@@ -62,7 +62,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     crate::retention::start(app.clone(), settings);
     crate::directory_sync::start(app.clone(), settings);
     if let Some(url) = &settings.audit.syslog {
-        crate::syslog::start(app.clone(), url.clone());
+        crate::syslog::start(app.clone(), crate::syslog::Target { url: url.clone(), ca_file: settings.audit.syslog_ca_file.clone() });
     }
     if let Some(mailer) = mailer {
         crate::mail::start(app.clone(), mailer);

@@ -1,6 +1,6 @@
 //! Audit records leaving the store: retention archives old days to files and the chain still
-//! verifies across the boundary; forwarding reaches a real rsyslog receiver over TCP and UDP,
-//! and catches up after the receiver was down.
+//! verifies across the boundary; forwarding reaches a real rsyslog receiver over TLS, TCP and
+//! UDP, and catches up after the receiver was down.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,6 +16,52 @@ use crate::support::{ADMIN, ADMIN_PW, add_account, call, login, start};
 on_both_stores! {
     retention_archives_old_days_and_the_chain_still_verifies => retention_archives_old_days_and_the_chain_still_verifies;
     records_reach_a_real_syslog_receiver => records_reach_a_real_syslog_receiver;
+}
+
+/// Over TLS (RFC 5425) the receiver's certificate is verified: records reach a receiver whose
+/// CA the server trusts, and none reach one it does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_reach_a_syslog_receiver_over_tls_and_only_a_trusted_one() {
+    if Rsyslog::binary().is_none() {
+        return;
+    }
+    let dir = tempdir();
+    let ca = make_certificates(&dir);
+    let receiver = Rsyslog::start_tls(&dir, free_port());
+    let url = format!("tls://127.0.0.1:{}", receiver.tcp);
+    let options = ServerOptions::new(Backend::Sqlite).env("DESKWARD_AUDIT__SYSLOG", &url).env("DESKWARD_AUDIT__SYSLOG_CA_FILE", ca.to_str().unwrap());
+    let (server, admin) = admin_server(options).await;
+    let (s, _) = call(&admin, "POST", server.url("/api/v1/domains/example.org/groups"), Some(json!({"name": "over-tls"}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let made = records(&server, &admin, "action=group.create").await;
+    let hash = made[0]["hash"].as_str().unwrap().to_owned();
+    let got = receiver.wait_for(std::slice::from_ref(&hash)).await;
+    let m = got.iter().find(|m| m[4].contains(&hash)).unwrap_or_else(|| panic!("the record reached syslog over TLS: {got:?}"));
+    assert_eq!((m[1].as_str(), m[2].as_str()), ("deskward", "group.create"));
+
+    // Without the receiver's CA (the public roots only), the handshake fails and nothing is sent.
+    let options = ServerOptions::new(Backend::Sqlite).env("DESKWARD_AUDIT__SYSLOG", &url).keep_log();
+    let (other, other_admin) = admin_server(options).await;
+    let (s, _) = call(&other_admin, "POST", other.url("/api/v1/domains/example.org/groups"), Some(json!({"name": "not-trusted"}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let warned = Server::wait_until(Duration::from_secs(10), || other.log().contains("cannot forward audit records to syslog"));
+    assert!(warned && other.log().contains("TLS handshake"), "{}", other.log());
+    assert!(!receiver.received().iter().any(|m| m[4].contains("not-trusted")), "a record went to an untrusted receiver");
+}
+
+/// A CA and a certificate it signed for 127.0.0.1, as PEM files in `dir`; returns the CA file.
+fn make_certificates(dir: &Path) -> PathBuf {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(rcgen::DnType::CommonName, "Deskward test SIEM CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap().signed_by(&key, &ca).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    dir.join("ca.pem")
 }
 
 const PW: &str = "Plenty-long-secret-1";
@@ -123,11 +169,31 @@ impl Rsyslog {
     }
 
     fn start(dir: &Path, tcp: u16, udp: u16) -> Rsyslog {
+        let inputs = format!(
+            "module(load=\"imtcp\")\ninput(type=\"imtcp\" port=\"{tcp}\" address=\"127.0.0.1\")\n\
+             module(load=\"imudp\")\ninput(type=\"imudp\" port=\"{udp}\" address=\"127.0.0.1\")\n"
+        );
+        Self::run(dir, "", &inputs, tcp, udp)
+    }
+
+    /// A TLS (RFC 5425) receiver on `port` with the certificate `make_certificates` wrote in `dir`.
+    fn start_tls(dir: &Path, port: u16) -> Rsyslog {
+        let d = dir.display();
+        let global = format!(
+            " defaultNetstreamDriver=\"gtls\" defaultNetstreamDriverCAFile=\"{d}/ca.pem\" \
+             defaultNetstreamDriverCertFile=\"{d}/cert.pem\" defaultNetstreamDriverKeyFile=\"{d}/key.pem\""
+        );
+        let inputs = format!(
+            "module(load=\"imtcp\" streamDriver.name=\"gtls\" streamDriver.mode=\"1\" streamDriver.authMode=\"anon\")\n\
+             input(type=\"imtcp\" port=\"{port}\" address=\"127.0.0.1\")\n"
+        );
+        Self::run(dir, &global, &inputs, port, 0)
+    }
+
+    fn run(dir: &Path, global: &str, inputs: &str, tcp: u16, udp: u16) -> Rsyslog {
         std::fs::create_dir_all(dir).unwrap();
         let conf = format!(
-            "global(workDirectory=\"{d}\")\n\
-             module(load=\"imtcp\")\ninput(type=\"imtcp\" port=\"{tcp}\" address=\"127.0.0.1\")\n\
-             module(load=\"imudp\")\ninput(type=\"imudp\" port=\"{udp}\" address=\"127.0.0.1\")\n\
+            "global(workDirectory=\"{d}\"{global})\n{inputs}\
              template(name=\"fields\" type=\"string\" string=\"%pri%|%app-name%|%msgid%|%structured-data%|%msg%\\n\")\n\
              *.* action(type=\"omfile\" file=\"{d}/received.log\" template=\"fields\")\n",
             d = dir.display()
