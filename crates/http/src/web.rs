@@ -1,6 +1,6 @@
 //! The server-rendered pages: log in, the account page (who, sessions, recent logins, password
 //! change), log out, the address confirmation, and the administration pages (`web/audit.rs`,
-//! `web/secrets.rs`). The pattern every page follows:
+//! `web/secrets.rs`, `web/directory.rs`). The pattern every page follows:
 //!
 //! - a page is an askama template (`templates/*.html`, HTML-escaped by default) filled by a
 //!   handler that calls the same use cases as the API;
@@ -22,6 +22,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 mod audit;
+mod directory;
 mod secrets;
 
 use crate::api::me::cookie;
@@ -47,6 +48,12 @@ pub const PAGES: &[(&str, &str)] = &[
     ("GET", "/admin/audit/{chain}/{day}"),
     ("GET", "/admin/secrets"),
     ("POST", "/admin/secrets/enable"),
+    ("GET", "/admin/directories"),
+    ("GET", "/admin/directories/{domain}"),
+    ("POST", "/admin/directories/{domain}"),
+    ("POST", "/admin/directories/{domain}/bind-password"),
+    ("POST", "/admin/directories/{domain}/test"),
+    ("POST", "/admin/directories/{domain}/sync"),
     ("GET", "/static/deskward.css"),
 ];
 
@@ -64,6 +71,11 @@ pub fn routes() -> Router<State> {
         .route("/admin/audit/{chain}/{day}", get(audit::day))
         .route("/admin/secrets", get(secrets::page))
         .route("/admin/secrets/enable", post(secrets::enable))
+        .route("/admin/directories", get(directory::list))
+        .route("/admin/directories/{domain}", get(directory::page).post(directory::save))
+        .route("/admin/directories/{domain}/bind-password", post(directory::password))
+        .route("/admin/directories/{domain}/test", post(directory::test))
+        .route("/admin/directories/{domain}/sync", post(directory::sync))
         .route("/static/deskward.css", get(stylesheet))
 }
 

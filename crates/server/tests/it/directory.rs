@@ -502,3 +502,75 @@ where
     }
     false
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_connects_tests_and_syncs_a_directory_on_the_pages() {
+    if !slapd_available("directory pages") {
+        return;
+    }
+    let slapd = Slapd::start(&seed(), None);
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    add_account(&server, &admin, "example.org", "dora", "domain-admin", "Admin-pass-of-ex-6").await;
+    // A domain administrator reads the page and changes nothing.
+    let dora = server.client();
+    assert_eq!(login(&server, &dora, "dora@example.org", "Admin-pass-of-ex-6").await.status(), StatusCode::CREATED);
+    let r = dora.get(server.url("/admin/directories/example.org")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("is not connected to a directory") && !page.contains("settings-form"), "{page}");
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).map(|c| c.split('"').next().unwrap().to_owned());
+    assert!(csrf.is_none(), "a read-only page carries no form");
+    let account = dora.get(server.url("/account")).send().await.unwrap().text().await.unwrap();
+    let csrf = account.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let r = dora.post(server.url("/admin/directories/example.org/sync")).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = dora.get(server.url("/admin/directories/other.test")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A forged form is refused.
+    let r = admin.post(server.url("/admin/directories/example.org/sync")).form(&[("csrf", "forged")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    if !deskward_testkit::browser_available("directory pages") {
+        return;
+    }
+    let b = deskward_testkit::Browser::start().await.expect("chromium starts");
+    b.goto(&server.url("/login")).await.unwrap();
+    b.fill("input[name=login]", ADMIN).await.unwrap();
+    b.fill("input[name=password]", ADMIN_PW).await.unwrap();
+    b.click("#submit").await.unwrap();
+    b.wait_for_path("/account").await.unwrap();
+    b.click("#admin-directories").await.unwrap();
+    b.wait_for_path("/admin/directories").await.unwrap();
+    b.click("a[href='/admin/directories/example.org']").await.unwrap();
+    b.wait_for_path("/admin/directories/example.org").await.unwrap();
+    b.fill("#url", &slapd.ldaps_url()).await.unwrap();
+    b.fill("#bind-dn", BIND_DN).await.unwrap();
+    b.fill("#base-dns", "ou=people,dc=test,dc=local\nou=staff,dc=test,dc=local").await.unwrap();
+    b.fill("#ca", &slapd.ca_pem()).await.unwrap();
+    b.click("#save").await.unwrap();
+    b.wait_for_text("#notice", "settings are saved").await.unwrap();
+    assert!(b.text("#settings").await.unwrap().contains("not stored"));
+    b.fill("#bind-password", BIND_PW).await.unwrap();
+    b.click("#store-password").await.unwrap();
+    b.wait_for_text("#notice", "bind password is stored").await.unwrap();
+    b.fill("#test-login", "alice").await.unwrap();
+    b.click("#test").await.unwrap();
+    b.wait_for_text("#notice", "uid=alice,ou=people,dc=test,dc=local").await.unwrap();
+    // alice logs in (her account is made), then the sync from the page reports it.
+    assert_eq!(login_status(&server, "alice@example.org", ALICE_PW).await.0, StatusCode::CREATED);
+    b.click("#sync").await.unwrap();
+    b.wait_for_text("#notice", "Synced: 3 entries, 1 accounts, 0 blocked").await.unwrap();
+    assert!(!b.text("#last-sync").await.unwrap().contains("never"));
+    // A refused setting shows the reason on the page and keeps the old settings.
+    b.fill("#url", "http://elsewhere").await.unwrap();
+    b.click("#save").await.unwrap();
+    b.wait_for_text("#error", "must look like ldaps://host:636").await.unwrap();
+    let console = b.console().await.unwrap();
+    let violations: Vec<&String> = console.iter().filter(|m| m.contains("Content Security Policy") || m.contains("Refused to")).collect();
+    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+    b.quit().await;
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/directory"), None).await;
+    assert_eq!(v["url"], json!(slapd.ldaps_url()));
+    let set = records(&server, &admin, "domain=example.org&action=directory.set").await;
+    assert_eq!(set.len(), 1);
+}
