@@ -250,6 +250,16 @@ impl Pool {
         None
     }
 
+    /// Closes the connections idle for longer than [`IDLE_FOR`], so the directory is not left
+    /// holding them; the server calls this every few seconds.
+    pub fn trim(&self) {
+        let Ok(mut idle) = self.idle.lock() else { return };
+        for list in idle.values_mut() {
+            list.retain(|(_, since)| since.elapsed() < IDLE_FOR);
+        }
+        idle.retain(|_, list| !list.is_empty());
+    }
+
     fn give(&self, key: &str, kind: Use, mut ldap: ldap3::Ldap) {
         if ldap.is_closed() {
             return;

@@ -160,14 +160,22 @@ impl App {
     }
 
     /// Starts the server's background work: the epoch poller (authentication cache, bans), the
-    /// release of idle hashing memory, the purge of expired sessions and old bans, and the
-    /// writer of security events. The CLI runs none. `give_back` returns the allocator's
-    /// free memory to the system once idle hashing memory was freed.
+    /// release of idle hashing memory, the purge of expired sessions and old bans, the writer
+    /// of security events, and the closing of idle directory connections. The CLI runs none.
+    /// `give_back` returns the allocator's free memory to the system once idle hashing memory
+    /// was freed.
     pub fn start_background_tasks(&self, give_back: fn()) {
         self.start_event_writer();
         self.start_epoch_poller();
         self.hasher.start_trimmer(give_back);
         self.start_session_purger();
+        let directories = self.directories.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                directories.trim();
+            }
+        });
     }
 
     /// True once a system administrator exists; the first start explains how to make one.
