@@ -3,7 +3,7 @@
 //! stays), unblocked when the entry is back, and its kept groups follow the directory groups
 //! it is a member of. A sync reads the whole directory first and changes nothing when the read
 //! fails or comes back empty, so a directory outage or a wrong search base cannot block
-//! everyone.
+//! everyone. The account's mail address follows the directory's too.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -26,11 +26,13 @@ pub struct SyncReport {
     pub unblocked: Vec<String>,
     /// Accounts whose kept groups changed.
     pub regrouped: Vec<String>,
+    /// Accounts whose mail address followed the directory's.
+    pub remailed: Vec<String>,
 }
 
 impl SyncReport {
     pub fn changed(&self) -> bool {
-        !(self.blocked.is_empty() && self.unblocked.is_empty() && self.regrouped.is_empty())
+        !(self.blocked.is_empty() && self.unblocked.is_empty() && self.regrouped.is_empty() && self.remailed.is_empty())
     }
 }
 
@@ -69,7 +71,7 @@ impl App {
         DirectoryRow::synced(&mut tx, d.id, self.now()).await?;
         let summary = json!({
             "entries": report.entries, "accounts": report.accounts,
-            "blocked": report.blocked, "unblocked": report.unblocked, "regrouped": report.regrouped,
+            "blocked": report.blocked, "unblocked": report.unblocked, "regrouped": report.regrouped, "remailed": report.remailed,
         });
         // A scheduled sync that changed nothing leaves no record, or the log would fill with them.
         if caller.name == "system" && !report.changed() {
@@ -108,6 +110,13 @@ impl App {
             }
         }
         if let Some(entry) = entry {
+            // The address Deskward mails follows the directory's, when it gives a usable one.
+            let mail = entry.mail.as_deref().and_then(|m| crate::notify::parse_address(m).ok().flatten());
+            if mail.is_some() && mail != account.email {
+                AccountRow::set_email(tx, account.id, mail.as_deref()).await?;
+                records.push(self.entry(caller, &dir.domain, "account.directory_mail", target.clone(), json!({ "from": account.email, "to": mail })));
+                report.remailed.push(login.clone());
+            }
             let (added, removed) = self.follow_groups(tx, dir, account, &entry.groups).await?;
             if !added.is_empty() || !removed.is_empty() {
                 records.push(self.entry(caller, &dir.domain, "account.directory_groups", target, json!({ "added": added, "removed": removed })));
@@ -120,7 +129,8 @@ impl App {
     /// Whether a directory login must change the account: lift the directory's block, or
     /// move it between kept groups. Read without a transaction, so most logins write nothing.
     pub(crate) async fn must_follow(&self, dir: &Directory, account: &AccountRow, user: &DirectoryUser) -> Result<bool, AppError> {
-        if account.directory_blocked {
+        let mail = user.mail.as_deref().and_then(|m| crate::notify::parse_address(m).ok().flatten());
+        if account.directory_blocked || (mail.is_some() && mail != account.email) {
             return Ok(true);
         }
         if dir.group_map.is_empty() {

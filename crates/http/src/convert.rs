@@ -272,7 +272,7 @@ pub fn directory_input(r: proto::SetDirectory) -> deskward_app::DirectoryInput {
 }
 
 pub fn directory_sync(r: &deskward_app::SyncReport) -> proto::DirectorySync {
-    proto::DirectorySync { entries: r.entries, accounts: r.accounts, blocked: r.blocked.clone(), unblocked: r.unblocked.clone(), regrouped: r.regrouped.clone() }
+    proto::DirectorySync { entries: r.entries, accounts: r.accounts, blocked: r.blocked.clone(), unblocked: r.unblocked.clone(), regrouped: r.regrouped.clone(), remailed: r.remailed.clone() }
 }
 
 pub fn directory_test(t: &deskward_app::DirectoryTest) -> proto::DirectoryTestResult {

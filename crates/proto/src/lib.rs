@@ -462,6 +462,8 @@ pub struct DirectorySync {
     pub blocked: Vec<String>,
     pub unblocked: Vec<String>,
     pub regrouped: Vec<String>,
+    /// Accounts whose mail address followed the directory's.
+    pub remailed: Vec<String>,
 }
 
 /// `PUT /domains/{domain}/directory`. Left out, the filter and attribute names are the preset's.

@@ -209,7 +209,15 @@ pub(super) async fn sync(Extract(app): Extract<State>, session: Result<AnySessio
     }
     match app.sync_directory(&caller, &domain, &|_, _| {}).await {
         Ok(r) => {
-            let done = format!("Synced: {} entries, {} accounts, {} blocked, {} unblocked, {} regrouped.", r.entries, r.accounts, r.blocked.len(), r.unblocked.len(), r.regrouped.len());
+            let done = format!(
+                "Synced: {} entries, {} accounts, {} blocked, {} unblocked, {} regrouped, {} with a new mail address.",
+                r.entries,
+                r.accounts,
+                r.blocked.len(),
+                r.unblocked.len(),
+                r.regrouped.len(),
+                r.remailed.len()
+            );
             let query: String = done.chars().map(|c| if c == ' ' { '+' } else { c }).collect();
             Redirect::to(&format!("/admin/directories/{domain}?done={query}")).into_response()
         }

@@ -139,6 +139,7 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
             println!("blocked:   {}", list(&r.blocked));
             println!("unblocked: {}", list(&r.unblocked));
             println!("regrouped: {}", list(&r.regrouped));
+            println!("remailed:  {}", list(&r.remailed));
         }
         Cmd::Test { domain, login } => {
             let t = app.test_directory(&op, &domain, login.as_deref()).await.map_err(fail)?;

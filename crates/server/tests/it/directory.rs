@@ -395,6 +395,13 @@ async fn a_sync_blocks_what_the_directory_removed_and_groups_follow_it(backend: 
     assert_eq!(blocked[0]["summary"]["reason"], json!("removed_from_directory"));
     let run = records(&server, &admin, "domain=example.org&action=directory.synced").await;
     assert_eq!((run[0]["actor"].as_str(), run[0]["summary"]["blocked"].clone()), (Some("operator"), json!(["carol@example.org"])), "{}", run[0]);
+    // A mail address changed in the directory is followed.
+    slapd.modify("dn: uid=dave,ou=people,dc=test,dc=local\nchangetype: modify\nreplace: mail\nmail: dave.new@corp.example\n");
+    slapd.modify("dn: uid=alice,ou=people,dc=test,dc=local\nchangetype: modify\nreplace: mail\nmail: alice.new@corp.example\n");
+    let (_, v) = call(&admin, "POST", server.url("/api/v1/domains/example.org/directory/sync"), None).await;
+    assert_eq!(v["remailed"], json!(["alice@example.org"]), "only directory accounts follow: {v}");
+    let (_, acc) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/alice"), None).await;
+    assert_eq!(acc["email"], json!("alice.new@corp.example"));
     // A second sync finds nothing to do.
     let again = server.cli_ok(&["directory", "sync", "--domain", "example.org"], None);
     assert!(again.contains("blocked:   -") && again.contains("regrouped: -"), "{again}");
