@@ -41,6 +41,16 @@ impl App {
     /// (accounts done, accounts in all). Each account's change is its own transaction with its
     /// records; the run ends with one `directory.synced` record.
     pub async fn sync_directory(&self, caller: &Caller, domain: &str, progress: &(dyn Fn(usize, usize) + Sync)) -> Result<SyncReport, AppError> {
+        self.sync(caller, domain, progress, true).await
+    }
+
+    /// The server's own sync of `domain` (`directory.sync_every`): a run that changed nothing
+    /// leaves no record, or the log would fill with them.
+    pub async fn scheduled_directory_sync(&self, caller: &Caller, domain: &str) -> Result<SyncReport, AppError> {
+        self.sync(caller, domain, &|_, _| {}, false).await
+    }
+
+    async fn sync(&self, caller: &Caller, domain: &str, progress: &(dyn Fn(usize, usize) + Sync), record_quiet_run: bool) -> Result<SyncReport, AppError> {
         caller.actor.may_manage_domains("sync a directory")?;
         let dir = self.directory(caller, domain).await?;
         let password = self.directory_password(&dir).await?;
@@ -73,8 +83,7 @@ impl App {
             "entries": report.entries, "accounts": report.accounts,
             "blocked": report.blocked, "unblocked": report.unblocked, "regrouped": report.regrouped, "remailed": report.remailed,
         });
-        // A scheduled sync that changed nothing leaves no record, or the log would fill with them.
-        if caller.name == "system" && !report.changed() {
+        if !record_quiet_run && !report.changed() {
             tx.commit_unaudited(Housekeeping::QuietDirectorySync).await?;
         } else {
             tx.commit(self.entry(caller, &d.name, "directory.synced", format!("domain:{}", d.name), summary)).await?;

@@ -18,7 +18,7 @@ pub fn start(app: App, settings: &Settings) {
                 }
             };
             for domain in domains {
-                match app.sync_directory(&caller, &domain, &|_, _| {}).await {
+                match app.scheduled_directory_sync(&caller, &domain).await {
                     Ok(r) if r.changed() => tracing::info!(%domain, blocked = r.blocked.len(), unblocked = r.unblocked.len(), regrouped = r.regrouped.len(), "directory sync changed accounts"),
                     Ok(_) => tracing::debug!(%domain, "directory sync found nothing to change"),
                     Err(e) => tracing::warn!(%domain, error = %e, "directory sync failed; nothing was changed, will retry"),

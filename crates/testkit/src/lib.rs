@@ -21,6 +21,23 @@ pub use server::{Backend, PeakMemory, Server, ServerOptions};
 pub use slapd::{AD_LIKE_SCHEMA, Slapd, slapd_available};
 pub use smtp::{Received, SmtpSink, free_port, smtp_available};
 
+/// Writes a private CA (`ca.pem`) and a certificate it signed for `localhost` and
+/// `127.0.0.1` (`cert.pem`, `key.pem`) into `dir`, for the TLS services tests start; returns
+/// the CA file. `what` names the CA.
+pub fn test_certificates(dir: &std::path::Path, what: &str) -> std::path::PathBuf {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(rcgen::DnType::CommonName, format!("Deskward test {what} CA"));
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap().signed_by(&key, &ca).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    dir.join("ca.pem")
+}
+
 /// True when the test command demands every real service.
 pub fn services_required() -> bool {
     std::env::var("DESKWARD_REQUIRE_SERVICES").is_ok_and(|v| v == "1")

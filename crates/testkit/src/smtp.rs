@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 
 const SCRIPT: &str = include_str!("../python/smtp_sink.py");
 
@@ -74,16 +73,7 @@ impl SmtpSink {
     pub fn prepare(port: u16, user: Option<(&str, &str)>) -> SmtpSink {
         let dir = std::env::temp_dir().join(format!("deskward-smtp-{}", rand::random::<u64>()));
         std::fs::create_dir_all(dir.join("out")).unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name.push(rcgen::DnType::CommonName, "Deskward test mail CA");
-        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        let cert = leaf.signed_by(&key, &ca).unwrap();
-        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-        std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-        std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+        crate::test_certificates(&dir, "mail");
         std::fs::write(dir.join("smtp_sink.py"), SCRIPT).unwrap();
         SmtpSink { child: None, dir, port, user: user.map(|(u, p)| (u.to_owned(), p.to_owned())) }
     }

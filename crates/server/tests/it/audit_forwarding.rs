@@ -26,7 +26,7 @@ async fn records_reach_a_syslog_receiver_over_tls_and_only_a_trusted_one() {
         return;
     }
     let dir = tempdir();
-    let ca = make_certificates(&dir);
+    let ca = deskward_testkit::test_certificates(&dir, "SIEM");
     let receiver = Rsyslog::start_tls(&dir, free_port());
     let url = format!("tls://127.0.0.1:{}", receiver.tcp);
     let options = ServerOptions::new(Backend::Sqlite).env("DESKWARD_AUDIT__SYSLOG", &url).env("DESKWARD_AUDIT__SYSLOG_CA_FILE", ca.to_str().unwrap());
@@ -49,20 +49,6 @@ async fn records_reach_a_syslog_receiver_over_tls_and_only_a_trusted_one() {
     assert!(!receiver.received().iter().any(|m| m[4].contains("not-trusted")), "a record went to an untrusted receiver");
 }
 
-/// A CA and a certificate it signed for 127.0.0.1, as PEM files in `dir`; returns the CA file.
-fn make_certificates(dir: &Path) -> PathBuf {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(rcgen::DnType::CommonName, "Deskward test SIEM CA");
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap().signed_by(&key, &ca).unwrap();
-    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-    dir.join("ca.pem")
-}
 
 const PW: &str = "Plenty-long-secret-1";
 
@@ -176,7 +162,7 @@ impl Rsyslog {
         Self::run(dir, "", &inputs, tcp, udp)
     }
 
-    /// A TLS (RFC 5425) receiver on `port` with the certificate `make_certificates` wrote in `dir`.
+    /// A TLS (RFC 5425) receiver on `port` with the certificate `test_certificates` wrote in `dir`.
     fn start_tls(dir: &Path, port: u16) -> Rsyslog {
         let d = dir.display();
         let global = format!(
