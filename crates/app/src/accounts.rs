@@ -35,11 +35,13 @@ pub struct AccountChange {
     pub email: Option<String>,
 }
 
-/// A directory account's password is the directory's: it is changed there, never here.
-fn refuse_directory_account(account: &AccountRow) -> Result<(), AppError> {
-    match &account.directory_dn {
-        Some(dn) => Err(AppError::Conflict(format!("{} logs in with the directory's password ({}); change it in the directory", account.login(), clean_field(dn)))),
-        None => Ok(()),
+/// A directory or plugin account's password belongs to that back end: it is changed there,
+/// never here.
+fn refuse_external_account(account: &AccountRow) -> Result<(), AppError> {
+    match (&account.directory_dn, &account.auth_plugin) {
+        (Some(dn), _) => Err(AppError::Conflict(format!("{} logs in with the directory's password ({}); change it in the directory", account.login(), clean_field(dn)))),
+        (None, Some((plugin, _))) => Err(AppError::Conflict(format!("{} logs in through the authentication plugin {plugin}; change the password where it keeps it", account.login()))),
+        (None, None) => Ok(()),
     }
 }
 
@@ -138,6 +140,7 @@ impl App {
             password_hash: hash.as_deref(),
             must_change_password: input.must_change_password,
             directory_dn: None,
+            auth_plugin: None,
         };
         let id = AccountRow::insert(&mut tx, &new, self.now()).await.map_err(|e| match AppError::from(e) {
             AppError::Conflict(_) => AppError::Conflict(format!("account {name}@{} already exists", domain.name)),
@@ -232,7 +235,7 @@ impl App {
         let actor = &caller.actor;
         let mut c = self.store.conn().await?;
         let (_, account) = administered_account(&mut c, actor, login).await?;
-        refuse_directory_account(&account)?;
+        refuse_external_account(&account)?;
         let domain = (account.domain_id, account.domain.as_str());
         self.check_password(&mut c, caller, domain, account.role, Some(&account), &account.name, password).await?;
         drop(c);
@@ -250,7 +253,7 @@ impl App {
     /// The owner changes their password; other sessions end, this one carries on.
     pub async fn change_own_password(&self, caller: &Caller, auth: &Authenticated, current: &str, new: &str) -> Result<(), AppError> {
         let account = &auth.account;
-        refuse_directory_account(account)?;
+        refuse_external_account(account)?;
         let right = match auth.account.password_hash.as_deref() {
             Some(stored) => matches!(self.hasher.verify(current, stored).await?, Verification::Match { .. }),
             None => false,

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use deskward_core::audit::clean_field;
-use deskward_core::{Login, Role};
-use deskward_store::{AccountRow, Conn, DirectoryRow, DomainRow, GroupMapRow, GroupRow, NewAccount};
+use deskward_core::Login;
+use deskward_store::{AccountRow, Conn, DirectoryRow, GroupMapRow, GroupRow};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde_json::json;
@@ -23,6 +23,7 @@ use zeroize::Zeroizing;
 use crate::accounts::class_id;
 use crate::domains::administered;
 use crate::ldap::{self, DirectoryError, DirectoryUser};
+use crate::external::Origin;
 use crate::{App, AppError, Caller};
 
 /// How the connection is protected.
@@ -442,50 +443,11 @@ impl App {
         Directory::of_row(domain, &row, &map, true).map(Some)
     }
 
-    /// Makes the account of a person the directory vouched for at their first login: a user,
-    /// in the domain's class for new accounts, mailed at the directory's address. Audited as
-    /// made by that person, from where they logged in. Two first logins at once make one.
+    /// Makes the account of a person the directory vouched for at their first login, in the
+    /// directory's class for new accounts.
     pub(crate) async fn create_directory_account(&self, dir: &Directory, login: &Login, user: &DirectoryUser, caller: &Caller) -> Result<AccountRow, AppError> {
-        let email = user.mail.as_deref().and_then(|m| crate::notify::parse_address(m).ok().flatten());
-        let mut tx = self.store.begin().await?;
-        let Some(domain) = DomainRow::find(tx.conn(), login.domain.as_str()).await? else {
-            return Err(AppError::InvalidCredentials);
-        };
-        let class_id = class_id(tx.conn(), domain.id, dir.new_account_class.as_deref()).await.unwrap_or(None);
-        let new = NewAccount {
-            domain_id: domain.id,
-            name: login.name.as_str(),
-            role: Role::User,
-            class_id,
-            password_hash: None,
-            must_change_password: false,
-            directory_dn: Some(&user.dn),
-        };
-        let id = match AccountRow::insert(&mut tx, &new, self.now()).await {
-            Ok(id) => id,
-            Err(e) => {
-                drop(tx);
-                let mut c = self.store.conn().await?;
-                return match AccountRow::find(&mut c, &domain.name, login.name.as_str()).await? {
-                    Some(a) if a.directory_dn.as_deref() == Some(user.dn.as_str()) => Ok(a),
-                    _ => Err(e.into()),
-                };
-            }
-        };
-        if email.is_some() {
-            AccountRow::set_email(&mut tx, id, email.as_deref()).await?;
-        }
-        let row = AccountRow::get(tx.conn(), id).await?.ok_or_else(|| AppError::Internal("account vanished".into()))?;
-        let me = Caller { name: row.login(), ..caller.clone() };
-        let summary = json!({
-            "source": "directory",
-            "dn": clean_field(&user.dn),
-            "email": row.email,
-            "role": row.role.as_str(),
-            "class": row.class,
-        });
-        tx.commit(self.entry(&me, &domain.name, "account.create", format!("account:{}", row.login()), summary)).await?;
-        Ok(row)
+        let origin = Origin::Directory { dn: &user.dn, class: dir.new_account_class.as_deref() };
+        self.create_external_account(login, origin, user.mail.as_deref(), caller).await
     }
 
     /// The domains connected to a directory, for the scheduled sync.

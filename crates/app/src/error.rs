@@ -56,6 +56,10 @@ pub enum AppError {
     /// bind account. The message is for administrators (URL, result code; never a password).
     #[error("{0}")]
     DirectoryUnavailable(String),
+    /// An authentication plugin cannot answer: it does not start, crashed, hangs, says
+    /// something unreadable or reports its own error. The login fails closed.
+    #[error("{0}")]
+    PluginUnavailable(String),
     #[error("storage: {0}")]
     Store(StoreError),
     #[error("internal error: {0}")]

@@ -49,6 +49,7 @@ impl App {
                 password_hash: Some(&r.password_hash),
                 must_change_password: false,
                 directory_dn: None,
+                auth_plugin: None,
             };
             AccountRow::insert(&mut tx, &new, now).await.map_err(|e| at(e.into()))?;
             let what = json!({ "role": role.as_str(), "class": r.class, "hash_scheme": scheme.as_str() });

@@ -6,6 +6,7 @@
 mod accounts;
 mod allow_list;
 mod audit;
+mod auth_order;
 mod auth_cache;
 mod bans;
 mod classes;
@@ -14,6 +15,7 @@ mod directory_sync;
 mod domains;
 mod error;
 mod event_limit;
+mod external;
 mod groups;
 mod guard;
 mod hasher;
@@ -23,6 +25,7 @@ mod ldap;
 mod login;
 mod notify;
 mod outbox;
+pub mod plugin;
 mod policy;
 mod retention;
 mod secrets;
@@ -34,6 +37,7 @@ pub use accounts::{AccountChange, NewAccountInput};
 pub use allow_list::{AddressRules, AllowList, PendingAddress};
 pub use audit::{Caller, EventQueue};
 pub use auth_cache::AuthCache;
+pub use auth_order::{AuthOrder, Backend};
 pub use bans::MAX_BAN_SECONDS;
 pub use guard::{Guard, GuardRules, Verdict};
 pub use classes::{ClassChange, NewClass};
@@ -47,6 +51,7 @@ pub use host_names::HostNames;
 pub use import::{ImportRecord, ImportSummary};
 pub use login::LoginOutcome;
 pub use notify::{NotifyRules, RoleNotifications, address_of};
+pub use plugin::{PluginSpec, Plugins};
 pub use outbox::{MAX_LISTED as MAX_LISTED_MAIL, RetryRules, SendFailure};
 pub use retention::MAX_RETENTION_DAYS;
 pub use secrets::{Acknowledgements, KeyFiles, Rotation, RotationStage, SecretInfo, Secrets, SecretsStatus};
@@ -134,6 +139,8 @@ pub struct App {
     pub secrets: Secrets,
     /// Idle directory connections, reused by directory logins.
     pub directories: Arc<ldap::Pool>,
+    /// The authentication plugins the configuration defines, started on first use.
+    pub plugins: Arc<plugin::Plugins>,
 }
 
 impl App {
@@ -152,6 +159,7 @@ impl App {
             addresses: AddressRules::default(),
             secrets: Secrets::default(),
             directories: Arc::default(),
+            plugins: Arc::default(),
         }
     }
 

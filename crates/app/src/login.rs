@@ -9,8 +9,11 @@ use deskward_core::audit::{SYSTEM_CHAIN, clean_field};
 use deskward_store::{AccountRow, AllowListRow, DomainRow, SessionRow, SessionRuleRow, policies};
 use serde_json::json;
 
+use crate::auth_order::{Backend, order_of};
 use crate::directory::Directory;
 use crate::directory_sync::SyncReport;
+use crate::external::Origin;
+use crate::plugin::PluginOutcome;
 use crate::host_names::Pending;
 use crate::ldap::DirectoryError;
 use crate::{App, AppError, Caller, Source, Verdict};
@@ -163,29 +166,66 @@ impl App {
             Some(a) => Some(policies::get(&mut c, a.domain_id, Audience::of(a.role)).await?),
             None => None,
         };
-        // A local account keeps its own password; the directory answers for the others.
-        let directory = match &account {
-            Some(a) if a.directory_dn.is_none() => None,
-            _ => self.directory_for_login(&mut c, login.domain.as_str()).await?,
+        let order = match DomainRow::find(&mut c, login.domain.as_str()).await? {
+            Some(d) => order_of(&mut c, d.id).await?.0,
+            None => vec![Backend::Local],
+        };
+        let directory = match order.contains(&Backend::Directory) {
+            true => self.directory_for_login(&mut c, login.domain.as_str()).await?,
+            false => None,
         };
         drop(c);
         let staff = account.as_ref().is_some_and(|a| a.role != Role::User);
         let failed = |error, reason| Failure { staff, ..failed(error, reason) };
-        let (account, stored, policy, needs_rehash) = match directory {
-            Some(dir) => {
-                let account = self.check_with_directory(&dir, &login, account, password, caller).await.map_err(|f| Failure { staff, ..f })?;
-                // The directory owns the password: Deskward's age limit does not apply.
+        let staffed = |f: Failure| Failure { staff, ..f };
+        // An account answers to the back end that made it, and only while the order lists it.
+        let external = match account.as_ref().map(Backend::of) {
+            Some(b) if !order.contains(&b) => {
+                self.hasher.verify_dummy(password).await?;
+                return Err(failed(AppError::InvalidCredentials, "backend_not_in_order"));
+            }
+            Some(Backend::Local) => None,
+            Some(Backend::Directory) => match &directory {
+                Some(dir) => self.check_with_directory(dir, &login, account.clone(), password, caller).await.map_err(staffed)?,
+                None => {
+                    self.hasher.verify_dummy(password).await?;
+                    return Err(failed(AppError::InvalidCredentials, "directory_removed"));
+                }
+            },
+            Some(Backend::Plugin(name)) => self.check_with_plugin(&name, &login, account.clone(), password, caller).await.map_err(staffed)?,
+            // A login that names no account: the first back end in the order that knows the
+            // person makes it.
+            None => {
+                let mut made = None;
+                for b in &order {
+                    made = match (b, &directory) {
+                        (Backend::Directory, Some(dir)) => self.check_with_directory(dir, &login, None, password, caller).await?,
+                        (Backend::Plugin(name), _) => self.check_with_plugin(name, &login, None, password, caller).await?,
+                        _ => None,
+                    };
+                    if made.is_some() {
+                        break;
+                    }
+                }
+                if made.is_none() {
+                    self.hasher.verify_dummy(password).await?;
+                    return Err(failed(AppError::InvalidCredentials, "unknown_account"));
+                }
+                made
+            }
+        };
+        let (account, stored, policy, needs_rehash) = match external {
+            Some(account) => {
+                // The back end owns the password: Deskward's age limit does not apply.
                 let policy = Policy { max_age_days: None, ..policy.unwrap_or_else(|| Policy::default_for(Audience::of(account.role))) };
                 (account, String::new(), policy, false)
             }
             None => {
-                let known = account.is_some();
                 let Some((account, stored, policy)) =
                     account.zip(policy).and_then(|(a, p)| a.password_hash.clone().map(|h| (a, h, p)))
                 else {
                     self.hasher.verify_dummy(password).await?;
-                    let reason = if known { "no_password" } else { "unknown_account" };
-                    return Err(failed(AppError::InvalidCredentials, reason));
+                    return Err(failed(AppError::InvalidCredentials, "no_password"));
                 };
                 let needs_rehash = match self.hasher.verify(password, &stored).await {
                     Ok(Verification::Match { needs_rehash }) => needs_rehash,
@@ -217,8 +257,9 @@ impl App {
     }
 
     /// Checks a login against its domain's directory; makes the account at its first login.
-    /// A directory that cannot answer fails the login closed, and it is no guess.
-    async fn check_with_directory(&self, dir: &Directory, login: &Login, account: Option<AccountRow>, password: &str, caller: &Caller) -> Result<AccountRow, Failure> {
+    /// A directory that cannot answer fails the login closed, and it is no guess. `None`: the
+    /// directory knows no such person and there is no account.
+    async fn check_with_directory(&self, dir: &Directory, login: &Login, account: Option<AccountRow>, password: &str, caller: &Caller) -> Result<Option<AccountRow>, Failure> {
         match self.directory_login(dir, login.name.as_str(), password).await {
             Ok(user) => {
                 if user.disabled {
@@ -233,29 +274,67 @@ impl App {
                 // The directory vouched for the entry just now: a block by the directory
                 // lifts and the kept groups follow it, before the session opens.
                 if !self.must_follow(dir, &account, &user).await? {
-                    return Ok(account);
+                    return Ok(Some(account));
                 }
                 let me = Caller { name: account.login(), ..caller.clone() };
                 let mut tx = self.store.begin().await?;
                 let records = self.follow_directory(&mut tx, &me, dir, &account, Some(&user), &mut SyncReport::default()).await?;
-                let Some(records) = deskward_store::Audit::many(records) else { return Ok(account) };
+                let Some(records) = deskward_store::Audit::many(records) else { return Ok(Some(account)) };
                 tx.commit(records).await?;
                 self.auth_cache.clear();
                 let mut c = self.store.conn().await?;
-                Ok(AccountRow::get(&mut c, account.id).await?.ok_or_else(|| AppError::Internal("account vanished".into()))?)
+                Ok(Some(AccountRow::get(&mut c, account.id).await?.ok_or_else(|| AppError::Internal("account vanished".into()))?))
             }
             Err(DirectoryError::WrongPassword) => Err(failed(AppError::InvalidCredentials, "wrong_password")),
+            Err(DirectoryError::NotFound) if account.is_none() => Ok(None),
             Err(DirectoryError::NotFound) => {
                 // Costs what a wrong password costs, so the answer's time tells nothing.
                 self.hasher.verify_dummy(password).await?;
-                let reason = if account.is_some() { "directory_entry_gone" } else { "unknown_account" };
-                Err(failed(AppError::InvalidCredentials, reason))
+                Err(failed(AppError::InvalidCredentials, "directory_entry_gone"))
             }
             Err(DirectoryError::Unavailable(detail)) => {
                 tracing::warn!(domain = %dir.domain, %detail, "a directory login cannot be checked");
                 let error = AppError::DirectoryUnavailable(format!("the directory that checks the passwords of {} cannot be reached; try again later", dir.domain));
                 Err(Failure { error, reason: Some("directory_unavailable"), guess: false, staff: false })
             }
+        }
+    }
+
+    /// Checks a login with an authentication plugin; makes the account at its first login.
+    /// A plugin that cannot answer fails the login closed, and it is no guess. `None`: the
+    /// plugin knows no such person and there is no account.
+    async fn check_with_plugin(&self, name: &str, login: &Login, account: Option<AccountRow>, password: &str, caller: &Caller) -> Result<Option<AccountRow>, Failure> {
+        let unavailable = |detail: String| {
+            tracing::warn!(plugin = %name, domain = %login.domain, %detail, "a plugin login cannot be checked");
+            let error = AppError::PluginUnavailable(format!("the service that checks the passwords of {} cannot answer; try again later", login.domain));
+            Failure { error, reason: Some("plugin_unavailable"), guess: false, staff: false }
+        };
+        let Some(plugin) = self.plugins.get(name) else {
+            return Err(unavailable(format!("no plugin {name} in the configuration")));
+        };
+        let outcome = plugin.authenticate(login.domain.as_str(), login.name.as_str(), password).await.map_err(unavailable)?;
+        match outcome {
+            PluginOutcome::Accepted { user } => {
+                if user.id.is_empty() || user.id.len() > 256 {
+                    return Err(unavailable("an accepted user without an id of 1 to 256 bytes".into()));
+                }
+                match account {
+                    Some(a) if a.auth_plugin.as_ref().is_some_and(|(n, id)| n == name && *id == user.id) => Ok(Some(a)),
+                    Some(_) => Err(refused(AppError::InvalidCredentials, "plugin_user_changed")),
+                    None => {
+                        let origin = Origin::Plugin { name, id: &user.id };
+                        Ok(Some(self.create_external_account(login, origin, user.mail.as_deref(), caller).await?))
+                    }
+                }
+            }
+            PluginOutcome::Rejected => Err(failed(AppError::InvalidCredentials, "wrong_password")),
+            PluginOutcome::Disabled => Err(refused(AppError::AccountDisabled, "plugin_disabled")),
+            PluginOutcome::Unknown if account.is_none() => Ok(None),
+            PluginOutcome::Unknown => {
+                self.hasher.verify_dummy(password).await?;
+                Err(failed(AppError::InvalidCredentials, "plugin_user_gone"))
+            }
+            PluginOutcome::Error { message } => Err(unavailable(message)),
         }
     }
 

@@ -223,6 +223,12 @@ static KEYS: &[KeyDoc] = &[
         rule: Rule::Duration(|s| &mut s.directory.sync_every),
     },
     KeyDoc {
+        key: "plugins.dir",
+        default: r#""""#,
+        help: "a directory of authentication plugin definitions, one <name>.toml each (docs/plugins.md); unset means no plugins. Only the server's administrator may write there: a plugin runs with the server's rights",
+        rule: Rule::OptPath(|s| &mut s.plugins.dir),
+    },
+    KeyDoc {
         key: "dns.servers",
         default: "[]",
         help: "DNS servers (IP and port) that resolve clients' addresses to host names; empty means the system's (/etc/resolv.conf)",

@@ -22,6 +22,13 @@ pub struct Settings {
     pub mail: MailSettings,
     pub notify: NotifySettings,
     pub directory: DirectorySettings,
+    pub plugins: PluginSettings,
+}
+
+/// `[plugins]`: authentication plugins (each defined in a file of its own in `dir`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginSettings {
+    pub dir: Option<PathBuf>,
 }
 
 /// `[directory]`: domains' LDAP and Active Directory connections (their settings are per
@@ -238,6 +245,7 @@ impl Settings {
                 event_window: Duration::ZERO,
             },
             directory: DirectorySettings { sync_every: Duration::ZERO },
+            plugins: PluginSettings { dir: None },
             dns: DnsSettings {
                 servers: Vec::new(),
                 timeout: Duration::ZERO,

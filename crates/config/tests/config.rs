@@ -256,7 +256,7 @@ fn unknown_section() {
         lines("[htp]\nlisten = \"127.0.0.1:1\"\n\n[frobnicate]\n", &[]),
         [
             "deskward.toml:1:2: htp: unknown section; did you mean `http`?",
-            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, directory, dns, session, mail, notify, guard",
+            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, directory, plugins, dns, session, mail, notify, guard",
         ]
     );
 }
@@ -614,6 +614,7 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
                 interval,
             },
         directory: DirectorySettings { sync_every },
+        plugins: PluginSettings { dir: plugins_dir },
     } = a;
     let mut out = Vec::new();
     let mut diff = |differs: bool, key| {
@@ -676,6 +677,7 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
     diff(*agent_networks != b.http.agent_networks, "http.agent_networks");
     diff(*servers != b.dns.servers, "dns.servers");
     diff(*sync_every != b.directory.sync_every, "directory.sync_every");
+    diff(*plugins_dir != b.plugins.dir, "plugins.dir");
     diff(*timeout != b.dns.timeout, "dns.timeout");
     diff(*cache_ttl != b.dns.cache_ttl, "dns.cache_ttl");
     diff(*dns_enabled != b.dns.enabled, "dns.enabled");
@@ -750,6 +752,7 @@ fn other_value(key: &str) -> &'static str {
         "http.agent_networks" => r#"["2001:db8::/32"]"#,
         "dns.servers" => r#"["127.0.0.1:5353", "[::1]:53"]"#,
         "directory.sync_every" => "1h",
+        "plugins.dir" => "/etc/deskward/plugins",
         "dns.timeout" => "1s",
         "dns.cache_ttl" => "5m",
         "dns.enabled" => "false",

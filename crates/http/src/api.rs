@@ -4,6 +4,7 @@ mod accounts;
 pub mod audit;
 mod bans;
 mod classes;
+mod auth_order;
 mod directory;
 mod domains;
 mod groups;
@@ -68,6 +69,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/domains/{domain}/directory/bind-password"),
     ("POST", "/api/v1/domains/{domain}/directory/test"),
     ("POST", "/api/v1/domains/{domain}/directory/sync"),
+    ("GET", "/api/v1/domains/{domain}/auth-order"),
+    ("PUT", "/api/v1/domains/{domain}/auth-order"),
+    ("DELETE", "/api/v1/domains/{domain}/auth-order"),
     ("GET", "/api/v1/domains/{domain}/policies/{audience}"),
     ("PUT", "/api/v1/domains/{domain}/policies/{audience}"),
     ("GET", "/api/v1/audit"),
@@ -121,6 +125,7 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/domains/{domain}/directory/bind-password", put(directory::set_password).delete(directory::remove_password))
         .route("/api/v1/domains/{domain}/directory/test", axum::routing::post(directory::test))
         .route("/api/v1/domains/{domain}/directory/sync", axum::routing::post(directory::sync))
+        .route("/api/v1/domains/{domain}/auth-order", get(auth_order::show).put(auth_order::set).delete(auth_order::reset))
         .route("/api/v1/audit", get(audit::search))
         .route("/api/v1/audit/chains", get(audit::chains))
         .route("/api/v1/audit/chains/{chain}/days", get(audit::days))

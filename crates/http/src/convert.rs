@@ -305,3 +305,12 @@ pub fn secrets_state(s: &deskward_app::SecretsStatus) -> proto::SecretsState {
             .collect(),
     }
 }
+
+pub fn auth_order(o: &deskward_app::AuthOrder) -> proto::AuthOrder {
+    proto::AuthOrder {
+        domain: o.domain.clone(),
+        backends: o.backends.iter().map(ToString::to_string).collect(),
+        default: o.default,
+        plugins: o.plugins.clone(),
+    }
+}

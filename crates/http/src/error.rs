@@ -41,6 +41,7 @@ pub fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
         AppError::Unwritable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unwritable"),
         AppError::SecretsLocked(_) => (StatusCode::SERVICE_UNAVAILABLE, "secrets_locked"),
         AppError::DirectoryUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "directory_unavailable"),
+        AppError::PluginUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "authentication_unavailable"),
         AppError::Store(_) | AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }

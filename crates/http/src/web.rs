@@ -54,6 +54,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("POST", "/admin/directories/{domain}/bind-password"),
     ("POST", "/admin/directories/{domain}/test"),
     ("POST", "/admin/directories/{domain}/sync"),
+    ("POST", "/admin/directories/{domain}/auth-order"),
     ("GET", "/static/deskward.css"),
 ];
 
@@ -76,6 +77,7 @@ pub fn routes() -> Router<State> {
         .route("/admin/directories/{domain}/bind-password", post(directory::password))
         .route("/admin/directories/{domain}/test", post(directory::test))
         .route("/admin/directories/{domain}/sync", post(directory::sync))
+        .route("/admin/directories/{domain}/auth-order", post(directory::order))
         .route("/static/deskward.css", get(stylesheet))
 }
 

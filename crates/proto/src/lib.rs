@@ -1,5 +1,8 @@
-//! The JSON API's wire types. Only this crate and `deskward-http` know the wire format;
+//! The wire types: the JSON API's, and the authentication plugin protocol's ([`plugin`]). Only
+//! this crate, `deskward-http` and the plugin runner in `deskward-app` know a wire format;
 //! the core model is converted to and from these types at the boundary.
+
+pub mod plugin;
 
 use serde::{Deserialize, Serialize};
 
@@ -587,4 +590,22 @@ pub struct StoredSecret {
     pub updated_at: String,
     /// Why it does not open, if it does not.
     pub problem: Option<String>,
+}
+
+/// `/domains/{domain}/auth-order`: the back ends that check the domain's logins, in order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuthOrder {
+    pub domain: String,
+    /// `local`, `directory` or `plugin:<name>`, first to last.
+    pub backends: Vec<String>,
+    /// The domain keeps the default order: local, then its directory if it has one.
+    pub default: bool,
+    /// The plugins the server's configuration defines.
+    pub plugins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetAuthOrder {
+    pub backends: Vec<String>,
 }

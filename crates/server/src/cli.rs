@@ -6,11 +6,13 @@ pub mod account;
 mod allow_list;
 mod directory;
 mod audit;
+mod auth_order;
 mod ban;
 mod class;
 mod domain;
 mod group;
 mod mail;
+mod plugin;
 mod policy;
 mod secrets;
 mod session;
@@ -76,6 +78,12 @@ pub enum Command {
     /// A domain's LDAP or Active Directory connection
     #[command(subcommand)]
     Directory(directory::Cmd),
+    /// The order of a domain's authentication back ends (local, directory, plugins)
+    #[command(subcommand)]
+    AuthOrder(auth_order::Cmd),
+    /// Authentication plugins: check the configured ones; run a shipped one
+    #[command(subcommand)]
+    Plugin(plugin::Cmd),
     /// Deskward's own mail: the outbox, a test message, login mails per domain
     #[command(subcommand)]
     Mail(mail::Cmd),
@@ -102,10 +110,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    // The shipped plugins run with an emptied environment and read no configuration.
+    let command = match cli.command {
+        Command::Plugin(cmd @ (plugin::Cmd::Htpasswd { .. } | plugin::Cmd::Sql { .. })) => return plugin::run_shipped(cmd).await,
+        command => command,
+    };
     let settings = settings::load(&cli.global)?;
     init_logging(&settings);
     let app = || async { settings::open_app(&settings).await.map(|(app, _)| app) };
-    match cli.command {
+    match command {
         Command::Serve => crate::serve::run(&settings).await,
         Command::Domain(cmd) => domain::run(&app().await?, cmd).await,
         Command::Account(cmd) => account::run(&app().await?, cmd).await,
@@ -118,6 +131,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mail(cmd) => mail::run(&app().await?, cmd).await,
         Command::AllowList(cmd) => allow_list::run(&app().await?, cmd).await,
         Command::Directory(cmd) => directory::run(&app().await?, cmd).await,
+        Command::AuthOrder(cmd) => auth_order::run(&app().await?, cmd).await,
+        Command::Plugin(cmd) => plugin::run(&app().await?, cmd).await,
         Command::Secrets(cmd) => secrets::run(&app().await?, cmd).await,
         Command::Config(ConfigCmd::Check) => {
             println!("{settings:#?}");

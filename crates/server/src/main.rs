@@ -7,6 +7,7 @@ mod directory_sync;
 mod import;
 mod key_file;
 mod mail;
+mod plugins;
 mod retention;
 mod serve;
 mod settings;

@@ -98,6 +98,9 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
     app.secrets = Secrets::new(std::sync::Arc::new(KeyFileDir::new(key_file)));
     let events = EventLimit::new(settings.audit.events_per_window, settings.audit.event_window);
     app.events = std::sync::Arc::new(EventQueue::new(events));
+    if let Some(dir) = &settings.plugins.dir {
+        app.plugins = std::sync::Arc::new(deskward_app::Plugins::new(crate::plugins::load(dir)?));
+    }
     if let Some(offset) = std::env::var("DESKWARD_TEST_CLOCK_OFFSET").ok().and_then(|v| v.parse::<i64>().ok()) {
         tracing::warn!(seconds = offset, "DESKWARD_TEST_CLOCK_OFFSET moves this process's clock; for tests only");
         app.clock = std::sync::Arc::new(deskward_app::ShiftedClock(offset));

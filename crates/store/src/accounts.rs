@@ -28,6 +28,8 @@ pub struct AccountRow {
     pub directory_dn: Option<String>,
     /// A sync blocked it: its entry was removed or disabled in the directory.
     pub directory_blocked: bool,
+    /// (plugin, id there) for an account an authentication plugin made; `None` otherwise.
+    pub auth_plugin: Option<(String, String)>,
 }
 
 impl AccountRow {
@@ -46,13 +48,15 @@ pub struct NewAccount<'a> {
     pub must_change_password: bool,
     /// Set for an account made at its first directory login.
     pub directory_dn: Option<&'a str>,
+    /// (plugin, id there), for an account made at its first login through a plugin.
+    pub auth_plugin: Option<(&'a str, &'a str)>,
 }
 
 macro_rules! select {
     ($tail:literal) => {
         concat!("SELECT a.id, a.domain_id, d.name AS domain, d.disabled AS domain_disabled, \
      a.name, a.role, a.class_id, c.name AS class, a.disabled, a.password_hash, \
-     a.password_changed_at, a.must_change_password, a.created_at, a.last_login_at, a.email, a.directory_dn, a.directory_blocked \
+     a.password_changed_at, a.must_change_password, a.created_at, a.last_login_at, a.email, a.directory_dn, a.directory_blocked, a.auth_plugin, a.auth_plugin_id \
      FROM accounts a JOIN domains d ON d.id = a.domain_id \
      LEFT JOIN user_classes c ON c.id = a.class_id", " ", $tail)
     };
@@ -78,6 +82,7 @@ fn from_row(row: &AnyRow) -> Result<AccountRow> {
         email: row.try_get("email")?,
         directory_dn: row.try_get("directory_dn")?,
         directory_blocked: flag_of(row, "directory_blocked")?,
+        auth_plugin: row.try_get::<Option<String>, _>("auth_plugin")?.zip(row.try_get::<Option<String>, _>("auth_plugin_id")?),
     })
 }
 
@@ -125,8 +130,8 @@ impl AccountRow {
         let id = new_id();
         sqlx::query(
             "INSERT INTO accounts (id, domain_id, name, role, class_id, disabled, password_hash, \
-             password_changed_at, must_change_password, created_at, directory_dn) \
-             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10)",
+             password_changed_at, must_change_password, created_at, directory_dn, auth_plugin, auth_plugin_id) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(id)
         .bind(new.domain_id)
@@ -138,6 +143,8 @@ impl AccountRow {
         .bind(i64::from(new.must_change_password))
         .bind(now)
         .bind(new.directory_dn)
+        .bind(new.auth_plugin.map(|p| p.0))
+        .bind(new.auth_plugin.map(|p| p.1))
         .execute(tx.conn())
         .await
         .map_err(conflict(format!("account {}", new.name)))?;

@@ -8,6 +8,7 @@ mod accounts;
 pub mod allow_lists;
 pub mod audit;
 pub mod auth_epoch;
+pub mod auth_orders;
 mod bans;
 mod classes;
 mod directories;

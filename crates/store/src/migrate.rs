@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_allow_lists.sql")),
     (9, include_str!("../migrations/0009_secrets.sql")),
     (10, include_str!("../migrations/0010_directories.sql")),
+    (11, include_str!("../migrations/0011_auth_orders.sql")),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

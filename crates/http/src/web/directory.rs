@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use deskward_app::{AppError, Caller, DirectoryInput};
 use deskward_core::Role;
-use deskward_proto::Directory;
+use deskward_proto::{AuthOrder, Directory};
 use serde::Deserialize;
 
 use super::{forged, html, message, refused, same, usable};
@@ -31,6 +31,8 @@ struct DirectoryPage {
     /// System administrators change settings; others only read them.
     may_change: bool,
     directory: Option<Directory>,
+    /// The order of the domain's back ends, as `local, directory, plugin:x`.
+    order: Option<AuthOrder>,
     base_dns: String,
     keep_groups: String,
     notice: Option<String>,
@@ -64,6 +66,7 @@ pub(super) async fn page(Extract(app): Extract<State>, session: Result<AnySessio
     let notice = q.ok().and_then(|Query(n)| n.done).map(|d| match d.as_str() {
         "saved" => "The settings are saved.".to_owned(),
         "password" => "The bind password is stored.".to_owned(),
+        "order" => "The order of the back ends is saved.".to_owned(),
         other => other.chars().filter(|c| c.is_ascii_alphanumeric() || " ,.:".contains(*c)).take(200).collect(),
     });
     render(&app, &auth.csrf_token(), &caller, &domain, notice, None).await
@@ -75,14 +78,15 @@ async fn render(app: &State, csrf: &str, caller: &Caller, domain: &str, notice: 
         Ok(d) => Some(convert::directory(&d)),
         Err(AppError::NotFound(_)) => None,
         Err(e) => {
-            let page = DirectoryPage { csrf: String::new(), domain: domain.to_owned(), may_change: false, directory: None, base_dns: String::new(), keep_groups: String::new(), notice: None, error: Some(message(&e)) };
+            let page = DirectoryPage { csrf: String::new(), domain: domain.to_owned(), may_change: false, directory: None, order: None, base_dns: String::new(), keep_groups: String::new(), notice: None, error: Some(message(&e)) };
             return refused(html(&page, crate::error::status_and_code(&e).0), e);
         }
     };
     let base_dns = directory.as_ref().map(|d| d.base_dns.join("\n")).unwrap_or_default();
     let keep_groups = directory.as_ref().map(|d| d.group_map.iter().map(|m| format!("{}={}", m.directory_group, m.group)).collect::<Vec<_>>().join("\n")).unwrap_or_default();
+    let order = app.auth_order(caller, domain).await.ok().map(|o| convert::auth_order(&o));
     let (status, error) = error.map_or((StatusCode::OK, None), |(s, e)| (s, Some(e)));
-    let page = DirectoryPage { csrf: csrf.to_owned(), domain: domain.to_owned(), may_change: caller.actor.role() == Role::SystemAdmin, directory, base_dns, keep_groups, notice, error };
+    let page = DirectoryPage { csrf: csrf.to_owned(), domain: domain.to_owned(), may_change: caller.actor.role() == Role::SystemAdmin, directory, order, base_dns, keep_groups, notice, error };
     html(&page, status)
 }
 
@@ -221,6 +225,28 @@ pub(super) async fn sync(Extract(app): Extract<State>, session: Result<AnySessio
             let query: String = done.chars().map(|c| if c == ' ' { '+' } else { c }).collect();
             Redirect::to(&format!("/admin/directories/{domain}?done={query}")).into_response()
         }
+        Err(e) => failed(&app, &auth.csrf_token(), &caller, &domain, e).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct OrderForm {
+    csrf: String,
+    backends: String,
+    /// Present when the reset button was pressed.
+    reset: Option<String>,
+}
+
+/// Sets the order of the domain's back ends (or puts the default back).
+pub(super) async fn order(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Path(domain): Path<String>, Form(form): Form<OrderForm>) -> Response {
+    let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
+    if !same(&auth.csrf_token(), &form.csrf) {
+        return forged(&app, &caller, "/admin/directories/{domain}/auth-order").await;
+    }
+    let backends: Vec<String> = form.backends.split([',', ' ', '\n']).map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect();
+    let names = if form.reset.is_some() { None } else { Some(backends.as_slice()) };
+    match app.set_auth_order(&caller, &domain, names).await {
+        Ok(_) => Redirect::to(&format!("/admin/directories/{domain}?done=order")).into_response(),
         Err(e) => failed(&app, &auth.csrf_token(), &caller, &domain, e).await,
     }
 }

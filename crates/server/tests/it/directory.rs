@@ -568,6 +568,18 @@ async fn an_admin_connects_tests_and_syncs_a_directory_on_the_pages() {
     b.click("#sync").await.unwrap();
     b.wait_for_text("#notice", "Synced: 3 entries, 1 accounts, 0 blocked").await.unwrap();
     assert!(!b.text("#last-sync").await.unwrap().contains("never"));
+    // The order of the back ends: the default names the directory now; a directory-only
+    // order is saved, a made-up back end is refused, and the default comes back.
+    assert!(b.text("#auth-order").await.unwrap().contains("local, then directory (the default)"));
+    b.fill("#backends", "directory").await.unwrap();
+    b.click("#save-order").await.unwrap();
+    b.wait_for_text("#notice", "order of the back ends is saved").await.unwrap();
+    assert!(!b.text("#auth-order").await.unwrap().contains("default"));
+    b.fill("#backends", "directory plugin:none").await.unwrap();
+    b.click("#save-order").await.unwrap();
+    b.wait_for_text("#error", "plugin none in the server").await.unwrap();
+    b.click("#reset-order").await.unwrap();
+    b.wait_for_text("#auth-order", "(the default)").await.unwrap();
     // A refused setting shows the reason on the page and keeps the old settings.
     b.fill("#url", "http://elsewhere").await.unwrap();
     b.click("#save").await.unwrap();
@@ -580,4 +592,5 @@ async fn an_admin_connects_tests_and_syncs_a_directory_on_the_pages() {
     assert_eq!(v["url"], json!(slapd.ldaps_url()));
     let set = records(&server, &admin, "domain=example.org&action=directory.set").await;
     assert_eq!(set.len(), 1);
+    assert_eq!(records(&server, &admin, "domain=example.org&action=domain.auth_order").await.len(), 2);
 }

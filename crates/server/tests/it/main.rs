@@ -18,6 +18,7 @@ mod guard;
 mod host_names;
 mod multi_node;
 mod notifications;
+mod plugins;
 mod secrets;
 mod serve;
 mod sessions;

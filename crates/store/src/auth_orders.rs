@@ -1,0 +1,26 @@
+//! The order of a domain's authentication back ends.
+
+use crate::{Conn, Result, Tx};
+
+/// The domain's back ends in order (`local`, `directory`, `plugin:<name>`); `None` when the
+/// domain keeps the default.
+pub async fn get(c: &mut Conn, domain_id: i64) -> Result<Option<Vec<String>>> {
+    let text: Option<String> = sqlx::query_scalar("SELECT backends FROM auth_orders WHERE domain_id = $1").bind(domain_id).fetch_optional(c).await?;
+    Ok(text.map(|t| t.lines().map(str::to_owned).collect()))
+}
+
+pub async fn put(tx: &mut Tx, domain_id: i64, backends: &[String], now: i64) -> Result<()> {
+    sqlx::query("DELETE FROM auth_orders WHERE domain_id = $1").bind(domain_id).execute(tx.conn()).await?;
+    sqlx::query("INSERT INTO auth_orders (domain_id, backends, updated_at) VALUES ($1, $2, $3)")
+        .bind(domain_id)
+        .bind(backends.join("\n"))
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Back to the default; whether the domain had its own order.
+pub async fn remove(tx: &mut Tx, domain_id: i64) -> Result<bool> {
+    Ok(sqlx::query("DELETE FROM auth_orders WHERE domain_id = $1").bind(domain_id).execute(tx.conn()).await?.rows_affected() > 0)
+}
