@@ -16,18 +16,9 @@ pub struct Browser {
     http: reqwest::Client,
     session: String,
     base: String,
-    _profile: tempdir::Dir,
+    _profile: crate::TempDir,
 }
 
-mod tempdir {
-    /// A directory removed on drop.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
 
 /// Whether browser tests can run; panics when the test command requires them and they cannot.
 pub fn browser_available(what: &str) -> bool {
@@ -51,7 +42,7 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .context("cannot start chromedriver")?;
-        let profile = tempdir::Dir(std::env::temp_dir().join(format!("deskward-chromium-{:016x}", rand::random::<u64>())));
+        let profile = crate::TempDir::new("chromium");
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
         let base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();

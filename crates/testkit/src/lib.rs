@@ -21,6 +21,30 @@ pub use server::{Backend, PeakMemory, Server, ServerOptions};
 pub use slapd::{AD_LIKE_SCHEMA, Slapd, slapd_available};
 pub use smtp::{Received, SmtpSink, free_port, smtp_available};
 
+/// A fresh directory under the system's temporary directory, removed with what it holds on
+/// drop (also when the test fails).
+#[derive(Debug)]
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    /// `deskward-<what>-<random>`.
+    pub fn new(what: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("deskward-{what}-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Writes a private CA (`ca.pem`) and a certificate it signed for `localhost` and
 /// `127.0.0.1` (`cert.pem`, `key.pem`) into `dir`, for the TLS services tests start; returns
 /// the CA file. `what` names the CA.

@@ -1,5 +1,6 @@
 //! A real `deskward serve` process on 127.0.0.1:0 with its own data directory.
 
+use crate::TempDir;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -58,25 +59,10 @@ pub struct Server {
     log_file: Option<PathBuf>,
 }
 
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_dir() -> anyhow::Result<TempDir> {
-    let dir = std::env::temp_dir().join(format!("deskward-test-{:016x}", rand::random::<u64>()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(TempDir(dir))
-}
-
 impl Server {
     /// Starts `bin serve` and waits until it listens.
     pub async fn start(bin: &Path, options: ServerOptions) -> anyhow::Result<Server> {
-        let tmp = temp_dir()?;
+        let tmp = TempDir::new("test");
         let data_dir = tmp.0.join("data");
         let database_url = match options.backend {
             Backend::Sqlite => None,

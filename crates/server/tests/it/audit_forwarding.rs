@@ -26,8 +26,8 @@ async fn records_reach_a_syslog_receiver_over_tls_and_only_a_trusted_one() {
         return;
     }
     let dir = tempdir();
-    let ca = deskward_testkit::test_certificates(&dir, "SIEM");
-    let receiver = Rsyslog::start_tls(&dir, free_port());
+    let ca = deskward_testkit::test_certificates(dir.path(), "SIEM");
+    let receiver = Rsyslog::start_tls(dir.path(), free_port());
     let url = format!("tls://127.0.0.1:{}", receiver.tcp);
     let options = ServerOptions::new(Backend::Sqlite).env("DESKWARD_AUDIT__SYSLOG", &url).env("DESKWARD_AUDIT__SYSLOG_CA_FILE", ca.to_str().unwrap());
     let (server, admin) = admin_server(options).await;
@@ -238,7 +238,7 @@ async fn records_reach_a_real_syslog_receiver(backend: Backend) {
     }
     let dir = tempdir();
     let (tcp, udp) = (free_port(), free_port());
-    let mut receiver = Rsyslog::start(&dir, tcp, udp);
+    let mut receiver = Rsyslog::start(dir.path(), tcp, udp);
     let options = ServerOptions::new(backend).env("DESKWARD_AUDIT__SYSLOG", &format!("tcp://127.0.0.1:{}", receiver.tcp));
     let (mut server, admin) = admin_server(options).await;
     assert_eq!(login(&server, &server.client(), "nobody@example.org", "wrong-password").await.status(), StatusCode::UNAUTHORIZED);
@@ -261,7 +261,7 @@ async fn records_reach_a_real_syslog_receiver(backend: Backend) {
     let (s, _) = call(&admin, "POST", server.url("/api/v1/domains/example.org/groups"), Some(json!({"name": "while-down"}))).await;
     assert_eq!(s, StatusCode::CREATED);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let mut receiver = Rsyslog::start(&dir, tcp, udp);
+    let mut receiver = Rsyslog::start(dir.path(), tcp, udp);
     let missed = records(&server, &admin, "action=group.create").await;
     let got = receiver.wait_for(&[missed[0]["hash"].as_str().unwrap().to_owned()]).await;
     assert!(got.iter().any(|m| m[4].contains("while-down")), "{got:?}");
@@ -275,13 +275,6 @@ async fn records_reach_a_real_syslog_receiver(backend: Backend) {
     receiver.stop();
 }
 
-fn tempdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("deskward-rsyslog-{}-{}", std::process::id(), rand_suffix()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::SystemTime::now())
+fn tempdir() -> deskward_testkit::TempDir {
+    deskward_testkit::TempDir::new("rsyslog")
 }
