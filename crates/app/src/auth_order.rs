@@ -75,11 +75,23 @@ fn default_order(has_directory: bool) -> Vec<Backend> {
     if has_directory { vec![Backend::Local, Backend::Directory] } else { vec![Backend::Local] }
 }
 
-/// The order logins of domain `domain_id` go through.
-pub(crate) async fn order_of(c: &mut Conn, domain_id: i64) -> Result<(Vec<Backend>, bool), AppError> {
+fn parse_all(names: &[String]) -> Result<Vec<Backend>, AppError> {
+    names.iter().map(|n| Backend::parse(n)).collect()
+}
+
+/// The order of domain `domain_id`, and whether it is the default.
+async fn order_of(c: &mut Conn, domain_id: i64) -> Result<(Vec<Backend>, bool), AppError> {
     match auth_orders::get(c, domain_id).await? {
-        Some(names) => Ok((names.iter().map(|n| Backend::parse(n)).collect::<Result<_, _>>()?, false)),
+        Some(names) => Ok((parse_all(&names)?, false)),
         None => Ok((default_order(DirectoryRow::get(c, domain_id).await?.is_some()), true)),
+    }
+}
+
+/// The order a login of `domain` goes through; the caller has already looked its directory up.
+pub(crate) async fn order_for_login(c: &mut Conn, domain: &str, has_directory: bool) -> Result<Vec<Backend>, AppError> {
+    match auth_orders::of_domain(c, domain).await? {
+        Some(names) => parse_all(&names),
+        None => Ok(default_order(has_directory)),
     }
 }
 

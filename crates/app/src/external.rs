@@ -17,7 +17,7 @@ pub(crate) enum Origin<'a> {
 
 impl Origin<'_> {
     /// Whether `account` is the one this back end made for the same identity.
-    fn made(&self, account: &AccountRow) -> bool {
+    pub(crate) fn made(&self, account: &AccountRow) -> bool {
         match self {
             Origin::Directory { dn, .. } => account.directory_dn.as_deref() == Some(*dn),
             Origin::Plugin { name, id } => account.auth_plugin.as_ref().is_some_and(|(n, i)| n == name && i == id),

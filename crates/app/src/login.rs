@@ -9,7 +9,7 @@ use deskward_core::audit::{SYSTEM_CHAIN, clean_field};
 use deskward_store::{AccountRow, AllowListRow, DomainRow, SessionRow, SessionRuleRow, policies};
 use serde_json::json;
 
-use crate::auth_order::{Backend, order_of};
+use crate::auth_order::{Backend, order_for_login};
 use crate::directory::Directory;
 use crate::directory_sync::SyncReport;
 use crate::external::Origin;
@@ -166,14 +166,9 @@ impl App {
             Some(a) => Some(policies::get(&mut c, a.domain_id, Audience::of(a.role)).await?),
             None => None,
         };
-        let order = match DomainRow::find(&mut c, login.domain.as_str()).await? {
-            Some(d) => order_of(&mut c, d.id).await?.0,
-            None => vec![Backend::Local],
-        };
-        let directory = match order.contains(&Backend::Directory) {
-            true => self.directory_for_login(&mut c, login.domain.as_str()).await?,
-            false => None,
-        };
+        let directory = self.directory_for_login(&mut c, login.domain.as_str()).await?;
+        let order = order_for_login(&mut c, login.domain.as_str(), directory.is_some()).await?;
+        let directory = directory.filter(|_| order.contains(&Backend::Directory));
         drop(c);
         let staff = account.as_ref().is_some_and(|a| a.role != Role::User);
         let failed = |error, reason| Failure { staff, ..failed(error, reason) };
@@ -318,13 +313,11 @@ impl App {
                 if user.id.is_empty() || user.id.len() > 256 {
                     return Err(unavailable("an accepted user without an id of 1 to 256 bytes".into()));
                 }
+                let origin = Origin::Plugin { name, id: &user.id };
                 match account {
-                    Some(a) if a.auth_plugin.as_ref().is_some_and(|(n, id)| n == name && *id == user.id) => Ok(Some(a)),
+                    Some(a) if origin.made(&a) => Ok(Some(a)),
                     Some(_) => Err(refused(AppError::InvalidCredentials, "plugin_user_changed")),
-                    None => {
-                        let origin = Origin::Plugin { name, id: &user.id };
-                        Ok(Some(self.create_external_account(login, origin, user.mail.as_deref(), caller).await?))
-                    }
+                    None => Ok(Some(self.create_external_account(login, origin, user.mail.as_deref(), caller).await?)),
                 }
             }
             PluginOutcome::Rejected => Err(failed(AppError::InvalidCredentials, "wrong_password")),
@@ -334,7 +327,7 @@ impl App {
                 self.hasher.verify_dummy(password).await?;
                 Err(failed(AppError::InvalidCredentials, "plugin_user_gone"))
             }
-            PluginOutcome::Error { message } => Err(unavailable(message)),
+            PluginOutcome::Error { message } => Err(unavailable(format!("the plugin says: {}", clean_field(&message)))),
         }
     }
 

@@ -136,8 +136,8 @@ impl Plugin {
     }
 
     /// Asks the plugin whether `password` is right for `user` of `domain`. `Err` says why
-    /// the plugin could not answer (timeout, crash, garbage, its own error); the caller fails
-    /// the login closed.
+    /// the plugin could not answer (timeout, crash, garbage); the caller fails the login
+    /// closed, as it does for the plugin's own `error` outcome.
     pub async fn authenticate(&self, domain: &str, user: &str, password: &str) -> Result<Outcome, String> {
         let timeout = self.spec.timeout;
         let deadline = Instant::now() + timeout;
@@ -171,7 +171,6 @@ impl Plugin {
             }
         }
         match timeout_at(deadline, rx).await {
-            Ok(Ok(Outcome::Error { message })) => Err(format!("the plugin says: {}", clean_field(&message))),
             Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(_)) => Err("the plugin stopped before answering".into()),
             Err(_) => {

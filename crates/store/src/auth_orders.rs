@@ -9,6 +9,15 @@ pub async fn get(c: &mut Conn, domain_id: i64) -> Result<Option<Vec<String>>> {
     Ok(text.map(|t| t.lines().map(str::to_owned).collect()))
 }
 
+/// [`get`] by the domain's name, for logins (one query; `None` also for an unknown domain).
+pub async fn of_domain(c: &mut Conn, domain: &str) -> Result<Option<Vec<String>>> {
+    let text: Option<String> = sqlx::query_scalar("SELECT o.backends FROM auth_orders o JOIN domains d ON d.id = o.domain_id WHERE d.name = $1")
+        .bind(domain)
+        .fetch_optional(c)
+        .await?;
+    Ok(text.map(|t| t.lines().map(str::to_owned).collect()))
+}
+
 pub async fn put(tx: &mut Tx, domain_id: i64, backends: &[String], now: i64) -> Result<()> {
     sqlx::query("DELETE FROM auth_orders WHERE domain_id = $1").bind(domain_id).execute(tx.conn()).await?;
     sqlx::query("INSERT INTO auth_orders (domain_id, backends, updated_at) VALUES ($1, $2, $3)")

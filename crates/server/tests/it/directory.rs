@@ -57,29 +57,7 @@ async fn put_directory(server: &Server, admin: &Client, body: Value) -> (StatusC
 async fn login_status(server: &Server, login_name: &str, password: &str) -> (StatusCode, Value) {
     let h = login_name.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
     let from = format!("10.{}.{}.{}", (h >> 16) as u8, (h >> 8) as u8, h as u8);
-    let r = login_from(server, &server.client(), &from, login_name, password).await;
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// The reasons of the failed-login events of `who`, oldest first, once there are `want`
-/// (security events are written in batches).
-async fn failure_reasons(server: &Server, admin: &Client, who: &str, want: usize) -> Vec<String> {
-    let started = Instant::now();
-    loop {
-        let found = records(server, admin, "domain=example.org&action=login.failed&security=true").await;
-        let mut reasons: Vec<String> = found
-            .iter()
-            .filter(|r| r["target"] == json!(format!("account:{who}")))
-            .map(|r| r["summary"]["reason"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        if reasons.len() >= want || started.elapsed() > Duration::from_secs(5) {
-            reasons.reverse();
-            return reasons;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    login_answer(server, &from, login_name, password).await
 }
 
 async fn directory_users_log_in_with_their_directory_password(backend: Backend) {

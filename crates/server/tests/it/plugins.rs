@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use deskward_testkit::{Backend, Server, ServerOptions, TempDir, on_both_stores};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::Connection;
 
 use crate::audit::records;
@@ -50,27 +50,6 @@ impl PluginDir {
 
     fn options(&self, backend: Backend) -> ServerOptions {
         ServerOptions::new(backend).env("DESKWARD_PLUGINS__DIR", self.0.path().to_str().unwrap()).env("DESKWARD_HTTP__TRUSTED_PROXIES", "127.0.0.1")
-    }
-}
-
-/// Logs in from `from` and returns status and body.
-async fn try_login(server: &Server, from: &str, who: &str, pw: &str) -> (StatusCode, Value) {
-    let r = login_from(server, &server.client(), from, who, pw).await;
-    let status = r.status();
-    (status, serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null))
-}
-
-/// The reasons of `who`'s failed logins, once there are `want` (events are written in batches).
-async fn reasons(server: &Server, admin: &reqwest::Client, who: &str, want: usize) -> Vec<String> {
-    let started = Instant::now();
-    loop {
-        let all = records(server, admin, "action=login.failed&security=true").await;
-        let mut found: Vec<String> = all.iter().filter(|r| r["target"] == json!(format!("account:{who}"))).map(|r| r["summary"]["reason"].as_str().unwrap_or_default().to_owned()).collect();
-        if found.len() >= want || started.elapsed() > Duration::from_secs(5) {
-            found.reverse();
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -138,7 +117,7 @@ async fn plugins_log_people_in_through_the_order(backend: Backend) {
     // The default order knows no plugin: nobody but local accounts gets in.
     let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/auth-order"), None).await;
     assert_eq!(v, json!({"domain": "example.org", "backends": ["local"], "default": true, "plugins": ["docs", "files", "table"]}));
-    assert_eq!(try_login(&server, "10.0.0.1", "alice@example.org", ALICE_PW).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login_answer(&server, "10.0.0.1", "alice@example.org", ALICE_PW).await.0, StatusCode::UNAUTHORIZED);
 
     // Orders are checked: known plugins, no repeats, a directory only when there is one.
     let order = server.url("/api/v1/domains/example.org/auth-order");
@@ -166,45 +145,45 @@ async fn plugins_log_people_in_through_the_order(backend: Backend) {
     assert_eq!(s, StatusCode::CONFLICT);
 
     // bob is only in the table, whose plugin comes next.
-    assert_eq!(try_login(&server, "10.0.0.3", "bob@example.org", BOB_PW).await.0, StatusCode::CREATED);
+    assert_eq!(login_answer(&server, "10.0.0.3", "bob@example.org", BOB_PW).await.0, StatusCode::CREATED);
     let (_, acc) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/bob"), None).await;
     assert_eq!(acc["email"], json!("bob@hr.example"));
     // gina is in both: the file comes first and decides, and its "wrong password" ends the search.
-    assert_eq!(try_login(&server, "10.0.0.4", "gina@example.org", GINA_TABLE_PW).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(try_login(&server, "10.0.0.4", "gina@example.org", GINA_FILE_PW).await.0, StatusCode::CREATED);
+    assert_eq!(login_answer(&server, "10.0.0.4", "gina@example.org", GINA_TABLE_PW).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login_answer(&server, "10.0.0.4", "gina@example.org", GINA_FILE_PW).await.0, StatusCode::CREATED);
     // The docs' example plugin works as printed.
-    assert_eq!(try_login(&server, "10.0.0.5", "ivy@example.org", "Ivy-plugin-pass-9").await.0, StatusCode::CREATED);
-    assert_eq!(try_login(&server, "10.0.0.5", "ivy@example.org", "Not-ivys-pass-9").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login_answer(&server, "10.0.0.5", "ivy@example.org", "Ivy-plugin-pass-9").await.0, StatusCode::CREATED);
+    assert_eq!(login_answer(&server, "10.0.0.5", "ivy@example.org", "Not-ivys-pass-9").await.0, StatusCode::UNAUTHORIZED);
     // erin's line is disabled (an argon2id hash): refused after the right password only.
-    let (s, v) = try_login(&server, "10.0.0.6", "erin@example.org", ERIN_PW).await;
+    let (s, v) = login_answer(&server, "10.0.0.6", "erin@example.org", ERIN_PW).await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "account_disabled"), "{v}");
-    assert_eq!(try_login(&server, "10.0.0.6", "erin@example.org", "Wrong-pass-erin").await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(try_login(&server, "10.0.0.7", "nobody@example.org", "Whatever-pass-8").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login_answer(&server, "10.0.0.6", "erin@example.org", "Wrong-pass-erin").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login_answer(&server, "10.0.0.7", "nobody@example.org", "Whatever-pass-8").await.0, StatusCode::UNAUTHORIZED);
     // A local account keeps its own password.
-    assert_eq!(try_login(&server, "10.0.0.8", "dave@example.org", "Local-only-pass-66").await.0, StatusCode::CREATED);
+    assert_eq!(login_answer(&server, "10.0.0.8", "dave@example.org", "Local-only-pass-66").await.0, StatusCode::CREATED);
 
     // A password changed in the file works at once.
     std::fs::write(&users, format!("alice:{}\n", bcrypt::hash("New-file-pass-alice", 4).unwrap())).unwrap();
-    assert_eq!(try_login(&server, "10.0.0.2", "alice@example.org", ALICE_PW).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(try_login(&server, "10.0.0.2", "alice@example.org", "New-file-pass-alice").await.0, StatusCode::CREATED);
+    assert_eq!(login_answer(&server, "10.0.0.2", "alice@example.org", ALICE_PW).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login_answer(&server, "10.0.0.2", "alice@example.org", "New-file-pass-alice").await.0, StatusCode::CREATED);
     // gina left the file: the table does not take over the account the file made.
-    assert_eq!(try_login(&server, "10.0.0.4", "gina@example.org", GINA_TABLE_PW).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login_answer(&server, "10.0.0.4", "gina@example.org", GINA_TABLE_PW).await.0, StatusCode::UNAUTHORIZED);
 
     // Leaving a back end out of the order switches its accounts off; leaving local out, local ones.
     let (s, v) = call(&admin, "PUT", order.clone(), Some(json!({"backends": ["plugin:table"]}))).await;
     assert_eq!((s, v["backends"].clone(), v["default"].clone()), (StatusCode::OK, json!(["plugin:table"]), json!(false)), "{v}");
-    assert_eq!(try_login(&server, "10.0.0.2", "alice@example.org", "New-file-pass-alice").await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(try_login(&server, "10.0.0.8", "dave@example.org", "Local-only-pass-66").await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(try_login(&server, "10.0.0.3", "bob@example.org", BOB_PW).await.0, StatusCode::CREATED);
+    assert_eq!(login_answer(&server, "10.0.0.2", "alice@example.org", "New-file-pass-alice").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login_answer(&server, "10.0.0.8", "dave@example.org", "Local-only-pass-66").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login_answer(&server, "10.0.0.3", "bob@example.org", BOB_PW).await.0, StatusCode::CREATED);
     // That locked out the administrators' own local accounts too: the CLI, which needs no
     // login, puts the default back.
     let shown = server.cli_ok(&["auth-order", "reset", "example.org"], None);
     assert!(shown.contains("order:    local (default)"), "{shown}");
 
-    assert_eq!(reasons(&server, &admin, "gina@example.org", 2).await, ["wrong_password", "plugin_user_gone"]);
-    assert_eq!(reasons(&server, &admin, "erin@example.org", 2).await, ["plugin_disabled", "wrong_password"]);
-    assert_eq!(reasons(&server, &admin, "nobody@example.org", 1).await, ["unknown_account"]);
-    assert_eq!(reasons(&server, &admin, "dave@example.org", 1).await, ["backend_not_in_order"]);
+    assert_eq!(failure_reasons(&server, &admin, "gina@example.org", 2).await, ["wrong_password", "plugin_user_gone"]);
+    assert_eq!(failure_reasons(&server, &admin, "erin@example.org", 2).await, ["plugin_disabled", "wrong_password"]);
+    assert_eq!(failure_reasons(&server, &admin, "nobody@example.org", 1).await, ["unknown_account"]);
+    assert_eq!(failure_reasons(&server, &admin, "dave@example.org", 1).await, ["backend_not_in_order"]);
     let changes = records(&server, &admin, "domain=example.org&action=domain.auth_order").await;
     assert_eq!(changes.len(), 3, "{changes:?}");
     assert_eq!(changes[1]["summary"]["after"], json!(["plugin:table"]));
@@ -301,7 +280,7 @@ async fn plugins_that_crash_hang_babble_or_answer_late_fail_closed() {
     server.cli_ok(&["auth-order", "set", "slow.example", "plugin:slow"], None);
     server.cli_ok(&["auth-order", "set", "broken.example", "plugin:broken"], None);
 
-    assert_eq!(try_login(&server, "10.1.0.1", "okay@example.org", FAULT_PW).await.0, StatusCode::CREATED);
+    assert_eq!(login_answer(&server, "10.1.0.1", "okay@example.org", FAULT_PW).await.0, StatusCode::CREATED);
     // The plugin got none of the server's environment (its database URL, its settings).
     let env = std::fs::read_to_string(dir.path("env.txt")).unwrap();
     let mut names: Vec<&str> = env.lines().filter(|n| *n != "LC_CTYPE").collect();
@@ -312,14 +291,14 @@ async fn plugins_that_crash_hang_babble_or_answer_late_fail_closed() {
     // one client, more often than the guard allows guesses: these are no guesses.
     for who in ["crash", "hang", "garbage", "huge", "error", "noid", "crash", "crash"] {
         let started = Instant::now();
-        let (s, v) = try_login(&server, "10.1.0.2", &format!("{who}@example.org"), FAULT_PW).await;
+        let (s, v) = login_answer(&server, "10.1.0.2", &format!("{who}@example.org"), FAULT_PW).await;
         assert_eq!((s, code(&v)), (StatusCode::SERVICE_UNAVAILABLE, "authentication_unavailable"), "{who}: {v}");
         assert!(started.elapsed() < Duration::from_secs(5), "{who} took {:?}", started.elapsed());
         assert!(!v.to_string().contains("database is down"), "the plugin's own message is for the log: {v}");
-        let (s, v) = try_login(&server, "10.1.0.2", "okay@example.org", FAULT_PW).await;
+        let (s, v) = login_answer(&server, "10.1.0.2", "okay@example.org", FAULT_PW).await;
         assert_eq!(s, StatusCode::CREATED, "after {who}: {v}");
     }
-    assert_eq!(reasons(&server, &admin, "hang@example.org", 1).await, ["plugin_unavailable"]);
+    assert_eq!(failure_reasons(&server, &admin, "hang@example.org", 1).await, ["plugin_unavailable"]);
 
     // A late answer is never taken for another request's: "late" times out although its
     // answer comes later, while "okay" asked meanwhile gets its own.
@@ -329,7 +308,7 @@ async fn plugins_that_crash_hang_babble_or_answer_late_fail_closed() {
         async move { client.post(url).header("x-forwarded-for", "10.1.0.3").json(&json!({"login": "late@example.org", "password": FAULT_PW})).send().await.unwrap().status() }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(try_login(&server, "10.1.0.4", "okay@example.org", "Not-the-fault-pass").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login_answer(&server, "10.1.0.4", "okay@example.org", "Not-the-fault-pass").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(late.await.unwrap(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(eventually(|| async { server.log().contains("ignored a plugin's answer") }).await, "{}", server.log());
     assert_eq!(call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/late"), None).await.0, StatusCode::NOT_FOUND);
@@ -341,7 +320,7 @@ async fn plugins_that_crash_hang_babble_or_answer_late_fail_closed() {
     let started = Instant::now();
     let mut tries = 0;
     while started.elapsed() < Duration::from_secs(2) {
-        let (s, v) = try_login(&server, "10.1.0.5", "anyone@broken.example", FAULT_PW).await;
+        let (s, v) = login_answer(&server, "10.1.0.5", "anyone@broken.example", FAULT_PW).await;
         assert_eq!((s, code(&v)), (StatusCode::SERVICE_UNAVAILABLE, "authentication_unavailable"), "{v}");
         tries += 1;
     }

@@ -50,6 +50,33 @@ pub async fn login_from(server: &Server, client: &Client, from: &str, login: &st
         .expect("request")
 }
 
+/// Logs in from `from` on a fresh client; the answer's status and JSON body (Null when empty).
+pub async fn login_answer(server: &Server, from: &str, login: &str, password: &str) -> (StatusCode, Value) {
+    let r = login_from(server, &server.client(), from, login, password).await;
+    let status = r.status();
+    let text = r.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The reasons of the failed-login events of `who`, oldest first, once there are `want`
+/// (security events are written in batches; after 5 seconds, whatever there is).
+pub async fn failure_reasons(server: &Server, admin: &Client, who: &str, want: usize) -> Vec<String> {
+    let started = std::time::Instant::now();
+    loop {
+        let found = crate::audit::records(server, admin, "action=login.failed&security=true").await;
+        let mut reasons: Vec<String> = found
+            .iter()
+            .filter(|r| r["target"] == json!(format!("account:{who}")))
+            .map(|r| r["summary"]["reason"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        if reasons.len() >= want || started.elapsed() > std::time::Duration::from_secs(5) {
+            reasons.reverse();
+            return reasons;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Sends and returns status and JSON body (Null when empty).
 pub async fn call(client: &Client, method: &str, url: String, body: Option<Value>) -> (StatusCode, Value) {
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
