@@ -21,6 +21,7 @@ mod guard;
 mod hasher;
 mod host_names;
 mod import;
+pub mod kerberos;
 mod ldap;
 mod login;
 mod notify;
@@ -141,6 +142,8 @@ pub struct App {
     pub directories: Arc<ldap::Pool>,
     /// The authentication plugins the configuration defines, started on first use.
     pub plugins: Arc<plugin::Plugins>,
+    /// Web single sign-on, when a keytab is configured.
+    pub kerberos: Option<Arc<kerberos::Kerberos>>,
 }
 
 impl App {
@@ -160,6 +163,7 @@ impl App {
             secrets: Secrets::default(),
             directories: Arc::default(),
             plugins: Arc::default(),
+            kerberos: None,
         }
     }
 

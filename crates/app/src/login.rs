@@ -31,6 +31,15 @@ struct Checked {
     notify: bool,
     /// The domain's allow-list (empty when it has none).
     allow_list: AllowListRow,
+    /// Proven by a Kerberos ticket rather than a password.
+    kerberos: bool,
+}
+
+/// What a login proves its identity with.
+pub(crate) enum Proof<'a> {
+    Password { login: &'a str, password: &'a str },
+    /// A Kerberos ticket the server accepted, for this login.
+    Kerberos { login: &'a str },
 }
 
 #[derive(Debug, Clone)]
@@ -42,7 +51,7 @@ pub struct LoginOutcome {
 }
 
 /// Why a login failed, for the security event (never the password).
-struct Failure {
+pub(crate) struct Failure {
     error: AppError,
     /// `None` for failures that are not the caller's (busy, storage).
     reason: Option<&'static str>,
@@ -52,11 +61,11 @@ struct Failure {
     staff: bool,
 }
 
-fn failed(error: AppError, reason: &'static str) -> Failure {
+pub(crate) fn failed(error: AppError, reason: &'static str) -> Failure {
     Failure { error, reason: Some(reason), guess: true, staff: false }
 }
 
-fn refused(error: AppError, reason: &'static str) -> Failure {
+pub(crate) fn refused(error: AppError, reason: &'static str) -> Failure {
     Failure { error, reason: Some(reason), guess: false, staff: false }
 }
 
@@ -82,43 +91,61 @@ impl App {
         let mut caller = Caller::anonymous(source.clone());
         let ip = source.ip.parse::<IpAddr>().ok();
         let account = self.guard.account_key(login);
-        let now = self.now();
-        let verdict = ip.map_or(Verdict::Allowed, |ip| self.guard.check(ip, account, now));
-        let (until, banned, action) = match verdict {
-            Verdict::Allowed => (0, false, ""),
-            Verdict::Banned { until } => (until, true, "login.banned"),
-            Verdict::Throttled { until } => (until, false, "login.throttled"),
-        };
-        if !action.is_empty() {
-            let chain = self.chain_of_login(login).await?;
-            let target = format!("account:{}", clean_field(login));
-            self.security_event(&caller, &chain, action, target, json!({ "until": until })).await;
-            return Err(AppError::TooManyAttempts { retry_after: (until - now).max(1), banned });
-        }
-        match self.try_login(login, password, remember, &mut caller, host).await {
+        self.refuse_guarded(&caller, ip, Some((login, account))).await?;
+        match self.try_login(Proof::Password { login, password }, remember, &mut caller, host).await {
             Ok(outcome) => {
                 if let Some(ip) = ip {
                     self.guard.success(ip, account);
                 }
                 Ok(outcome)
             }
-            Err(Failure { error, reason: None, .. }) => Err(error),
-            Err(Failure { error, reason: Some(reason), guess, staff }) => {
-                let chain = self.chain_of_login(login).await?;
-                let target = format!("account:{}", clean_field(login));
-                self.security_event(&caller, &chain, "login.failed", target, json!({ "reason": reason })).await;
-                if reason == "wrong_password" {
-                    self.notify_failed_login(login, &caller.source);
-                }
-                if let Some(ip) = ip.filter(|_| guess)
-                    && let Some(client) = self.guard.failure(ip, Some((account, staff)), self.now())
-                    && let Err(e) = self.ban_client(&caller, client, &clean_field(login)).await
-                {
-                    tracing::error!(error = %e, "cannot write the ban of a client that failed too often");
-                }
-                Err(error)
-            }
+            Err(f) => Err(self.login_failed(&caller, ip, login, format!("account:{}", clean_field(login)), Some(account), f).await),
         }
+    }
+
+    /// Refuses a banned client, and with `account` (the login's name and guard key) a
+    /// throttled account, recording the refusal.
+    pub(crate) async fn refuse_guarded(&self, caller: &Caller, ip: Option<IpAddr>, account: Option<(&str, u64)>) -> Result<(), AppError> {
+        let now = self.now();
+        let verdict = match (ip, account) {
+            (None, _) => Verdict::Allowed,
+            (Some(ip), Some((_, key))) => self.guard.check(ip, key, now),
+            (Some(ip), None) => self.guard.banned_until(ip, now).map_or(Verdict::Allowed, |until| Verdict::Banned { until }),
+        };
+        let (until, banned, action) = match verdict {
+            Verdict::Allowed => return Ok(()),
+            Verdict::Banned { until } => (until, true, "login.banned"),
+            Verdict::Throttled { until } => (until, false, "login.throttled"),
+        };
+        let (chain, target) = match account {
+            Some((login, _)) => (self.chain_of_login(login).await?, format!("account:{}", clean_field(login))),
+            None => (SYSTEM_CHAIN.to_owned(), "kerberos".to_owned()),
+        };
+        self.security_event(caller, &chain, action, target, json!({ "until": until })).await;
+        Err(AppError::TooManyAttempts { retry_after: (until - now).max(1), banned })
+    }
+
+    /// Records a failed login: a security event with its reason in the chain of `login`'s
+    /// domain, the owner's mail for a wrong password, and a guess counted by the guard (with
+    /// `account`, also against the account). Returns the error to answer with.
+    pub(crate) async fn login_failed(&self, caller: &Caller, ip: Option<IpAddr>, login: &str, target: String, account: Option<u64>, f: Failure) -> AppError {
+        let Failure { error, reason, guess, staff } = f;
+        let Some(reason) = reason else { return error };
+        let chain = match self.chain_of_login(login).await {
+            Ok(chain) => chain,
+            Err(e) => return e,
+        };
+        self.security_event(caller, &chain, "login.failed", target, json!({ "reason": reason })).await;
+        if reason == "wrong_password" {
+            self.notify_failed_login(login, &caller.source);
+        }
+        if let Some(ip) = ip.filter(|_| guess)
+            && let Some(client) = self.guard.failure(ip, account.map(|a| (a, staff)), self.now())
+            && let Err(e) = self.ban_client(caller, client, &clean_field(login)).await
+        {
+            tracing::error!(error = %e, "cannot write the ban of a client that failed too often");
+        }
+        error
     }
 
     /// The chain a login's events go to: its domain's when that exists, else the system's.
@@ -145,8 +172,11 @@ impl App {
 
     /// `host` is the client's host name being resolved; it is awaited after the password check
     /// and put into `caller`, so every record of this login names it.
-    async fn try_login(&self, login: &str, password: &str, remember: bool, caller: &mut Caller, host: Pending) -> Result<LoginOutcome, Failure> {
-        let checked = self.check_login(login, password, caller).await;
+    pub(crate) async fn try_login(&self, proof: Proof<'_>, remember: bool, caller: &mut Caller, host: Pending) -> Result<LoginOutcome, Failure> {
+        let checked = match proof {
+            Proof::Password { login, password } => self.check_login(login, password, caller).await,
+            Proof::Kerberos { login } => self.check_kerberos(login, caller).await,
+        };
         caller.source.host = host.name().await;
         let checked = checked?;
         self.hold_outside_allow_list(&checked.account, &checked.allow_list, caller).await?;
@@ -234,6 +264,13 @@ impl App {
                 (account, stored, policy, needs_rehash)
             }
         };
+        let rehash = needs_rehash.then_some(password);
+        self.admit(account, stored, policy, rehash, caller).await
+    }
+
+    /// The refusals that follow a proven identity, and what the session needs. `rehash` is
+    /// the password when its stored hash is outdated (hashed again only once admitted).
+    async fn admit(&self, account: AccountRow, stored: String, policy: Policy, rehash: Option<&str>, caller: &Caller) -> Result<Checked, Failure> {
         if account.domain_disabled {
             return Err(refused(AppError::DomainDisabled, "domain_disabled"));
         }
@@ -243,12 +280,31 @@ impl App {
         if let Err(e) = self.may_work_from(account.role, &caller.source.ip) {
             return Err(refused(e, "network_restricted"));
         }
-        let upgraded = if needs_rehash { Some(self.hasher.hash(password).await?) } else { None };
+        let upgraded = match rehash {
+            Some(password) => Some(self.hasher.hash(password).await?),
+            None => None,
+        };
         let mut c = self.store.conn().await?;
         let domain_rules = SessionRuleRow::get(&mut c, account.domain_id).await?;
         let notify = self.notifications_for(&mut c, account.domain_id, account.role).await?.login_success;
         let allow_list = AllowListRow::get(&mut c, account.domain_id).await?;
-        Ok(Checked { account, domain_rules, stored, policy, upgraded, notify, allow_list })
+        Ok(Checked { account, domain_rules, stored, policy, upgraded, notify, allow_list, kerberos: false })
+    }
+
+    /// A login whose Kerberos ticket the server accepted: the account must exist; it is
+    /// admitted like a password login, whatever back end checks its password.
+    async fn check_kerberos(&self, login: &str, caller: &Caller) -> Result<Checked, Failure> {
+        let Ok(login) = Login::parse(login) else { return Err(refused(AppError::InvalidCredentials, "kerberos_unmapped")) };
+        let mut c = self.store.conn().await?;
+        let Some(account) = AccountRow::find(&mut c, login.domain.as_str(), login.name.as_str()).await? else {
+            return Err(refused(AppError::InvalidCredentials, "kerberos_unknown_account"));
+        };
+        let policy = policies::get(&mut c, account.domain_id, Audience::of(account.role)).await?;
+        drop(c);
+        // Another back end's password is not Deskward's to age.
+        let policy = if Backend::of(&account) == Backend::Local { policy } else { Policy { max_age_days: None, ..policy } };
+        let checked = self.admit(account, String::new(), policy, None, caller).await?;
+        Ok(Checked { kerberos: true, ..checked })
     }
 
     /// Checks a login against its domain's directory; makes the account at its first login.
@@ -333,7 +389,7 @@ impl App {
 
     /// Opens the session of a checked login, with its audit record.
     async fn open_session(&self, checked: Checked, remember: bool, caller: &Caller) -> Result<LoginOutcome, Failure> {
-        let Checked { account, domain_rules, stored, policy, upgraded, notify, .. } = checked;
+        let Checked { account, domain_rules, stored, policy, upgraded, notify, kerberos, .. } = checked;
         let now = self.now();
         let expired = policy.is_expired(account.password_changed_at.unwrap_or(account.created_at), now);
         // A directory account changes its password in the directory, never here.
@@ -349,12 +405,15 @@ impl App {
             self.queue_login_mail(&mut tx, &account, &caller.source, now).await?;
         }
         let me = Caller { name: account.login(), ..caller.clone() };
-        let summary = json!({
+        let mut summary = json!({
             "user_agent": clean_field(&session.user_agent),
             "password_change_required": session.password_change_required,
             "remembered": session.remembered,
             "hash_upgraded": upgraded.is_some(),
         });
+        if kerberos {
+            summary["method"] = json!("kerberos");
+        }
         tx.commit(self.entry(&me, &account.domain, "login", format!("account:{}", account.login()), summary)).await?;
         Ok(LoginOutcome { token, session, account })
     }

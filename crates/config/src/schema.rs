@@ -229,6 +229,24 @@ static KEYS: &[KeyDoc] = &[
         rule: Rule::OptPath(|s| &mut s.plugins.dir),
     },
     KeyDoc {
+        key: "kerberos.keytab",
+        default: r#""""#,
+        help: "the keytab with the service key for web single sign-on (SPNEGO, docs/kerberos.md); unset means no Kerberos. Readable by the server only",
+        rule: Rule::OptPath(|s| &mut s.kerberos.keytab),
+    },
+    KeyDoc {
+        key: "kerberos.service",
+        default: r#""""#,
+        help: "the service principal tickets must be for, like \"HTTP/desk.example.org@EXAMPLE.ORG\"; unset accepts any key in the keytab",
+        rule: Rule::Text(|s| &mut s.kerberos.service),
+    },
+    KeyDoc {
+        key: "kerberos.realms",
+        default: r#""""#,
+        help: "which Deskward domain each realm's principals belong to, like \"CORP.EXAMPLE=example.org, LAB.EXAMPLE=lab.example.org\"; a realm not listed maps to its own name in lower case",
+        rule: Rule::Text(|s| &mut s.kerberos.realms),
+    },
+    KeyDoc {
         key: "dns.servers",
         default: "[]",
         help: "DNS servers (IP and port) that resolve clients' addresses to host names; empty means the system's (/etc/resolv.conf)",

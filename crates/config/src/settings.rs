@@ -23,6 +23,16 @@ pub struct Settings {
     pub notify: NotifySettings,
     pub directory: DirectorySettings,
     pub plugins: PluginSettings,
+    pub kerberos: KerberosSettings,
+}
+
+/// `[kerberos]`: web single sign-on with SPNEGO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KerberosSettings {
+    pub keytab: Option<PathBuf>,
+    pub service: String,
+    /// `REALM=domain` pairs, comma-separated.
+    pub realms: String,
 }
 
 /// `[plugins]`: authentication plugins (each defined in a file of its own in `dir`).
@@ -246,6 +256,7 @@ impl Settings {
             },
             directory: DirectorySettings { sync_every: Duration::ZERO },
             plugins: PluginSettings { dir: None },
+            kerberos: KerberosSettings { keytab: None, service: String::new(), realms: String::new() },
             dns: DnsSettings {
                 servers: Vec::new(),
                 timeout: Duration::ZERO,

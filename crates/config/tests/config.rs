@@ -256,7 +256,7 @@ fn unknown_section() {
         lines("[htp]\nlisten = \"127.0.0.1:1\"\n\n[frobnicate]\n", &[]),
         [
             "deskward.toml:1:2: htp: unknown section; did you mean `http`?",
-            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, directory, plugins, dns, session, mail, notify, guard",
+            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, directory, plugins, kerberos, dns, session, mail, notify, guard",
         ]
     );
 }
@@ -615,6 +615,7 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
             },
         directory: DirectorySettings { sync_every },
         plugins: PluginSettings { dir: plugins_dir },
+        kerberos: KerberosSettings { keytab, service, realms },
     } = a;
     let mut out = Vec::new();
     let mut diff = |differs: bool, key| {
@@ -678,6 +679,9 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
     diff(*servers != b.dns.servers, "dns.servers");
     diff(*sync_every != b.directory.sync_every, "directory.sync_every");
     diff(*plugins_dir != b.plugins.dir, "plugins.dir");
+    diff(*keytab != b.kerberos.keytab, "kerberos.keytab");
+    diff(*service != b.kerberos.service, "kerberos.service");
+    diff(*realms != b.kerberos.realms, "kerberos.realms");
     diff(*timeout != b.dns.timeout, "dns.timeout");
     diff(*cache_ttl != b.dns.cache_ttl, "dns.cache_ttl");
     diff(*dns_enabled != b.dns.enabled, "dns.enabled");
@@ -753,6 +757,9 @@ fn other_value(key: &str) -> &'static str {
         "dns.servers" => r#"["127.0.0.1:5353", "[::1]:53"]"#,
         "directory.sync_every" => "1h",
         "plugins.dir" => "/etc/deskward/plugins",
+        "kerberos.keytab" => "/etc/deskward/http.keytab",
+        "kerberos.service" => "HTTP/desk.example.org@EXAMPLE.ORG",
+        "kerberos.realms" => "EXAMPLE.ORG=example.org",
         "dns.timeout" => "1s",
         "dns.cache_ttl" => "5m",
         "dns.enabled" => "false",

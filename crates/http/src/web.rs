@@ -1,6 +1,6 @@
 //! The server-rendered pages: log in, the account page (who, sessions, recent logins, password
 //! change), log out, the address confirmation, and the administration pages (`web/audit.rs`,
-//! `web/secrets.rs`, `web/directory.rs`). The pattern every page follows:
+//! `web/secrets.rs`, `web/directory.rs`), and Kerberos single sign-on (`web/kerberos.rs`). The pattern every page follows:
 //!
 //! - a page is an askama template (`templates/*.html`, HTML-escaped by default) filled by a
 //!   handler that calls the same use cases as the API;
@@ -23,6 +23,7 @@ use subtle::ConstantTimeEq;
 
 mod audit;
 mod directory;
+mod kerberos;
 mod secrets;
 
 use crate::api::me::cookie;
@@ -37,6 +38,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("GET", "/"),
     ("GET", "/login"),
     ("POST", "/login"),
+    ("GET", "/login/kerberos"),
     ("GET", "/account"),
     ("POST", "/account/password"),
     ("POST", "/account/sessions/{id}/end"),
@@ -62,6 +64,7 @@ pub fn routes() -> Router<State> {
     Router::new()
         .route("/", get(root))
         .route("/login", get(login_page).post(login_submit))
+        .route("/login/kerberos", get(kerberos::sign_on))
         .route("/account", get(account))
         .route("/account/password", post(change_password))
         .route("/account/sessions/{id}/end", post(end_session))
@@ -87,6 +90,8 @@ struct LoginPage {
     csrf: String,
     login: String,
     error: Option<String>,
+    /// Kerberos single sign-on is set up: the page links to it.
+    sso: bool,
 }
 
 struct SessionLine {
@@ -151,11 +156,11 @@ async fn root(session: Result<AnySession, ApiError>) -> Redirect {
     if session.is_ok() { Redirect::to("/account") } else { Redirect::to("/login") }
 }
 
-async fn login_page(session: Result<AnySession, ApiError>, headers: HeaderMap) -> Response {
+async fn login_page(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, headers: HeaderMap) -> Response {
     if session.is_ok() {
         return Redirect::to("/account").into_response();
     }
-    login_form(&headers, String::new(), None, StatusCode::OK)
+    login_form(&app, &headers, String::new(), None, StatusCode::OK)
 }
 
 /// The CSRF value of a form shown before login: the visitor's cookie when it is well-formed,
@@ -181,9 +186,10 @@ fn pre_login_csrf_ok(headers: &HeaderMap, sent: &str) -> bool {
 }
 
 /// The login form.
-fn login_form(headers: &HeaderMap, login: String, error: Option<String>, status: StatusCode) -> Response {
+fn login_form(app: &State, headers: &HeaderMap, login: String, error: Option<String>, status: StatusCode) -> Response {
     let csrf = pre_login_csrf(headers);
-    with_csrf_cookie(html(&LoginPage { csrf: csrf.clone(), login, error }, status), &csrf)
+    let sso = app.kerberos.is_some();
+    with_csrf_cookie(html(&LoginPage { csrf: csrf.clone(), login, error, sso }, status), &csrf)
 }
 
 #[derive(Deserialize)]
@@ -210,7 +216,7 @@ async fn login_submit(Extract(app): Extract<State>, Client(source): Client, head
         }
         Err(e) => {
             let status = crate::error::status_and_code(&e).0;
-            let mut response = login_form(&headers, login, Some(login_error(&e)), status);
+            let mut response = login_form(&app, &headers, login, Some(login_error(&e)), status);
             if let AppError::TooManyAttempts { retry_after, .. } = e {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
             }

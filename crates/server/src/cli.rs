@@ -103,19 +103,29 @@ pub enum ConfigCmd {
     Keys,
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Config(ConfigCmd::Keys) = cli.command {
-        for key in deskward_config::keys() {
-            println!("{:<32} {:<20} {}", key.key, key.default, key.help);
-        }
-        return Ok(());
+/// The settings `cli`'s command runs with; `None` for the commands that read none (the key
+/// list and the shipped plugins, which run with an emptied environment). Read before the
+/// async runtime starts, so what must be in the process environment can be put there.
+pub fn settings_of(cli: &Cli) -> anyhow::Result<Option<deskward_config::Settings>> {
+    match &cli.command {
+        Command::Config(ConfigCmd::Keys) | Command::Plugin(plugin::Cmd::Htpasswd { .. } | plugin::Cmd::Sql { .. }) => Ok(None),
+        _ => settings::load(&cli.global).map(Some),
     }
-    // The shipped plugins run with an emptied environment and read no configuration.
-    let command = match cli.command {
-        Command::Plugin(cmd @ (plugin::Cmd::Htpasswd { .. } | plugin::Cmd::Sql { .. })) => return plugin::run_shipped(cmd).await,
-        command => command,
+}
+
+pub async fn run(cli: Cli, settings: Option<deskward_config::Settings>) -> anyhow::Result<()> {
+    let Some(settings) = settings else {
+        return match cli.command {
+            Command::Plugin(cmd) => plugin::run_shipped(cmd).await,
+            _ => {
+                for key in deskward_config::keys() {
+                    println!("{:<32} {:<20} {}", key.key, key.default, key.help);
+                }
+                Ok(())
+            }
+        };
     };
-    let settings = settings::load(&cli.global)?;
+    let command = cli.command;
     init_logging(&settings);
     let app = || async { settings::open_app(&settings).await.map(|(app, _)| app) };
     match command {

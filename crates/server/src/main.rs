@@ -19,6 +19,16 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     tune_allocator();
     let args = <cli::Cli as clap::Parser>::parse();
+    let settings = match cli::settings_of(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("deskward: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(keytab) = settings.as_ref().and_then(|s| s.kerberos.keytab.as_deref()) {
+        use_keytab(keytab);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -26,12 +36,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(args)) {
+    match runtime.block_on(cli::run(args, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("deskward: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The system's GSSAPI library reads the service keytab from `KRB5_KTNAME`; `kerberos.keytab`
+/// sets it for this process.
+#[allow(unsafe_code)]
+fn use_keytab(keytab: &std::path::Path) {
+    // SAFETY: called before the async runtime or any other thread exists, so nothing reads
+    // the environment meanwhile.
+    unsafe {
+        std::env::set_var("KRB5_KTNAME", format!("FILE:{}", keytab.display()));
     }
 }
 

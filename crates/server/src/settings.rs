@@ -98,6 +98,9 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
     app.secrets = Secrets::new(std::sync::Arc::new(KeyFileDir::new(key_file)));
     let events = EventLimit::new(settings.audit.events_per_window, settings.audit.event_window);
     app.events = std::sync::Arc::new(EventQueue::new(events));
+    if let Some(keytab) = &settings.kerberos.keytab {
+        app.kerberos = Some(std::sync::Arc::new(kerberos(keytab, &settings.kerberos)?));
+    }
     if let Some(dir) = &settings.plugins.dir {
         app.plugins = std::sync::Arc::new(deskward_app::Plugins::new(crate::plugins::load(dir)?));
     }
@@ -106,6 +109,19 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
         app.clock = std::sync::Arc::new(deskward_app::ShiftedClock(offset));
     }
     Ok((app, dir))
+}
+
+/// Checks the keytab (a file only the server may read) and the realm map.
+fn kerberos(keytab: &Path, k: &deskward_config::KerberosSettings) -> anyhow::Result<deskward_app::kerberos::Kerberos> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(keytab).with_context(|| format!("kerberos.keytab {}", keytab.display()))?;
+    if !meta.is_file() {
+        anyhow::bail!("kerberos.keytab {}: not a file", keytab.display());
+    }
+    if meta.permissions().mode() & 0o004 != 0 {
+        anyhow::bail!("kerberos.keytab {}: anyone may read the service key; chmod o-r it", keytab.display());
+    }
+    deskward_app::kerberos::Kerberos::new(&k.service, &k.realms).map_err(|e| anyhow!("kerberos.realms: {e}"))
 }
 
 /// A duration in whole seconds, rounded up so "500ms" is not zero.

@@ -10,6 +10,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod browser;
+pub mod kdc;
 mod postgres;
 mod server;
 mod slapd;
@@ -17,6 +18,7 @@ mod smtp;
 
 pub use browser::{Browser, browser_available};
 pub use postgres::{fresh_database, postgres_available};
+pub use kdc::{Kdc, kdc_available};
 pub use server::{Backend, PeakMemory, Server, ServerOptions};
 pub use slapd::{AD_LIKE_SCHEMA, Slapd, slapd_available};
 pub use smtp::{Received, SmtpSink, free_port, smtp_available};

@@ -16,6 +16,7 @@ mod directory;
 mod flood;
 mod guard;
 mod host_names;
+mod kerberos;
 mod multi_node;
 mod notifications;
 mod plugins;
