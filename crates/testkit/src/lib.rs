@@ -64,6 +64,17 @@ pub fn test_certificates(dir: &std::path::Path, what: &str) -> std::path::PathBu
     dir.join("ca.pem")
 }
 
+/// Whether a real service a test needs is here. When it is not, the test fails under
+/// `DESKWARD_REQUIRE_SERVICES=1` and otherwise says that it skips. `needs` names what to
+/// install or set.
+pub fn service_present(what: &str, found: bool, needs: &str) -> bool {
+    if !found {
+        assert!(!services_required(), "{what}: {needs} is missing but DESKWARD_REQUIRE_SERVICES=1");
+        eprintln!("SKIPPED {what}: {needs} is missing (the project's test command provides it)");
+    }
+    found
+}
+
 /// True when the test command demands every real service.
 pub fn services_required() -> bool {
     std::env::var("DESKWARD_REQUIRE_SERVICES").is_ok_and(|v| v == "1")

@@ -9,12 +9,7 @@ const ROLE_PASSWORD: &str = "deskward-test-password";
 
 /// Whether PostgreSQL tests can run; panics when the test command requires them and they cannot.
 pub fn postgres_available(what: &str) -> bool {
-    if std::env::var(ADMIN_URL_VAR).is_ok() {
-        return true;
-    }
-    assert!(!crate::services_required(), "{what}: {ADMIN_URL_VAR} is not set but DESKWARD_REQUIRE_SERVICES=1");
-    eprintln!("SKIPPED {what}: set {ADMIN_URL_VAR} (the project's test command does) to run it");
-    false
+    crate::service_present(what, std::env::var(ADMIN_URL_VAR).is_ok(), ADMIN_URL_VAR)
 }
 
 /// Creates a new empty database and returns the URL the server should use.
