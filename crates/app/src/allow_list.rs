@@ -164,7 +164,7 @@ impl App {
         }
         let until = now + pending.trust_seconds;
         allow_lists::trust(&mut tx, account.id, &pending.network, until).await?;
-        let me = Caller { actor: crate::Actor::Account { account_id: account.id, domain_id: account.domain_id, role: account.role }, name: account.login(), source: source.clone() };
+        let me = Caller { actor: crate::Actor::Account { account_id: account.id, domain_id: account.domain_id, role: account.role }, name: account.login(), ..Caller::anonymous(source.clone()) };
         let summary = json!({ "network": pending.network, "until": until });
         tx.commit(self.entry(&me, &account.domain, "address.trusted", format!("account:{}", account.login()), summary)).await?;
         Ok(pending)

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use deskward_core::audit::{Break, ChainCheck, Record, SYSTEM_CHAIN, clean_field};
 use deskward_core::authz::Actor;
+use deskward_core::class::Features;
 use deskward_core::{DomainName, Role};
 use deskward_store::audit::{self as records, ChainHead, Filter, Seal};
 use deskward_store::{Audit, AuditEntry, DomainRow};
@@ -23,6 +24,10 @@ pub struct Caller {
     /// `name@domain`, or `operator` for the host's command line.
     pub name: String,
     pub source: Source,
+    /// What the caller's class lets them use; everything for the operator and the server.
+    pub features: Features,
+    /// The caller's group ids, for access decisions on shared items.
+    pub groups: Vec<i64>,
 }
 
 impl Caller {
@@ -32,6 +37,8 @@ impl Caller {
             actor: Actor::Operator,
             name: "operator".into(),
             source: Source { ip: "local".into(), host: host.to_owned(), user_agent: String::new() },
+            features: Features::ALL,
+            groups: Vec::new(),
         }
     }
 
@@ -51,7 +58,13 @@ impl Caller {
     /// Nobody logged in: a login attempt, a request without a session.
     pub fn anonymous(source: Source) -> Caller {
         // The actor of an anonymous caller is never used for authority: no operation accepts it.
-        Caller { actor: Actor::Account { account_id: 0, domain_id: 0, role: Role::User }, name: "-".into(), source }
+        Caller {
+            actor: Actor::Account { account_id: 0, domain_id: 0, role: Role::User },
+            name: "-".into(),
+            source,
+            features: Features::ALL,
+            groups: Vec::new(),
+        }
     }
 }
 

@@ -96,7 +96,7 @@ impl App {
         };
         BanRow::put(&mut tx, &row).await?;
         self.queue_ban_mail(&mut tx, &recipients, &row, &attacker.source, tried).await?;
-        let guard = Caller { name: "guard".into(), actor: crate::Actor::Operator, source: attacker.source.clone() };
+        let guard = Caller { name: "guard".into(), source: attacker.source.clone(), ..Caller::operator("") };
         let summary = json!({
             "seconds": seconds,
             "until": row.until_at,

@@ -60,6 +60,22 @@ pub enum AppError {
     /// something unreadable or reports its own error. The login fails closed.
     #[error("{0}")]
     PluginUnavailable(String),
+    /// The caller's user class switches this feature off.
+    #[error("your user class does not include {0}")]
+    FeatureDisabled(String),
+    /// Something the caller may not even read: answered like an unknown one, recorded as a
+    /// refusal.
+    #[error("{0} not found")]
+    Hidden(String),
+    /// The owner's class quota would be passed.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// A document over `documents.max_size`.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A share link whose share password is missing or wrong.
+    #[error("{0}")]
+    SharePassword(String),
     #[error("storage: {0}")]
     Store(StoreError),
     #[error("internal error: {0}")]

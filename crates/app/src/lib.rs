@@ -9,9 +9,13 @@ mod audit;
 mod auth_order;
 mod auth_cache;
 mod bans;
+pub mod blobs;
 mod classes;
 mod directory;
 mod directory_sync;
+mod document_access;
+mod document_content;
+mod documents;
 mod domains;
 mod error;
 mod event_limit;
@@ -33,6 +37,7 @@ mod secrets;
 mod session;
 mod session_admin;
 mod session_rules;
+mod sharing;
 
 pub use accounts::{AccountChange, NewAccountInput};
 pub use allow_list::{AddressRules, AllowList, PendingAddress};
@@ -58,6 +63,10 @@ pub use retention::MAX_RETENTION_DAYS;
 pub use secrets::{Acknowledgements, KeyFiles, Rotation, RotationStage, SecretInfo, Secrets, SecretsStatus};
 pub use session::{Authenticated, Lifetimes, SessionRules};
 pub use session_admin::SessionEntry;
+pub use document_access::{Access, MAX_DEPTH};
+pub use document_content::Content;
+pub use documents::{ItemDetail, ItemView, Listing};
+pub use sharing::{AclView, Explanation, GrantInput, GrantView, ReasonView, UsageView, MIN_SHARE_PASSWORD};
 
 pub use deskward_core::authz::Actor;
 pub use deskward_store as store;
@@ -144,6 +153,10 @@ pub struct App {
     pub plugins: Arc<plugin::Plugins>,
     /// Web single sign-on, when a keytab is configured.
     pub kerberos: Option<Arc<kerberos::Kerberos>>,
+    /// Where document content is kept; `None` until the server sets it up.
+    pub blobs: Option<blobs::Blobs>,
+    /// The largest document accepted (`documents.max_size`).
+    pub max_document_bytes: u64,
 }
 
 impl App {
@@ -164,6 +177,8 @@ impl App {
             directories: Arc::default(),
             plugins: Arc::default(),
             kerberos: None,
+            blobs: None,
+            max_document_bytes: 4 << 30,
         }
     }
 

@@ -4,7 +4,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use deskward_core::Role;
 use deskward_core::authz::Actor;
-use deskward_store::{AccountRow, GroupRow, Housekeeping, SessionRow, SessionRuleRow};
+use deskward_core::class::Features;
+use deskward_store::{AccountRow, ClassRow, GroupRow, Housekeeping, SessionRow, SessionRuleRow};
 use sha2::{Digest, Sha256};
 
 use crate::{App, AppError, Caller, Source};
@@ -79,12 +80,22 @@ pub struct Authenticated {
     pub account: AccountRow,
     /// Names of the account's groups.
     pub groups: Vec<String>,
+    /// Ids of the same groups, for access decisions.
+    pub group_ids: Vec<i64>,
+    /// What the account's class lets it use.
+    pub features: Features,
 }
 
 impl Authenticated {
     /// The caller this session stands for, seen from `source`.
     pub fn caller(&self, source: Source) -> Caller {
-        Caller { actor: self.actor(), name: self.account.login(), source }
+        Caller {
+            actor: self.actor(),
+            name: self.account.login(),
+            source,
+            features: self.features,
+            groups: self.group_ids.clone(),
+        }
     }
 
     pub fn actor(&self) -> Actor {
@@ -123,7 +134,25 @@ pub(crate) fn token_hash(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A session's identity with the account's groups and class features, which the
+/// authentication epoch covers (changing either bumps it), so the cache may keep them.
+async fn authenticated(c: &mut deskward_store::Conn, session: SessionRow, account: AccountRow) -> Result<Authenticated, AppError> {
+    let memberships = GroupRow::memberships(c, account.id).await?;
+    let features = match account.class_id {
+        Some(id) => ClassRow::get(c, id).await?.map_or(Features::ALL, |k| k.features),
+        None => Features::ALL,
+    };
+    let (group_ids, groups) = memberships.into_iter().unzip();
+    Ok(Authenticated { session, account, groups, group_ids, features })
+}
+
 impl App {
+    /// The identity a login just opened, as a session's requests will see it.
+    pub async fn authenticated(&self, session: SessionRow, account: AccountRow) -> Result<Authenticated, AppError> {
+        let mut c = self.store.conn().await?;
+        authenticated(&mut c, session, account).await
+    }
+
     /// Checks a session token; ends the session when it expired or its account was disabled.
     /// A `background` request (one a page makes by itself) does not extend the session.
     pub async fn authenticate(&self, token: &str, background: bool) -> Result<Authenticated, AppError> {
@@ -151,9 +180,8 @@ impl App {
             tx.commit_unaudited(Housekeeping::ExpiredSessions).await?;
             return Err(AppError::Unauthenticated);
         };
-        let groups = GroupRow::of_account(&mut c, account.id).await?;
+        let auth = authenticated(&mut c, session, account).await?;
         drop(c);
-        let auth = Authenticated { session, account, groups };
         self.auth_cache.insert(generation, hash, auth.clone());
         if background { Ok(auth) } else { self.touch_if_due(auth, now).await }
     }

@@ -17,6 +17,6 @@ pub use errors::{ConfigError, ConfigErrors, Origin};
 pub use load::{Source, load, parse};
 pub use schema::{KeyDoc, effective, keys};
 pub use settings::{
-    AuditSettings, DatabaseSettings, DirectorySettings, DnsSettings, GuardSettings, HttpSettings, LogFormat, LogSettings, MailSettings, NotifySettings, KerberosSettings, PasswordHashSettings, PluginSettings, ServerSettings, SessionSettings,
+    AuditSettings, DatabaseSettings, DirectorySettings, DnsSettings, GuardSettings, HttpSettings, LogFormat, LogSettings, MailSettings, NotifySettings, KerberosSettings, PasswordHashSettings, PluginSettings, DocumentSettings, ServerSettings, SessionSettings,
     Settings,
 };

@@ -229,6 +229,24 @@ static KEYS: &[KeyDoc] = &[
         rule: Rule::OptPath(|s| &mut s.plugins.dir),
     },
     KeyDoc {
+        key: "documents.dir",
+        default: r#""""#,
+        help: "where document content is kept, one file per version named by its id; unset means \"documents\" in server.data_dir. Created with mode 0700",
+        rule: Rule::OptPath(|s| &mut s.documents.dir),
+    },
+    KeyDoc {
+        key: "documents.max_size",
+        default: "4294967296",
+        help: "largest document accepted, in bytes (4294967296 = 4 GiB); uploads stream to disk, so this bounds disk, not memory",
+        rule: Rule::U64(|s| &mut s.documents.max_size, 1, 1 << 40),
+    },
+    KeyDoc {
+        key: "documents.upload_idle_timeout",
+        default: r#""30s""#,
+        help: "an upload that sends nothing for this long is abandoned and leaves nothing behind (uploads are not bound by http.request_timeout)",
+        rule: Rule::Duration(|s| &mut s.documents.upload_idle_timeout),
+    },
+    KeyDoc {
         key: "kerberos.keytab",
         default: r#""""#,
         help: "the keytab with the service key for web single sign-on (SPNEGO, docs/kerberos.md); unset means no Kerberos. Readable by the server only",

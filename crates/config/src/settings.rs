@@ -23,7 +23,16 @@ pub struct Settings {
     pub notify: NotifySettings,
     pub directory: DirectorySettings,
     pub plugins: PluginSettings,
+    pub documents: DocumentSettings,
     pub kerberos: KerberosSettings,
+}
+
+/// `[documents]`: shared folders and documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentSettings {
+    pub dir: Option<PathBuf>,
+    pub max_size: u64,
+    pub upload_idle_timeout: Duration,
 }
 
 /// `[kerberos]`: web single sign-on with SPNEGO.
@@ -256,6 +265,7 @@ impl Settings {
             },
             directory: DirectorySettings { sync_every: Duration::ZERO },
             plugins: PluginSettings { dir: None },
+            documents: DocumentSettings { dir: None, max_size: 0, upload_idle_timeout: Duration::ZERO },
             kerberos: KerberosSettings { keytab: None, service: String::new(), realms: String::new() },
             dns: DnsSettings {
                 servers: Vec::new(),

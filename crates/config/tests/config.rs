@@ -256,7 +256,7 @@ fn unknown_section() {
         lines("[htp]\nlisten = \"127.0.0.1:1\"\n\n[frobnicate]\n", &[]),
         [
             "deskward.toml:1:2: htp: unknown section; did you mean `http`?",
-            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, directory, plugins, kerberos, dns, session, mail, notify, guard",
+            "deskward.toml:4:2: frobnicate: unknown section; expected one of server, http, database, password_hash, log, audit, directory, plugins, documents, kerberos, dns, session, mail, notify, guard",
         ]
     );
 }
@@ -615,6 +615,7 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
             },
         directory: DirectorySettings { sync_every },
         plugins: PluginSettings { dir: plugins_dir },
+        documents: DocumentSettings { dir: documents_dir, max_size, upload_idle_timeout },
         kerberos: KerberosSettings { keytab, service, realms },
     } = a;
     let mut out = Vec::new();
@@ -679,6 +680,9 @@ fn changed(a: &Settings, b: &Settings) -> Vec<&'static str> {
     diff(*servers != b.dns.servers, "dns.servers");
     diff(*sync_every != b.directory.sync_every, "directory.sync_every");
     diff(*plugins_dir != b.plugins.dir, "plugins.dir");
+    diff(*documents_dir != b.documents.dir, "documents.dir");
+    diff(*max_size != b.documents.max_size, "documents.max_size");
+    diff(*upload_idle_timeout != b.documents.upload_idle_timeout, "documents.upload_idle_timeout");
     diff(*keytab != b.kerberos.keytab, "kerberos.keytab");
     diff(*service != b.kerberos.service, "kerberos.service");
     diff(*realms != b.kerberos.realms, "kerberos.realms");
@@ -757,6 +761,9 @@ fn other_value(key: &str) -> &'static str {
         "dns.servers" => r#"["127.0.0.1:5353", "[::1]:53"]"#,
         "directory.sync_every" => "1h",
         "plugins.dir" => "/etc/deskward/plugins",
+        "documents.dir" => "/srv/deskward/documents",
+        "documents.max_size" => "1048576",
+        "documents.upload_idle_timeout" => "2m",
         "kerberos.keytab" => "/etc/deskward/http.keytab",
         "kerberos.service" => "HTTP/desk.example.org@EXAMPLE.ORG",
         "kerberos.realms" => "EXAMPLE.ORG=example.org",

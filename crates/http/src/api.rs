@@ -8,6 +8,7 @@ mod auth_order;
 mod directory;
 mod domains;
 mod groups;
+pub mod items;
 mod mail;
 pub mod me;
 mod policies;
@@ -85,6 +86,25 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/mail/test"),
     ("PUT", "/api/v1/mail/relay-password"),
     ("DELETE", "/api/v1/mail/relay-password"),
+    ("GET", "/api/v1/items"),
+    ("POST", "/api/v1/items/folders"),
+    ("POST", "/api/v1/items/documents"),
+    ("GET", "/api/v1/items/{id}"),
+    ("PATCH", "/api/v1/items/{id}"),
+    ("DELETE", "/api/v1/items/{id}"),
+    ("GET", "/api/v1/items/{id}/content"),
+    ("PUT", "/api/v1/items/{id}/content"),
+    ("GET", "/api/v1/items/{id}/acl"),
+    ("PUT", "/api/v1/items/{id}/acl"),
+    ("POST", "/api/v1/items/{id}/link"),
+    ("DELETE", "/api/v1/items/{id}/link"),
+    ("PUT", "/api/v1/items/{id}/share-password"),
+    ("DELETE", "/api/v1/items/{id}/share-password"),
+    ("GET", "/api/v1/items/{id}/explain"),
+    ("GET", "/api/v1/me/usage"),
+    ("GET", "/api/v1/domains/{domain}/accounts/{name}/usage"),
+    ("GET", "/api/v1/shared/{token}"),
+    ("GET", "/api/v1/shared/{token}/content"),
     ("GET", "/api/v1/secrets"),
     ("POST", "/api/v1/secrets/enable"),
 ];
@@ -135,6 +155,19 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/mail/outbox", get(mail::outbox))
         .route("/api/v1/mail/test", axum::routing::post(mail::test))
         .route("/api/v1/mail/relay-password", put(mail::set_relay_password).delete(mail::remove_relay_password))
+        .route("/api/v1/items", get(items::list))
+        .route("/api/v1/items/folders", axum::routing::post(items::create_folder))
+        .route("/api/v1/items/documents", axum::routing::post(items::upload))
+        .route("/api/v1/items/{id}", get(items::show).patch(items::update).delete(items::remove))
+        .route("/api/v1/items/{id}/content", get(items::download).put(items::new_version))
+        .route("/api/v1/items/{id}/acl", get(items::acl).put(items::set_acl))
+        .route("/api/v1/items/{id}/link", axum::routing::post(items::make_link).delete(items::remove_link))
+        .route("/api/v1/items/{id}/share-password", put(items::set_share_password).delete(items::remove_share_password))
+        .route("/api/v1/items/{id}/explain", get(items::explain))
+        .route("/api/v1/me/usage", get(items::my_usage))
+        .route("/api/v1/domains/{domain}/accounts/{name}/usage", get(items::account_usage))
+        .route("/api/v1/shared/{token}", get(items::shared))
+        .route("/api/v1/shared/{token}/content", get(items::shared_content))
         .route("/api/v1/secrets", get(secrets::status))
         .route("/api/v1/secrets/enable", axum::routing::post(secrets::enable))
 }

@@ -314,3 +314,70 @@ pub fn auth_order(o: &deskward_app::AuthOrder) -> proto::AuthOrder {
         plugins: o.plugins.clone(),
     }
 }
+
+pub fn rights(r: deskward_core::acl::Rights) -> Vec<String> {
+    r.names().into_iter().map(str::to_owned).collect()
+}
+
+pub fn item(row: &deskward_store::ItemRow, r: deskward_core::acl::Rights) -> proto::documents::Item {
+    proto::documents::Item {
+        id: row.id,
+        kind: row.kind.as_str().to_owned(),
+        name: row.name.clone(),
+        parent: row.parent_id,
+        owner: row.owner.clone(),
+        size: row.size,
+        inherit: row.inherit,
+        has_link: row.has_link,
+        has_password: row.has_password,
+        rights: rights(r),
+        created_at: time(row.created_at),
+        updated_at: time(row.updated_at),
+    }
+}
+
+pub fn item_detail(d: &deskward_app::ItemDetail) -> proto::documents::ItemDetail {
+    use proto::documents::{PathEntry, Version};
+    proto::documents::ItemDetail {
+        item: item(&d.item, d.rights),
+        path: d.path.iter().map(|(id, name)| PathEntry { id: *id, name: name.clone() }).collect(),
+        children: d.children.iter().map(|c| item(&c.item, c.rights)).collect(),
+        versions: d
+            .versions
+            .iter()
+            .map(|v| Version { number: v.number, size: v.size, sha256: v.sha256.clone(), author: v.author.clone(), created_at: time(v.created_at) })
+            .collect(),
+    }
+}
+
+pub fn acl(a: &deskward_app::AclView) -> proto::documents::Acl {
+    proto::documents::Acl {
+        inherit: a.inherit,
+        grants: a.grants.iter().map(|g| proto::documents::Grant { to: g.to.clone(), rights: rights(g.rights) }).collect(),
+        has_link: a.has_link,
+        has_password: a.has_password,
+    }
+}
+
+pub fn explanation(e: &deskward_app::Explanation) -> proto::documents::Explanation {
+    proto::documents::Explanation {
+        account: e.account.clone(),
+        rights: rights(e.rights),
+        reasons: e
+            .reasons
+            .iter()
+            .map(|r| proto::documents::Reason {
+                source: r.source.to_owned(),
+                item: r.item.as_ref().map(|(id, name)| proto::documents::PathEntry { id: *id, name: name.clone() }),
+                principal: r.principal.clone(),
+                rights: rights(r.rights),
+                inherited: r.inherited,
+            })
+            .collect(),
+        stopped_at: e.stopped_at,
+    }
+}
+
+pub fn usage(u: &deskward_app::UsageView) -> proto::documents::Usage {
+    proto::documents::Usage { bytes: u.bytes, documents: u.documents, quota_bytes: u.quota_bytes, quota_documents: u.quota_documents }
+}

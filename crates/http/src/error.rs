@@ -42,6 +42,11 @@ pub fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
         AppError::SecretsLocked(_) => (StatusCode::SERVICE_UNAVAILABLE, "secrets_locked"),
         AppError::DirectoryUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "directory_unavailable"),
         AppError::PluginUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "authentication_unavailable"),
+        AppError::FeatureDisabled(_) => (StatusCode::FORBIDDEN, "feature_disabled"),
+        AppError::Hidden(_) => (StatusCode::NOT_FOUND, "not_found"),
+        AppError::QuotaExceeded(_) => (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded"),
+        AppError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        AppError::SharePassword(_) => (StatusCode::UNAUTHORIZED, "share_password"),
         AppError::Store(_) | AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
@@ -60,7 +65,7 @@ impl IntoResponse for ApiError {
                 if let AppError::Unwritable(detail) = &e {
                     tracing::error!(error = %detail, "the database refuses writes");
                 }
-                let message = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+                let message = if status.is_server_error() && !matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::INSUFFICIENT_STORAGE) {
                     tracing::error!(error = %e, "request failed");
                     "internal error; the server log has the details".to_owned()
                 } else {
@@ -74,8 +79,14 @@ impl IntoResponse for ApiError {
                     _ => Vec::new(),
                 };
                 let mut response = body(status, code, message, violations);
-                if let AppError::Forbidden(reason) = &e {
-                    response.extensions_mut().insert(crate::watch::Denied { action: "access.denied", reason: reason.clone() });
+                match &e {
+                    AppError::Forbidden(reason) | AppError::Hidden(reason) => {
+                        response.extensions_mut().insert(crate::watch::Denied { action: "access.denied", reason: reason.clone() });
+                    }
+                    AppError::FeatureDisabled(feature) => {
+                        response.extensions_mut().insert(crate::watch::Denied { action: "feature.denied", reason: feature.clone() });
+                    }
+                    _ => {}
                 }
                 if matches!(e, AppError::Busy) {
                     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -60,12 +60,27 @@ pub async fn guard_and_secure(req: Request, next: Next) -> Response {
     response
 }
 
+/// Requests whose body is document content.
+fn is_upload(req: &Request) -> bool {
+    let path = req.uri().path();
+    match *req.method() {
+        axum::http::Method::POST => path == "/api/v1/items/documents",
+        axum::http::Method::PUT => path.starts_with("/api/v1/items/") && path.ends_with("/content"),
+        _ => false,
+    }
+}
+
 /// Bounds the time a request may take, so a stuck dependency cannot pile up requests.
 pub async fn deadline(
     axum::extract::State(limit): axum::extract::State<std::time::Duration>,
     req: Request,
     next: Next,
 ) -> Response {
+    // Uploads take as long as their size needs; an idle timeout bounds them instead
+    // (`documents.upload_idle_timeout`).
+    if is_upload(&req) {
+        return next.run(req).await;
+    }
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {

@@ -2,6 +2,7 @@
 //! this crate, `deskward-http` and the plugin runner in `deskward-app` know a wire format;
 //! the core model is converted to and from these types at the boundary.
 
+pub mod documents;
 pub mod plugin;
 
 use serde::{Deserialize, Serialize};

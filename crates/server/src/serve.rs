@@ -58,6 +58,11 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         Ok(None) => {}
         Err(e) => tracing::error!("stored secrets are locked: {e}"),
     }
+    match app.sweep_documents().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(files = n, "removed document files no version refers to (unfinished uploads)"),
+        Err(e) => tracing::warn!(error = %e, "cannot sweep the document files"),
+    }
     app.start_background_tasks(crate::give_back_memory);
     crate::retention::start(app.clone(), settings);
     crate::directory_sync::start(app.clone(), settings);

@@ -101,6 +101,11 @@ pub async fn open_app(settings: &Settings) -> anyhow::Result<(App, PathBuf)> {
     if let Some(keytab) = &settings.kerberos.keytab {
         app.kerberos = Some(std::sync::Arc::new(kerberos(keytab, &settings.kerberos)?));
     }
+    let documents = settings.documents.dir.clone().unwrap_or_else(|| dir.join("documents"));
+    let blobs = deskward_app::blobs::Blobs::open(&documents, settings.documents.upload_idle_timeout)
+        .with_context(|| format!("documents.dir {}", documents.display()))?;
+    app.blobs = Some(blobs);
+    app.max_document_bytes = settings.documents.max_size;
     if let Some(dir) = &settings.plugins.dir {
         app.plugins = std::sync::Arc::new(deskward_app::Plugins::new(crate::plugins::load(dir)?));
     }

@@ -264,6 +264,9 @@ impl AccountRow {
     pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
         crate::auth_epoch::bump(tx).await?;
         sqlx::query("DELETE FROM accounts WHERE id = $1").bind(id).execute(tx.conn()).await?;
+        // Grants to a removed account name no one; ids are never reused, but a grant list
+        // should show only live names.
+        sqlx::query("DELETE FROM item_grants WHERE principal = 'account' AND principal_id = $1").bind(id).execute(tx.conn()).await?;
         Ok(())
     }
 }

@@ -50,6 +50,11 @@ impl ClassRow {
         row.as_ref().map(from_row).transpose()
     }
 
+    pub async fn get(c: &mut Conn, id: i64) -> Result<Option<ClassRow>> {
+        let row = sqlx::query(select!("WHERE id = $1")).bind(id).fetch_optional(c).await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     pub async fn list(c: &mut Conn, domain_id: i64) -> Result<Vec<ClassRow>> {
         let rows = sqlx::query(select!("WHERE domain_id = $1 ORDER BY name"))
             .bind(domain_id)

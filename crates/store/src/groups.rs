@@ -51,6 +51,18 @@ impl GroupRow {
         .await?)
     }
 
+    /// (id, name) of the groups an account belongs to, sorted by name.
+    pub async fn memberships(c: &mut Conn, account_id: i64) -> Result<Vec<(i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT g.id, g.name FROM account_groups g JOIN group_members m ON m.group_id = g.id \
+             WHERE m.account_id = $1 ORDER BY g.name",
+        )
+        .bind(account_id)
+        .fetch_all(c)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
+    }
+
     pub async fn insert(tx: &mut Tx, domain_id: i64, name: &str) -> Result<i64> {
         let id = new_id();
         sqlx::query("INSERT INTO account_groups (id, domain_id, name) VALUES ($1, $2, $3)")
@@ -66,6 +78,7 @@ impl GroupRow {
     pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
         crate::auth_epoch::bump(tx).await?;
         sqlx::query("DELETE FROM account_groups WHERE id = $1").bind(id).execute(tx.conn()).await?;
+        sqlx::query("DELETE FROM item_grants WHERE principal = 'group' AND principal_id = $1").bind(id).execute(tx.conn()).await?;
         Ok(())
     }
 

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_secrets.sql")),
     (10, include_str!("../migrations/0010_directories.sql")),
     (11, include_str!("../migrations/0011_auth_orders.sql")),
+    (12, include_str!("../migrations/0012_documents.sql")),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

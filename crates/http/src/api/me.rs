@@ -35,8 +35,7 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let outcome = app.login(&req.login, &req.password, req.remember, &source).await?;
-    let groups = app.groups_of(outcome.account.id).await?;
-    let auth = Authenticated { session: outcome.session, account: outcome.account, groups };
+    let auth = app.authenticated(outcome.session, outcome.account).await?;
     let body = me_of(&auth);
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     // A remembered session's cookie outlives the browser; any other dies with it.
