@@ -53,11 +53,29 @@ const BOB_PW2: &str = "Another-long-secret-2";
 const BOB_PW3: &str = "Third-long-secret-33";
 const RELAY_SECRET: &str = "relay-secret-for-audit-9";
 const BIND_SECRET: &str = "bind-secret-for-audit-8";
+const SHARE_SECRET: &str = "share-secret-for-audit-7";
 
 /// A server whose mail goes to a relay that is not there: enough to queue mail.
 fn with_relay(backend: Backend) -> ServerOptions {
     let port = deskward_testkit::free_port().to_string();
     ServerOptions::new(backend).env("DESKWARD_MAIL__RELAY", "localhost").env("DESKWARD_MAIL__PORT", &port)
+}
+
+/// Replaces `@folder` and `@doc` with the ids of `client`'s first top-level folder and
+/// document, when it has them.
+async fn with_items(server: &Server, client: &Client, text: String) -> String {
+    if !text.contains("@folder") && !text.contains("@doc") {
+        return text;
+    }
+    let (_, v) = call(client, "GET", server.url("/api/v1/items"), None).await;
+    let mut text = text;
+    for (mark, kind) in [("@folder", "folder"), ("@doc", "document")] {
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        if let Some(i) = items.iter().find(|i| i["kind"] == kind) {
+            text = text.replace(mark, &i["id"].to_string());
+        }
+    }
+    text
 }
 
 async fn every_api_change_is_audited(backend: Backend) {
@@ -99,6 +117,17 @@ async fn every_api_change_is_audited(backend: Backend) {
             format!("{d}/accounts/bob/sessions/@bob3"), None, "session.revoke", "account:bob@audit.test"),
         (&admin, "DELETE", "/api/v1/domains/{domain}/accounts/{name}/sessions", format!("{d}/accounts/bob/sessions"), None, "session.revoke", "account:bob@audit.test"),
         (&bob, "POST", "/api/v1/session", "/api/v1/session".into(), Some(json!({"login": "bob@audit.test", "password": BOB_PW3})), "login", "account:bob@audit.test"),
+        // Documents: `@folder` and `@doc` are bob's top-level folder and document.
+        (&bob, "POST", "/api/v1/items/folders", "/api/v1/items/folders".into(), Some(json!({"name": "f"})), "folder.create", "folder:@folder"),
+        (&bob, "POST", "/api/v1/items/documents", "/api/v1/items/documents?name=d".into(), Some(json!("content")), "document.create", "document:@doc"),
+        (&bob, "PUT", "/api/v1/items/{id}/content", "/api/v1/items/@doc/content".into(), Some(json!("more")), "document.version", "document:@doc"),
+        (&bob, "PATCH", "/api/v1/items/{id}", "/api/v1/items/@doc".into(), Some(json!({"name": "d2"})), "item.update", "document:@doc"),
+        (&bob, "PUT", "/api/v1/items/{id}/acl", "/api/v1/items/@folder/acl".into(), Some(json!({"grants": [{"to": "domain", "rights": ["read"]}]})), "item.acl", "folder:@folder"),
+        (&bob, "PUT", "/api/v1/items/{id}/share-password", "/api/v1/items/@folder/share-password".into(), Some(json!({"password": SHARE_SECRET})), "item.share_password", "folder:@folder"),
+        (&bob, "DELETE", "/api/v1/items/{id}/share-password", "/api/v1/items/@folder/share-password".into(), None, "item.share_password", "folder:@folder"),
+        (&bob, "POST", "/api/v1/items/{id}/link", "/api/v1/items/@folder/link".into(), None, "item.link", "folder:@folder"),
+        (&bob, "DELETE", "/api/v1/items/{id}/link", "/api/v1/items/@folder/link".into(), None, "item.link", "folder:@folder"),
+        (&bob, "DELETE", "/api/v1/items/{id}", "/api/v1/items/@doc".into(), None, "item.delete", "document:@doc"),
         (&bob, "DELETE", "/api/v1/session", "/api/v1/session".into(), None, "logout", "account:bob@audit.test"),
         (&admin, "DELETE", "/api/v1/domains/{domain}/classes/{class}", format!("{d}/classes/basic"), None, "class.remove", "class:basic"),
         (&admin, "DELETE", "/api/v1/domains/{domain}/accounts/{name}", format!("{d}/accounts/bob"), None, "account.remove", "account:bob@audit.test"),
@@ -127,13 +156,18 @@ async fn every_api_change_is_audited(backend: Backend) {
             p if p.ends_with("@bob3") => p.replace("@bob3", &session_id(&server, &bob3, true).await),
             p => p,
         };
+        let path = with_items(&server, &bob, path).await;
         let system = ["/api/v1/bans", "/api/v1/mail", "/api/v1/secrets"];
         let chain = if system.iter().any(|p| route.starts_with(p)) { "_system" } else { "audit.test" };
         let before = records(&server, &admin, &format!("domain={chain}&action={action}")).await.len();
+        // The document a step deletes is named before it goes.
+        let target = with_items(&server, &bob, target.to_owned()).await;
         let (s, v) = call(client, method, server.url(&path), body).await;
         assert!(s.is_success(), "{method} {path}: {s} {v}");
         let after = records(&server, &admin, &format!("domain={chain}&action={action}")).await;
         assert_eq!(after.len(), before + 1, "{method} {path} wrote one {action} record");
+        let target = with_items(&server, &bob, target).await;
+        let target = target.as_str();
         let r = &after[0];
         let actor = if std::ptr::eq(client, &admin) { ADMIN } else { "bob@audit.test" };
         assert_eq!((r["chain"].as_str(), r["actor"].as_str(), r["target"].as_str()), (Some(chain), Some(actor), Some(target)), "{r}");
@@ -154,7 +188,7 @@ async fn every_api_change_is_audited(backend: Backend) {
     let update = &records(&server, &admin, "action=account.update").await[0];
     assert_eq!(update["summary"], json!({"role": {"from": "user", "to": "agent"}}));
     let all = serde_json::to_string(&records(&server, &admin, "").await).unwrap();
-    for secret in [ADMIN_PW, BOB_PW, BOB_PW2, BOB_PW3, RELAY_SECRET, BIND_SECRET] {
+    for secret in [ADMIN_PW, BOB_PW, BOB_PW2, BOB_PW3, RELAY_SECRET, BIND_SECRET, SHARE_SECRET] {
         assert!(!all.contains(secret), "a password reached the audit log");
     }
     // A removed domain's records stay, and its chain still verifies.
