@@ -30,6 +30,11 @@ impl AuthCache {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// The generation, while the cache may be trusted at all (the epoch is known).
+    pub(crate) fn live_generation(&self) -> Option<u64> {
+        self.enabled.load(Ordering::Acquire).then(|| self.generation())
+    }
+
     pub(crate) fn get(&self, token_hash: &str) -> Option<Authenticated> {
         if !self.enabled.load(Ordering::Acquire) {
             return None;

@@ -3,7 +3,11 @@
 
 use deskward_core::acl::{self, Decision, Grant, NodeAcl, Principal, Requester, Rights};
 use deskward_core::authz::Actor;
+use std::sync::Arc;
+
 use deskward_store::items::{self, GrantRow};
+
+use crate::acl_cache::Chain;
 use deskward_store::{Conn, ItemRow};
 
 use crate::{App, AppError, Caller};
@@ -68,17 +72,42 @@ pub(crate) fn requester_of(caller: &Caller, domain_id: i64) -> Requester {
 }
 
 /// Reads an item with its chain and decides for `who`; `None` when there is no such item.
-pub(crate) async fn decide(c: &mut Conn, id: i64, who: impl FnOnce(&ItemRow) -> Requester) -> Result<Option<Access>, AppError> {
+pub(crate) async fn decide(app: &App, c: &mut Conn, id: i64, who: impl FnOnce(&ItemRow) -> Requester) -> Result<Option<Access>, AppError> {
     let Some(item) = ItemRow::get(c, id).await? else { return Ok(None) };
-    let chain = items::chain(c, id).await?;
-    let grants = items::chain_grants(c, id).await?;
-    let acls: Vec<NodeAcl> = chain
-        .iter()
-        .map(|link| NodeAcl::new(link.id, link.owner_id, link.inherit, grants_of(&grants, link.id)))
-        .collect();
-    let decision = acl::decide(&acls, item.domain_id, &who(&item));
-    let ancestors = chain.iter().skip(1).map(|l| l.id).collect();
+    let chain = app.chain_of(c, id, item.domain_id).await?;
+    let decision = acl::decide(&chain.acls, item.domain_id, &who(&item));
+    let ancestors = chain.acls.iter().skip(1).map(|a| a.id).collect();
     Ok(Some(Access { item, decision, ancestors }))
+}
+
+impl App {
+    /// An item's ancestor chain with its grants: from the cache, or read and kept.
+    pub(crate) async fn chain_of(&self, c: &mut Conn, id: i64, domain_id: i64) -> Result<Arc<Chain>, AppError> {
+        if let Some(chain) = self.acl_cache.get(&self.auth_cache, id) {
+            return Ok(chain);
+        }
+        let generation = self.auth_cache.live_generation();
+        let links = items::chain(c, id).await?;
+        let grants = items::chain_grants(c, id).await?;
+        let acls = links.iter().map(|l| NodeAcl::new(l.id, l.owner_id, l.inherit, grants_of(&grants, l.id))).collect();
+        let chain = Arc::new(Chain { domain_id, acls });
+        self.acl_cache.insert(&self.auth_cache, generation, id, chain.clone());
+        Ok(chain)
+    }
+
+    /// What the caller may do on item `id` (no rights for an unknown item). With the chain
+    /// cached this reads nothing from the database.
+    pub async fn rights_on(&self, caller: &Caller, id: i64) -> Result<Rights, AppError> {
+        let chain = match self.acl_cache.get(&self.auth_cache, id) {
+            Some(chain) => chain,
+            None => {
+                let mut c = self.store.conn().await?;
+                let Some(item) = ItemRow::get(&mut c, id).await? else { return Ok(Rights::NONE) };
+                self.chain_of(&mut c, id, item.domain_id).await?
+            }
+        };
+        Ok(acl::decide(&chain.acls, chain.domain_id, &requester_of(caller, chain.domain_id)).rights)
+    }
 }
 
 fn grants_of(grants: &[GrantRow], item: i64) -> Vec<Grant> {
@@ -107,7 +136,7 @@ impl App {
     /// them (404, still a security event); with read but not `right` it is a 403.
     pub(crate) async fn require(&self, c: &mut Conn, caller: &Caller, id: i64, right: Rights) -> Result<Access, AppError> {
         let hidden = || AppError::Hidden(format!("item {id}"));
-        let access = decide(c, id, |item| requester_of(caller, item.domain_id)).await?.ok_or_else(hidden)?;
+        let access = decide(self, c, id, |item| requester_of(caller, item.domain_id)).await?.ok_or_else(hidden)?;
         if !access.decision.allows(Rights::READ) {
             return Err(hidden());
         }

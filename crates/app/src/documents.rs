@@ -110,7 +110,7 @@ impl App {
             .collect();
         let mut shared = Vec::new();
         for candidate in ItemRow::granted_to(&mut c, account, domain, MAX_SHARED).await? {
-            if let Some(a) = decide(&mut c, candidate.id, |i| requester_of(caller, i.domain_id)).await?
+            if let Some(a) = decide(self, &mut c, candidate.id, |i| requester_of(caller, i.domain_id)).await?
                 && a.decision.allows(Rights::READ)
             {
                 shared.push(ItemView { item: a.item, rights: a.decision.rights });
@@ -130,7 +130,7 @@ impl App {
     pub(crate) async fn detail(&self, c: &mut Conn, access: Access, who: &(dyn Fn(&ItemRow) -> Requester + Sync)) -> Result<ItemDetail, AppError> {
         let mut path = Vec::new();
         for id in access.ancestors.iter().rev() {
-            if let Some(a) = decide(c, *id, who).await?
+            if let Some(a) = decide(self, c, *id, who).await?
                 && a.decision.allows(Rights::READ)
             {
                 path.push((a.item.id, a.item.name));
@@ -141,7 +141,7 @@ impl App {
         match access.item.kind {
             ItemKind::Folder => {
                 for child in ItemRow::children(c, access.item.id).await? {
-                    if let Some(a) = decide(c, child.id, who).await?
+                    if let Some(a) = decide(self, c, child.id, who).await?
                         && a.decision.allows(Rights::READ)
                     {
                         children.push(ItemView { item: a.item, rights: a.decision.rights });
@@ -210,6 +210,7 @@ impl App {
             "after": { "name": row.name, "parent": row.parent_id },
         });
         tx.commit(self.entry(caller, &chain, "item.update", audit_target(&row), summary)).await?;
+        self.auth_cache.clear();
         Ok(row)
     }
 
@@ -244,7 +245,7 @@ impl App {
         let access = self.require(tx.conn(), caller, id, Rights::DELETE).await?;
         let subtree = items::subtree(tx.conn(), id).await?;
         for member in subtree.iter().filter(|m| m.id != id) {
-            let allowed = decide(tx.conn(), member.id, |i| requester_of(caller, i.domain_id))
+            let allowed = decide(self, tx.conn(), member.id, |i| requester_of(caller, i.domain_id))
                 .await?
                 .is_some_and(|a| a.decision.allows(Rights::DELETE));
             if !allowed {
@@ -265,6 +266,7 @@ impl App {
         let chain = self.chain_name(tx.conn(), access.item.domain_id).await?;
         let summary = json!({ "name": access.item.name, "parent": access.item.parent_id, "items": subtree.len(), "documents": documents, "bytes": bytes });
         tx.commit(self.entry(caller, &chain, "item.delete", audit_target(&access.item), summary)).await?;
+        self.auth_cache.clear();
         if let Some(blobs) = &self.blobs {
             blobs.remove(&files).await;
         }

@@ -4,6 +4,7 @@
 //! [`AppError`], which the HTTP layer turns into status codes and the CLI into messages.
 
 mod accounts;
+mod acl_cache;
 mod allow_list;
 mod audit;
 mod auth_order;
@@ -153,6 +154,8 @@ pub struct App {
     pub plugins: Arc<plugin::Plugins>,
     /// Web single sign-on, when a keytab is configured.
     pub kerberos: Option<Arc<kerberos::Kerberos>>,
+    /// Items' ancestor chains, for access decisions without a database round trip.
+    pub acl_cache: Arc<acl_cache::AclCache>,
     /// Where document content is kept; `None` until the server sets it up.
     pub blobs: Option<blobs::Blobs>,
     /// The largest document accepted (`documents.max_size`).
@@ -177,6 +180,7 @@ impl App {
             directories: Arc::default(),
             plugins: Arc::default(),
             kerberos: None,
+            acl_cache: Arc::default(),
             blobs: None,
             max_document_bytes: 4 << 30,
         }

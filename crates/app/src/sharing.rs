@@ -160,6 +160,7 @@ impl App {
         let chain = self.chain_name(tx.conn(), item.domain_id).await?;
         let summary = json!({ "name": item.name, "before": acl_json(&before), "after": acl_json(&after) });
         tx.commit(self.entry(caller, &chain, "item.acl", audit_target(&item), summary)).await?;
+        self.auth_cache.clear();
         Ok(after)
     }
 
@@ -276,7 +277,7 @@ impl App {
                 (row.login(), who)
             }
         };
-        let access = decide(&mut c, id, |_| requester.clone()).await?.ok_or_else(|| AppError::NotFound(format!("item {id}")))?;
+        let access = decide(self, &mut c, id, |_| requester.clone()).await?.ok_or_else(|| AppError::NotFound(format!("item {id}")))?;
         let mut reasons = Vec::new();
         for r in &access.decision.reasons {
             let item = match r.source.node() {
@@ -350,7 +351,7 @@ impl App {
         let target = id.unwrap_or(link.id);
         let who = link_requester(link.id, unlocked);
         let hidden = || AppError::Hidden(format!("item {target}"));
-        let access = decide(&mut c, target, |_| who).await?.ok_or_else(hidden)?;
+        let access = decide(self, &mut c, target, |_| who).await?.ok_or_else(hidden)?;
         if !access.decision.allows(Rights::READ) {
             if link.has_password && !unlocked && items::grants(&mut c, link.id).await?.iter().any(|g| g.principal == "password") {
                 return Err(AppError::SharePassword("this link needs its share password".into()));

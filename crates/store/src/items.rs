@@ -219,6 +219,7 @@ impl ItemRow {
 
     /// Renames and moves at once (`parent_id` 0: to the owner's top level).
     pub async fn place(tx: &mut Tx, id: i64, owner_id: i64, parent_id: i64, name: &str, name_key: &str, now: i64) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
         let scope = if parent_id == 0 { owner_id } else { 0 };
         sqlx::query("UPDATE items SET parent_id = $2, scope = $3, name = $4, name_key = $5, updated_at = $6 WHERE id = $1")
             .bind(id)
@@ -234,6 +235,7 @@ impl ItemRow {
     }
 
     pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query("DELETE FROM items WHERE id = $1").bind(id).execute(tx.conn()).await?;
         Ok(())
     }
@@ -322,6 +324,7 @@ pub async fn grants(c: &mut Conn, id: i64) -> Result<Vec<GrantRow>> {
 
 /// Replaces an item's grants and its inheritance flag.
 pub async fn set_grants(tx: &mut Tx, id: i64, inherit: bool, grants: &[(String, i64, i64)], now: i64) -> Result<()> {
+    crate::auth_epoch::bump(tx).await?;
     sqlx::query("DELETE FROM item_grants WHERE item_id = $1").bind(id).execute(tx.conn()).await?;
     for (principal, principal_id, rights) in grants {
         sqlx::query("INSERT INTO item_grants (item_id, principal, principal_id, rights) VALUES ($1, $2, $3, $4)")
