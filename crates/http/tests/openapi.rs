@@ -24,7 +24,7 @@ const METHODS: [&str; 8] = [
 ];
 
 /// A concrete value for each path parameter, so a templated path becomes a request URI.
-const SAMPLES: [(&str, &str); 9] = [
+const SAMPLES: [(&str, &str); 10] = [
     ("{id}", "3f9a0c1d2e4b5a69"),
     ("{network}", "203.0.113.9"),
     ("{domain}", "example.org"),
@@ -34,6 +34,7 @@ const SAMPLES: [(&str, &str); 9] = [
     ("{group}", "support"),
     ("{class}", "basic"),
     ("{audience}", "users"),
+    ("{token}", "q8b3Zt0yXw5mN1rPc7dKj2hLf9vGs4aE6uQo0iRxT3w"),
 ];
 
 fn spec() -> Value {

@@ -484,3 +484,42 @@ on_both_stores! {
     documents_quotas => quotas_and_the_feature_switch;
     documents_hostile => hostile_names_and_content;
 }
+
+/// Content streams: 256 MiB up and down moves the server's memory by far less than the
+/// document (a buffered copy would add the whole of it). The 1 GiB figure is in
+/// `scripts/bench documents`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_documents_stream_with_flat_memory() {
+    const MIB: usize = 1 << 20;
+    const SIZE: usize = 256 * MIB;
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    add_account(&server, &admin, "example.org", "big", "user", ALICE_PW).await;
+    let c = user(&server, "big@example.org", ALICE_PW).await;
+    let before = server.rss_kib().unwrap();
+    let peak = server.sample_peak_memory();
+    // 4 MiB chunks of a repeating pattern, so the content can be checked on the way back.
+    let chunks = futures_util::stream::iter((0..SIZE / (4 * MIB)).map(|i| Ok::<_, std::io::Error>(vec![(i % 251) as u8; 4 * MIB])));
+    let r = c
+        .post(server.url("/api/v1/items/documents"))
+        .query(&[("name", "big.bin")])
+        .header("content-length", SIZE.to_string())
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["item"]["id"].as_i64().unwrap();
+    let mut r = c.get(server.url(&format!("/api/v1/items/{id}/content"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut received = 0usize;
+    while let Some(chunk) = r.chunk().await.unwrap() {
+        for (k, b) in chunk.iter().enumerate() {
+            assert_eq!(*b, (((received + k) / (4 * MIB)) % 251) as u8, "byte {}", received + k);
+        }
+        received += chunk.len();
+    }
+    let peak = peak.stop();
+    assert_eq!(received, SIZE);
+    let grew = peak.saturating_sub(before) / 1024;
+    assert!(grew < 64, "the server grew by {grew} MiB while 256 MiB went through (from {} MiB)", before / 1024);
+}
