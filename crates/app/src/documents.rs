@@ -14,6 +14,8 @@ use crate::{App, AppError, Caller};
 
 /// Candidates read for "shared with me"; the rest is not listed.
 const MAX_SHARED: i64 = 500;
+/// Top-level items listed for a domain's administrators.
+const MAX_LISTED: i64 = 10_000;
 
 /// An item with what the caller may do on it.
 #[derive(Debug, Clone)]
@@ -117,6 +119,19 @@ impl App {
             }
         }
         Ok(Listing { own, shared })
+    }
+
+    /// Every top-level item of a domain with its owner, for the domain's administrators (who
+    /// hold every right on them), including items whose owner was removed.
+    pub async fn domain_items(&self, caller: &Caller, domain: &str) -> Result<Vec<ItemView>, AppError> {
+        self.documents_on(caller)?;
+        let mut c = self.store.conn().await?;
+        let domain = crate::domains::administered(&mut c, &caller.actor, domain).await?;
+        Ok(ItemRow::top_level_of_domain(&mut c, domain.id, MAX_LISTED)
+            .await?
+            .into_iter()
+            .map(|item| ItemView { item, rights: Rights::ALL })
+            .collect())
     }
 
     pub async fn item(&self, caller: &Caller, id: i64) -> Result<ItemDetail, AppError> {

@@ -102,6 +102,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/items/{id}/share-password"),
     ("GET", "/api/v1/items/{id}/explain"),
     ("GET", "/api/v1/me/usage"),
+    ("GET", "/api/v1/domains/{domain}/items"),
     ("GET", "/api/v1/domains/{domain}/accounts/{name}/usage"),
     ("GET", "/api/v1/shared/{token}"),
     ("GET", "/api/v1/shared/{token}/content"),
@@ -165,6 +166,7 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/items/{id}/share-password", put(items::set_share_password).delete(items::remove_share_password))
         .route("/api/v1/items/{id}/explain", get(items::explain))
         .route("/api/v1/me/usage", get(items::my_usage))
+        .route("/api/v1/domains/{domain}/items", get(items::domain_items))
         .route("/api/v1/domains/{domain}/accounts/{name}/usage", get(items::account_usage))
         .route("/api/v1/shared/{token}", get(items::shared))
         .route("/api/v1/shared/{token}/content", get(items::shared_content))

@@ -176,6 +176,16 @@ impl ItemRow {
         rows.iter().map(item).collect()
     }
 
+    /// Every top-level item of a domain, whoever owns it (for its administrators).
+    pub async fn top_level_of_domain(c: &mut Conn, domain_id: i64, limit: i64) -> Result<Vec<ItemRow>> {
+        let rows = sqlx::query(select_item!("WHERE i.domain_id = $1 AND i.parent_id = 0 ORDER BY i.kind DESC, i.name_key, i.id LIMIT $2"))
+            .bind(domain_id)
+            .bind(limit)
+            .fetch_all(c)
+            .await?;
+        rows.iter().map(item).collect()
+    }
+
     /// Items someone else owns with a grant naming the account, one of its groups, its
     /// domain or every domain: the candidates for "shared with me" (the app decides).
     pub async fn granted_to(c: &mut Conn, account_id: i64, domain_id: i64, limit: i64) -> Result<Vec<ItemRow>> {

@@ -69,6 +69,11 @@ pub async fn list(Extract(app): Extract<State>, Session(caller): Session) -> Res
     }))
 }
 
+pub async fn domain_items(Extract(app): Extract<State>, Session(caller): Session, Path(domain): Path<String>) -> Result<Json<Vec<Item>>, ApiError> {
+    let rows = app.domain_items(&caller, &domain).await?;
+    Ok(Json(rows.iter().map(|v| convert::item(&v.item, v.rights)).collect()))
+}
+
 pub async fn create_folder(
     Extract(app): Extract<State>,
     Session(caller): Session,

@@ -300,6 +300,26 @@ async fn access_modes_and_inheritance(backend: Backend) {
     let (s, v) = call(&alice, "PATCH", u(&format!("/api/v1/items/{t}")), Some(json!({"name": "MOVED.txt"}))).await;
     assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "conflict"), "names differ only in case: {v}");
 
+    // Administrators list every top-level item of their domain, also a removed owner's.
+    let orphan = folder(&server, &carol, None, "Carol's").await;
+    let (s, _) = call(&admin, "DELETE", u("/api/v1/domains/example.org/accounts/carol"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = call(&admin, "GET", u("/api/v1/domains/example.org/items"), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let listed: Vec<(String, Value)> = v.as_array().unwrap().iter().map(|i| (i["name"].as_str().unwrap().to_owned(), i["owner"].clone())).collect();
+    for want in ["Plans", "Team", "Bob's", "Carol's"] {
+        assert!(listed.iter().any(|(n, _)| n == want), "{want} in {listed:?}");
+    }
+    assert!(listed.contains(&("Carol's".to_owned(), Value::Null)), "{listed:?}");
+    let (s, v) = call(&admin, "GET", u(&format!("/api/v1/items/{orphan}")), None).await;
+    assert_eq!((s, v["item"]["rights"].clone()), (StatusCode::OK, json!(["read", "write", "delete", "share"])));
+    for (who, c) in [("oadmin", &oadmin), ("bob", &bob)] {
+        let (s, _) = call(c, "GET", u("/api/v1/domains/example.org/items"), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{who}");
+    }
+    let (s, _) = call(&oadmin, "GET", u("/api/v1/domains/other.org/items"), None).await;
+    assert_eq!(s, StatusCode::OK);
+
     // The system administrator may act on anything; the audit log has every change.
     let (s, _) = call(&admin, "DELETE", u(&format!("/api/v1/items/{plans}")), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
