@@ -123,6 +123,22 @@ fn grants_of(grants: &[GrantRow], item: i64) -> Vec<Grant> {
 }
 
 impl App {
+    /// A transaction holding the item lock of `id`'s domain, so what it reads and decides
+    /// stays true until it commits. An unknown item answers like one the caller may not read.
+    pub(crate) async fn begin_on_item(&self, id: i64) -> Result<deskward_store::Tx, AppError> {
+        let mut tx = self.store.begin().await?;
+        let domain = items::domain_of(tx.conn(), id).await?.ok_or_else(|| AppError::Hidden(format!("item {id}")))?;
+        items::lock_domain(&mut tx, domain).await?;
+        Ok(tx)
+    }
+
+    /// A transaction holding a domain's item lock.
+    pub(crate) async fn begin_in_domain(&self, domain_id: i64) -> Result<deskward_store::Tx, AppError> {
+        let mut tx = self.store.begin().await?;
+        items::lock_domain(&mut tx, domain_id).await?;
+        Ok(tx)
+    }
+
     /// Refuses callers whose class switched documents off.
     pub(crate) fn documents_on(&self, caller: &Caller) -> Result<(), AppError> {
         if caller.features.documents {

@@ -75,7 +75,10 @@ impl App {
             return Err(over_quota("document count"));
         }
         let incoming = self.receive(body, length, room_bytes).await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = match parent {
+            Some(p) => self.begin_on_item(p).await?,
+            None => self.begin_in_domain(account_of(caller)?.1).await?,
+        };
         // Rights and the folder are checked again: both may have changed during the upload.
         let (parent_id, domain_id) = parent_for_new(self, tx.conn(), caller, parent).await?;
         let limits = items::usage::quotas(tx.conn(), owner).await?;
@@ -109,7 +112,7 @@ impl App {
             room(&mut c, access.item.owner_id).await?.0
         };
         let incoming = self.receive(body, length, room_bytes).await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.begin_on_item(id).await?;
         let access = self.require(tx.conn(), caller, id, Rights::WRITE).await?;
         let owner = access.item.owner_id;
         let limits = items::usage::quotas(tx.conn(), owner).await?;

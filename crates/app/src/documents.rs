@@ -73,8 +73,11 @@ impl App {
     pub async fn create_folder(&self, caller: &Caller, parent: Option<i64>, name: &str) -> Result<ItemRow, AppError> {
         self.documents_on(caller)?;
         let name = EntryName::parse(name)?;
-        let (owner, _) = account_of(caller)?;
-        let mut tx = self.store.begin().await?;
+        let (owner, own_domain) = account_of(caller)?;
+        let mut tx = match parent {
+            Some(p) => self.begin_on_item(p).await?,
+            None => self.begin_in_domain(own_domain).await?,
+        };
         let (parent_id, domain_id) = parent_for_new(self, tx.conn(), caller, parent).await?;
         let new = NewItem {
             domain_id,
@@ -174,7 +177,7 @@ impl App {
     pub async fn update_item(&self, caller: &Caller, id: i64, name: Option<&str>, parent: Option<i64>) -> Result<ItemRow, AppError> {
         self.documents_on(caller)?;
         let name = name.map(EntryName::parse).transpose()?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.begin_on_item(id).await?;
         let need = match (&name, parent) {
             (_, Some(_)) => Rights::DELETE,
             (Some(_), None) => Rights::WRITE,
@@ -256,7 +259,7 @@ impl App {
     /// files go after the records, so a crash leaves at most files the next start sweeps.
     pub async fn delete_item(&self, caller: &Caller, id: i64) -> Result<(), AppError> {
         self.documents_on(caller)?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.begin_on_item(id).await?;
         let access = self.require(tx.conn(), caller, id, Rights::DELETE).await?;
         let subtree = items::subtree(tx.conn(), id).await?;
         for member in subtree.iter().filter(|m| m.id != id) {

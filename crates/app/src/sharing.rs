@@ -117,7 +117,7 @@ impl App {
     /// link grants give read only.
     pub async fn set_item_acl(&self, caller: &Caller, id: i64, inherit: Option<bool>, grants: &[GrantInput]) -> Result<AclView, AppError> {
         self.documents_on(caller)?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.begin_on_item(id).await?;
         let access = self.require(tx.conn(), caller, id, Rights::SHARE).await?;
         let item = access.item.clone();
         let full = owns_or_administers(&access.decision);
@@ -198,7 +198,7 @@ impl App {
     /// which is shown this once: only its hash is kept.
     pub async fn make_link(&self, caller: &Caller, id: i64) -> Result<String, AppError> {
         self.documents_on(caller)?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.begin_on_item(id).await?;
         let access = self.require(tx.conn(), caller, id, Rights::SHARE).await?;
         if !owns_or_administers(&access.decision) {
             return Err(AppError::Forbidden("only the owner or an administrator may make a share link".into()));
@@ -213,7 +213,7 @@ impl App {
 
     pub async fn remove_link(&self, caller: &Caller, id: i64) -> Result<(), AppError> {
         self.documents_on(caller)?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.begin_on_item(id).await?;
         let access = self.require(tx.conn(), caller, id, Rights::SHARE).await?;
         if !access.item.has_link {
             return Err(AppError::NotFound(format!("share link of {:?}", access.item.name)));
@@ -237,7 +237,7 @@ impl App {
             Some(p) => Some(self.hasher.hash(p).await?),
             None => None,
         };
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.begin_on_item(id).await?;
         let access = self.require(tx.conn(), caller, id, Rights::SHARE).await?;
         if !owns_or_administers(&access.decision) {
             return Err(AppError::Forbidden("only the owner or an administrator may set a share password".into()));

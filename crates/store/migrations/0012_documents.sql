@@ -58,3 +58,12 @@ CREATE TABLE document_usage (
     bytes BIGINT NOT NULL DEFAULT 0,
     documents BIGINT NOT NULL DEFAULT 0
 );
+
+-- One row per domain that has items: every transaction that changes a domain's items updates
+-- it first, so on PostgreSQL they run one after another as they do on SQLite (a folder cannot
+-- be deleted while an upload into it commits, an item cannot move under a folder being
+-- deleted).
+CREATE TABLE item_locks (
+    domain_id BIGINT PRIMARY KEY REFERENCES domains (id) ON DELETE CASCADE,
+    changes BIGINT NOT NULL
+);

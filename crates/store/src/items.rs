@@ -265,6 +265,21 @@ impl ItemRow {
     }
 }
 
+/// Takes the domain's item lock for the rest of the transaction (see migration 0012).
+pub async fn lock_domain(tx: &mut Tx, domain_id: i64) -> Result<()> {
+    sqlx::query("INSERT INTO item_locks (domain_id, changes) VALUES ($1, 0) ON CONFLICT (domain_id) DO NOTHING")
+        .bind(domain_id)
+        .execute(tx.conn())
+        .await?;
+    sqlx::query("UPDATE item_locks SET changes = changes + 1 WHERE domain_id = $1").bind(domain_id).execute(tx.conn()).await?;
+    Ok(())
+}
+
+/// The domain of an item, if it exists.
+pub async fn domain_of(c: &mut Conn, id: i64) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar("SELECT domain_id FROM items WHERE id = $1").bind(id).fetch_optional(c).await?)
+}
+
 /// The item and its ancestors, nearest first (empty for an unknown id).
 pub async fn chain(c: &mut Conn, id: i64) -> Result<Vec<ChainLink>> {
     let rows = sqlx::query(

@@ -487,6 +487,37 @@ async fn hostile_names_and_content(backend: Backend) {
     assert_eq!(s, StatusCode::OK);
 }
 
+/// A folder deleted while uploads into it commit: every upload lands before the delete (and
+/// goes with it) or is refused after it; no document is left under a folder that is gone, and
+/// the usage matches what is stored.
+async fn deleting_a_folder_during_uploads_leaves_no_orphan(backend: Backend) {
+    let (server, admin) = with_admin(backend).await;
+    add_account(&server, &admin, "example.org", "ursula", "user", ALICE_PW).await;
+    let c = user(&server, "ursula@example.org", ALICE_PW).await;
+    for round in 0..3 {
+        let f = folder(&server, &c, None, &format!("busy{round}")).await;
+        let uploads: Vec<_> = (0..12)
+            .map(|i| {
+                let (c, url) = (c.clone(), server.url("/api/v1/items/documents"));
+                tokio::spawn(async move {
+                    c.post(url).query(&[("name", format!("u{i}")), ("parent", f.to_string())]).body(vec![b'u'; 1000]).send().await.unwrap().status()
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(5 * round)).await;
+        let (s, v) = call(&c, "DELETE", server.url(&format!("/api/v1/items/{f}")), None).await;
+        assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+        for u in uploads {
+            let s = u.await.unwrap();
+            assert!(s == StatusCode::CREATED || s == StatusCode::NOT_FOUND, "{s}");
+        }
+    }
+    let orphans = sql_text(&server, "SELECT CAST(COUNT(*) AS TEXT) FROM items WHERE parent_id <> 0 AND parent_id NOT IN (SELECT id FROM items)").await;
+    assert_eq!(orphans, "0");
+    let (_, v) = call(&c, "GET", server.url("/api/v1/me/usage"), None).await;
+    assert_eq!((v["bytes"].as_i64(), v["documents"].as_i64()), (Some(0), Some(0)), "everything went with its folder");
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
@@ -503,6 +534,7 @@ on_both_stores! {
     documents_access => access_modes_and_inheritance;
     documents_quotas => quotas_and_the_feature_switch;
     documents_hostile => hostile_names_and_content;
+    documents_delete_during_uploads => deleting_a_folder_during_uploads_leaves_no_orphan;
 }
 
 /// Content streams: 256 MiB up and down moves the server's memory by far less than the
