@@ -41,7 +41,7 @@ pub async fn guard_and_secure(req: Request, next: Next) -> Response {
         None => false,
     };
     let mut response = if unsafe_method && (cross_site || foreign_origin) {
-        tracing::warn!(path = %req.uri().path(), "refused a cross-site state-changing request");
+        tracing::warn!(path = %crate::watch::shown_path(req.uri().path()), "refused a cross-site state-changing request");
         let mut refused =
             body(StatusCode::FORBIDDEN, "cross_site_request", "cross-site requests may not change anything".into(), Vec::new());
         let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -60,11 +60,17 @@ pub async fn guard_and_secure(req: Request, next: Next) -> Response {
     response
 }
 
-/// Requests whose body is document content.
+/// Requests whose body is document content: the API's, and the pages' upload forms.
 fn is_upload(req: &Request) -> bool {
     let path = req.uri().path();
     match *req.method() {
-        axum::http::Method::POST => path == "/api/v1/items/documents",
+        axum::http::Method::POST => {
+            path == "/api/v1/items/documents"
+                || path == "/documents/upload"
+                || path.strip_prefix("/documents/").is_some_and(|rest| {
+                    rest.strip_suffix("/upload").or_else(|| rest.strip_suffix("/version")).is_some_and(|id| !id.is_empty() && !id.contains('/'))
+                })
+        }
         axum::http::Method::PUT => path.starts_with("/api/v1/items/") && path.ends_with("/content"),
         _ => false,
     }

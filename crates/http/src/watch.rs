@@ -44,7 +44,7 @@ pub async fn watch(Extract(app): Extract<State>, mut req: Request, next: Next) -
     let slot = CallerSlot::default();
     req.extensions_mut().insert(slot.clone());
     let source = source_of(req.extensions(), req.headers());
-    let what = format!("{} {}", req.method(), req.uri().path());
+    let what = format!("{} {}", req.method(), shown_path(req.uri().path()));
     let uri = req.uri().clone();
     if req.extensions().get::<ClientAddr>().is_some_and(|c| c.forged_forwarding) {
         let summary = json!({ "reason": "forwarding headers from a peer that is not a trusted proxy; the peer's address is used" });
@@ -65,6 +65,23 @@ pub async fn watch(Extract(app): Extract<State>, mut req: Request, next: Next) -
         app.security_event(&caller, &caller.chain(), denied.action, what, summary).await;
     }
     response
+}
+
+/// A path as events and logs name it: the token of a share link (`/s/{token}`,
+/// `/api/v1/shared/{token}`) opens what it shares, so it is replaced by `{token}`.
+pub fn shown_path(path: &str) -> std::borrow::Cow<'_, str> {
+    for prefix in ["/s/", "/api/v1/shared/"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let (token, tail) = rest.split_once('/').map_or((rest, None), |(t, tail)| (t, Some(tail)));
+            if deskward_app::is_token(token) {
+                return match tail {
+                    Some(tail) => format!("{prefix}{{token}}/{tail}").into(),
+                    None => format!("{prefix}{{token}}").into(),
+                };
+            }
+        }
+    }
+    path.into()
 }
 
 /// Records a request that carried an attack pattern.
@@ -123,6 +140,17 @@ fn is_secret(key: &str) -> bool {
 mod tests {
     use super::scan_json;
     use serde_json::json;
+
+    #[test]
+    fn share_link_tokens_are_not_named() {
+        let token = "abcdefghijABCDEFGHIJ0123456789-_abcdefghijk";
+        assert_eq!(token.len(), 43);
+        assert_eq!(super::shown_path(&format!("/s/{token}")), "/s/{token}");
+        assert_eq!(super::shown_path(&format!("/s/{token}/download")), "/s/{token}/download");
+        assert_eq!(super::shown_path(&format!("/api/v1/shared/{token}/content")), "/api/v1/shared/{token}/content");
+        assert_eq!(super::shown_path("/s/not-a-token"), "/s/not-a-token");
+        assert_eq!(super::shown_path("/documents/12"), "/documents/12");
+    }
 
     #[test]
     fn fields_are_named_and_secrets_skipped() {

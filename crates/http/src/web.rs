@@ -1,6 +1,8 @@
 //! The server-rendered pages: log in, the account page (who, sessions, recent logins, password
-//! change), log out, the address confirmation, and the administration pages (`web/audit.rs`,
-//! `web/secrets.rs`, `web/directory.rs`), and Kerberos single sign-on (`web/kerberos.rs`). The pattern every page follows:
+//! change), log out, the address confirmation, the administration pages (`web/audit.rs`,
+//! `web/secrets.rs`, `web/directory.rs`), folders, documents and share links
+//! (`web/documents.rs`), and Kerberos single sign-on (`web/kerberos.rs`). The pattern every
+//! page follows:
 //!
 //! - a page is an askama template (`templates/*.html`, HTML-escaped by default) filled by a
 //!   handler that calls the same use cases as the API;
@@ -13,7 +15,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, State as Extract};
+use axum::extract::{DefaultBodyLimit, Form, Path, State as Extract};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -23,6 +25,7 @@ use subtle::ConstantTimeEq;
 
 mod audit;
 mod directory;
+mod documents;
 mod kerberos;
 mod secrets;
 
@@ -57,6 +60,29 @@ pub const PAGES: &[(&str, &str)] = &[
     ("POST", "/admin/directories/{domain}/test"),
     ("POST", "/admin/directories/{domain}/sync"),
     ("POST", "/admin/directories/{domain}/auth-order"),
+    ("GET", "/documents"),
+    ("POST", "/documents/folders"),
+    ("POST", "/documents/upload"),
+    ("GET", "/documents/{id}"),
+    ("POST", "/documents/{id}/folders"),
+    ("POST", "/documents/{id}/upload"),
+    ("POST", "/documents/{id}/version"),
+    ("POST", "/documents/{id}/rename"),
+    ("POST", "/documents/{id}/move"),
+    ("POST", "/documents/{id}/delete"),
+    ("GET", "/documents/{id}/download"),
+    ("GET", "/documents/{id}/sharing"),
+    ("POST", "/documents/{id}/sharing/grants"),
+    ("POST", "/documents/{id}/sharing/grants/remove"),
+    ("POST", "/documents/{id}/sharing/inherit"),
+    ("POST", "/documents/{id}/sharing/link"),
+    ("POST", "/documents/{id}/sharing/link/remove"),
+    ("POST", "/documents/{id}/sharing/password"),
+    ("POST", "/documents/{id}/sharing/explain"),
+    ("GET", "/s/{token}"),
+    ("POST", "/s/{token}"),
+    ("GET", "/s/{token}/download"),
+    ("POST", "/s/{token}/download"),
     ("GET", "/static/deskward.css"),
 ];
 
@@ -81,6 +107,29 @@ pub fn routes() -> Router<State> {
         .route("/admin/directories/{domain}/test", post(directory::test))
         .route("/admin/directories/{domain}/sync", post(directory::sync))
         .route("/admin/directories/{domain}/auth-order", post(directory::order))
+        .route("/documents", get(documents::list))
+        .route("/documents/folders", post(documents::new_top_folder))
+        // Uploads stream into the document store: `documents.max_size` and the quotas bound
+        // them, not the body limit of other requests (which `Multipart` would otherwise apply).
+        .route("/documents/upload", post(documents::upload_top).layer(DefaultBodyLimit::disable()))
+        .route("/documents/{id}", get(documents::page))
+        .route("/documents/{id}/folders", post(documents::new_folder))
+        .route("/documents/{id}/upload", post(documents::upload_into).layer(DefaultBodyLimit::disable()))
+        .route("/documents/{id}/version", post(documents::new_version).layer(DefaultBodyLimit::disable()))
+        .route("/documents/{id}/rename", post(documents::rename))
+        .route("/documents/{id}/move", post(documents::move_item))
+        .route("/documents/{id}/delete", post(documents::delete))
+        .route("/documents/{id}/download", get(documents::download))
+        .route("/documents/{id}/sharing", get(documents::sharing))
+        .route("/documents/{id}/sharing/grants", post(documents::grant))
+        .route("/documents/{id}/sharing/grants/remove", post(documents::ungrant))
+        .route("/documents/{id}/sharing/inherit", post(documents::inherit))
+        .route("/documents/{id}/sharing/link", post(documents::make_link))
+        .route("/documents/{id}/sharing/link/remove", post(documents::remove_link))
+        .route("/documents/{id}/sharing/password", post(documents::share_password))
+        .route("/documents/{id}/sharing/explain", post(documents::explain))
+        .route("/s/{token}", get(documents::shared).post(documents::shared_unlock))
+        .route("/s/{token}/download", get(documents::shared_download).post(documents::shared_download_unlocked))
         .route("/static/deskward.css", get(stylesheet))
 }
 
@@ -123,6 +172,8 @@ struct AccountPage {
     admin: bool,
     /// Shows the link to the stored secrets.
     system_admin: bool,
+    /// Shows the link to the documents (the account's class includes them).
+    documents: bool,
     session_ends: String,
     sessions: Vec<SessionLine>,
     logins: Vec<LoginLine>,
@@ -279,6 +330,7 @@ async fn account_page(app: &State, auth: &Authenticated, notice: Option<String>,
         password_change_required: auth.session.password_change_required,
         admin: matches!(auth.account.role, deskward_core::Role::SystemAdmin | deskward_core::Role::DomainAdmin),
         system_admin: auth.account.role == deskward_core::Role::SystemAdmin,
+        documents: auth.features.documents,
         session_ends: convert::time(auth.session.expires_at),
         sessions,
         logins,
@@ -420,11 +472,17 @@ fn message(e: &AppError) -> String {
     }
 }
 
-/// Marks a page refused for lack of rights, so it is recorded as a security event like the
-/// API's refusals.
+/// Marks a page refused for lack of rights (or for something the caller may not even see, or
+/// a feature their class lacks), so it is recorded as a security event like the API's refusals.
 fn refused(mut response: Response, e: AppError) -> Response {
-    if let AppError::Forbidden(reason) = e {
-        response.extensions_mut().insert(crate::watch::Denied { action: "access.denied", reason });
+    match e {
+        AppError::Forbidden(reason) | AppError::Hidden(reason) => {
+            response.extensions_mut().insert(crate::watch::Denied { action: "access.denied", reason });
+        }
+        AppError::FeatureDisabled(feature) => {
+            response.extensions_mut().insert(crate::watch::Denied { action: "feature.denied", reason: feature });
+        }
+        _ => {}
     }
     response
 }

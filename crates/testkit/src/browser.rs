@@ -95,6 +95,13 @@ impl Browser {
         self.call(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": text}))).await.map(|_| ())
     }
 
+    /// Chooses the file at `path` (absolute) in the `<input type=file>` matching `css`.
+    pub async fn choose_file(&self, css: &str, path: &std::path::Path) -> anyhow::Result<()> {
+        let id = self.element(css).await?;
+        let text = path.to_str().context("a file path that is not UTF-8")?;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": text}))).await.map(|_| ())
+    }
+
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
         let id = self.element(css).await?;
         self.call(reqwest::Method::POST, &format!("/element/{id}/click"), Some(json!({}))).await.map(|_| ())

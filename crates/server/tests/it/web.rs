@@ -204,3 +204,286 @@ async fn admins_search_and_browse_the_audit_log_on_pages() {
     assert!(violations.is_empty(), "CSP violations: {violations:?}");
     b.quit().await;
 }
+
+const ALICE_PW: &str = "Desk-pass-one-31";
+const BOB_PW: &str = "Desk-pass-two-42";
+
+/// The CSRF token of the first form on a page.
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("a form with a CSRF token").to_owned()
+}
+
+/// A part of a multipart form: its name, its file name, its content.
+type Part<'a> = (&'a str, Option<&'a str>, &'a [u8]);
+
+/// A `multipart/form-data` body of `parts` in order, and its type.
+fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
+    let boundary = "deskward-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (name, file, content) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let head = match file {
+            Some(f) => format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n"),
+            None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"),
+        };
+        body.extend_from_slice(head.as_bytes());
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Posts a multipart form; the status, the final path and the page.
+async fn post_multipart(server: &deskward_testkit::Server, client: &reqwest::Client, path: &str, parts: &[Part<'_>]) -> (StatusCode, String, String) {
+    let (content_type, body) = multipart(parts);
+    let r = client.post(server.url(path)).header("content-type", content_type).body(body).send().await.unwrap();
+    (r.status(), r.url().path().to_owned(), r.text().await.unwrap())
+}
+
+/// Posts a form; the status, the final path (after redirects) and the page.
+async fn post_form(server: &deskward_testkit::Server, client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> (StatusCode, String, String) {
+    let r = client.post(server.url(path)).form(form).send().await.unwrap();
+    (r.status(), r.url().path().to_owned(), r.text().await.unwrap())
+}
+
+async fn logged_in(server: &deskward_testkit::Server, who: &str, password: &str) -> reqwest::Client {
+    let c = server.client();
+    assert_eq!(login(server, &c, who, password).await.status(), StatusCode::CREATED, "login {who}");
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn document_pages_refuse_forgery_hide_what_is_not_shared_and_open_share_links() {
+    // Documents of up to 2 MiB, far above the 64 KiB body limit of other requests.
+    let options = deskward_testkit::ServerOptions::new(Backend::Sqlite).env("DESKWARD_DOCUMENTS__MAX_SIZE", "2097152").keep_log();
+    let (server, admin) = with_admin_using(options).await;
+    add_account(&server, &admin, "example.org", "alice", "user", ALICE_PW).await;
+    add_account(&server, &admin, "example.org", "bob", "user", BOB_PW).await;
+    let alice = logged_in(&server, "alice@example.org", ALICE_PW).await;
+    let bob = logged_in(&server, "bob@example.org", BOB_PW).await;
+    let (s, top) = page(&server, &alice, "/documents").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!top.contains("<script") && !top.contains("style="), "no inline script or style");
+    let csrf = csrf_of(&top);
+
+    // A form without the session's token is refused and recorded; nothing is made.
+    for bad in ["", "0123456789abcdef0123456789abcdef"] {
+        let (s, _, _) = post_form(&server, &alice, "/documents/folders", &[("csrf", bad), ("name", "Plans")]).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(events(&server, &admin, "action=request.csrf", 2).await.len(), 2);
+    let (_, v) = call(&alice, "GET", server.url("/api/v1/items"), None).await;
+    assert_eq!(v["items"], serde_json::json!([]));
+    // With it, the folder is made and the listing shows it; names come back escaped.
+    let (s, at, listing) = post_form(&server, &alice, "/documents/folders", &[("csrf", &csrf), ("name", "Plans")]).await;
+    assert_eq!((s, at.as_str()), (StatusCode::OK, "/documents"));
+    assert!(listing.contains(">Plans</a>") && listing.contains("The folder was made."), "{listing}");
+    let (s, _, listing) = post_form(&server, &alice, "/documents/folders", &[("csrf", &csrf), ("name", "<img src=x onerror=alert(1)>")]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!listing.contains("<img src=x") && listing.contains("&#60;img src=x onerror=alert(1)&#62;"), "escaped: {listing}");
+    // A refused name: the page again, with the reason.
+    let (s, _, refused) = post_form(&server, &alice, "/documents/folders", &[("csrf", &csrf), ("name", "<script>a</script>")]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(refused.contains("id=\"error\"") && !refused.contains("<script>a") && refused.contains("&#60;script&#62;"), "{refused}");
+    let (_, v) = call(&alice, "GET", server.url("/api/v1/items"), None).await;
+    let plans = v["items"].as_array().unwrap().iter().find(|i| i["name"] == "Plans").unwrap()["id"].as_i64().unwrap();
+
+    // A multipart upload whose CSRF part is wrong, missing or not first stores nothing.
+    let upload = format!("/documents/{plans}/upload");
+    let forged_parts: [&[Part<'_>]; 3] = [
+        &[("csrf", None, b"forged"), ("file", Some("notes.txt"), b"hello")],
+        &[("file", Some("notes.txt"), b"hello")],
+        &[("file", Some("notes.txt"), b"hello"), ("csrf", None, csrf.as_bytes())],
+    ];
+    for parts in forged_parts {
+        assert_eq!(post_multipart(&server, &alice, &upload, parts).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(post_multipart(&server, &alice, "/documents/upload", parts).await.0, StatusCode::FORBIDDEN);
+    }
+    let (_, usage) = call(&alice, "GET", server.url("/api/v1/me/usage"), None).await;
+    assert_eq!((usage["documents"].as_i64(), usage["bytes"].as_i64()), (Some(0), Some(0)), "{usage}");
+    let (_, v) = call(&alice, "GET", server.url(&format!("/api/v1/items/{plans}")), None).await;
+    assert_eq!(v["children"], serde_json::json!([]));
+    // The right token first: the file streams in under the name given.
+    let (s, at, folder) = post_multipart(&server, &alice, &upload, &[("csrf", None, csrf.as_bytes()), ("name", None, b"Notes.txt"), ("file", Some("x.txt"), b"hello")]).await;
+    assert_eq!((s, at), (StatusCode::OK, format!("/documents/{plans}")));
+    assert!(folder.contains(">Notes.txt</a>") && folder.contains("The document was stored."), "{folder}");
+    let (_, v) = call(&alice, "GET", server.url(&format!("/api/v1/items/{plans}")), None).await;
+    let notes = v["children"][0]["id"].as_i64().unwrap();
+    let r = alice.get(server.url(&format!("/documents/{notes}/download?version=1"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"hello");
+    // A version larger than the body limit streams in; one over documents.max_size is refused
+    // on the page and stores nothing.
+    let big = vec![b'x'; 1 << 20];
+    let version = format!("/documents/{notes}/version");
+    let (s, _, shown) = post_multipart(&server, &alice, &version, &[("csrf", None, csrf.as_bytes()), ("file", Some("big.bin"), &big)]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(shown.contains("The new version was stored.") && shown.contains("1.0 MB"), "{shown}");
+    let r = alice.get(server.url(&format!("/documents/{notes}/download"))).send().await.unwrap();
+    assert_eq!(r.bytes().await.unwrap().len(), 1 << 20);
+    let huge = vec![b'y'; 3 << 20];
+    let (s, _, shown) = post_multipart(&server, &alice, &version, &[("csrf", None, csrf.as_bytes()), ("file", Some("huge.bin"), &huge)]).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(shown.contains("id=\"error\"") && shown.contains("documents.max_size"), "{shown}");
+    let (_, v) = call(&alice, "GET", server.url(&format!("/api/v1/items/{notes}")), None).await;
+    assert_eq!(v["versions"].as_array().unwrap().len(), 2);
+
+    // What Bob may not read answers the not-found page, like what does not exist.
+    for path in [
+        format!("/documents/{plans}"),
+        format!("/documents/{notes}"),
+        format!("/documents/{plans}/sharing"),
+        format!("/documents/{notes}/download"),
+        "/documents/4503599627370000".to_owned(),
+        "/documents/plans".to_owned(),
+    ] {
+        let (s, text) = page(&server, &bob, &path).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+        assert!(text.contains("id=\"error\"") && !text.contains("Notes.txt") && !text.contains("Plans"), "{path}: {text}");
+    }
+    let bob_csrf = csrf_of(&page(&server, &bob, "/documents").await.1);
+    let (s, _, _) = post_form(&server, &bob, &format!("/documents/{plans}/rename"), &[("csrf", &bob_csrf), ("name", "Mine")]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = post_multipart(&server, &bob, &upload, &[("csrf", None, bob_csrf.as_bytes()), ("file", Some("bob.txt"), b"bob")]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(events(&server, &admin, "action=access.denied&user=bob@example.org", 6).await.len() >= 6);
+
+    // Share links: an unknown token opens nothing.
+    let anyone = server.client();
+    for path in ["/s/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "/s/not-a-token", "/s/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/download?item=1"] {
+        let (s, text) = page(&server, &anyone, path).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}");
+        assert!(text.contains("opens nothing"), "{text}");
+    }
+    // A new link is shown once, on the page that answers the form: no redirect carries it.
+    let sharing = format!("/documents/{plans}/sharing");
+    let (s, at, shown) = post_form(&server, &alice, &format!("{sharing}/link"), &[("csrf", &csrf)]).await;
+    assert_eq!((s, at), (StatusCode::OK, format!("{sharing}/link")));
+    let url = shown.split("id=\"link-url\">").nth(1).and_then(|s| s.split('<').next()).unwrap().to_owned();
+    let token = url.rsplit("/s/").next().unwrap().to_owned();
+    assert!(url.starts_with("https://") && token.len() == 43, "{url}");
+    assert!(!page(&server, &alice, &sharing).await.1.contains(&token), "shown only once");
+    // Without a grant to public it opens nothing; with one, the folder and its document.
+    assert_eq!(page(&server, &anyone, &format!("/s/{token}")).await.0, StatusCode::NOT_FOUND);
+    let (s, _, granted) = post_form(&server, &alice, &format!("{sharing}/grants"), &[("csrf", &csrf), ("to", "public"), ("read", "on")]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(granted.contains("<code>public</code></td><td>read</td>"), "{granted}");
+    let (s, opened) = page(&server, &anyone, &format!("/s/{token}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(opened.contains("Notes.txt") && opened.contains(&format!("href=\"/s/{token}/download?item={notes}\"")), "{opened}");
+    let r = anyone.get(server.url(&format!("/s/{token}/download?item={notes}"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().len(), 1 << 20, "the current version");
+    let r = anyone.get(server.url(&format!("/s/{token}/download?item={notes}&version=1"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap().as_ref() == b"hello", "the first version");
+    // With a share password instead: a password form, then the listing; the password travels
+    // in form bodies only.
+    let share_pw = "share-pass-word-9";
+    assert_eq!(post_form(&server, &alice, &format!("{sharing}/password"), &[("csrf", &csrf), ("password", share_pw)]).await.0, StatusCode::OK);
+    assert_eq!(post_form(&server, &alice, &format!("{sharing}/grants/remove"), &[("csrf", &csrf), ("to", "public")]).await.0, StatusCode::OK);
+    assert_eq!(post_form(&server, &alice, &format!("{sharing}/grants"), &[("csrf", &csrf), ("to", "password"), ("read", "on")]).await.0, StatusCode::OK);
+    let visitor = server.client();
+    let (s, locked) = page(&server, &visitor, &format!("/s/{token}")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(locked.contains("id=\"unlock-form\"") && !locked.contains("Notes.txt"), "{locked}");
+    let visitor_csrf = csrf_of(&locked);
+    let (s, _, wrong) = post_form(&server, &visitor, &format!("/s/{token}"), &[("csrf", &visitor_csrf), ("password", "not-the-password")]).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(wrong.contains("Wrong share password") && wrong.contains("id=\"unlock-form\""), "{wrong}");
+    let (s, _, _) = post_form(&server, &visitor, &format!("/s/{token}"), &[("csrf", "forged"), ("password", share_pw)]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, unlocked) = post_form(&server, &visitor, &format!("/s/{token}"), &[("csrf", &visitor_csrf), ("password", share_pw)]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(unlocked.contains("Notes.txt") && !unlocked.contains("download?item="), "{unlocked}");
+    let r = visitor
+        .post(server.url(&format!("/s/{token}/download")))
+        .form(&[("csrf", visitor_csrf.as_str()), ("password", share_pw), ("item", &notes.to_string()), ("version", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap().as_ref() == b"hello", "the first version");
+    assert_eq!(page(&server, &visitor, &format!("/s/{token}/download?item={notes}")).await.0, StatusCode::UNAUTHORIZED);
+
+    // No record names the token.
+    events(&server, &admin, "action=share.password_failed", 1).await;
+    let named = sql_text(&server, &format!("SELECT CAST(COUNT(*) AS TEXT) FROM audit_records WHERE target LIKE '%{token}%' OR summary LIKE '%{token}%'")).await;
+    assert_eq!(named, "0");
+    assert!(!server.log().contains(&token), "the server's log names no share link");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_shares_a_folder_with_a_group_on_the_document_pages() {
+    if !browser_available("the document pages in Chromium") {
+        return;
+    }
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    add_account(&server, &admin, "example.org", "alice", "user", ALICE_PW).await;
+    add_account(&server, &admin, "example.org", "bob", "user", BOB_PW).await;
+    let (s, v) = call(&admin, "POST", server.url("/api/v1/domains/example.org/groups"), Some(serde_json::json!({"name": "sales"}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = call(&admin, "PUT", server.url("/api/v1/domains/example.org/groups/sales/members/bob"), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let files = deskward_testkit::TempDir::new("upload");
+    let file = files.path().join("Budget 2027.txt");
+    std::fs::write(&file, "forecast").unwrap();
+
+    let b = Browser::start().await.expect("chromium starts");
+    b.goto(&server.url("/login")).await.unwrap();
+    b.fill("input[name=login]", "alice@example.org").await.unwrap();
+    b.fill("input[name=password]", ALICE_PW).await.unwrap();
+    b.click("#submit").await.unwrap();
+    b.wait_for_path("/account").await.unwrap();
+    b.click("#documents").await.unwrap();
+    b.wait_for_path("/documents").await.unwrap();
+    b.wait_for_text("#own-empty", "no folders").await.unwrap();
+    b.fill("#folder-name", "Plans").await.unwrap();
+    b.click("#make-folder").await.unwrap();
+    b.wait_for_text("#own", "Plans").await.unwrap();
+    b.click("#own a").await.unwrap();
+    b.wait_for_text("#name", "Plans").await.unwrap();
+    b.wait_for_text("#rights", "read, write, delete, share").await.unwrap();
+    b.choose_file("#file", &file).await.unwrap();
+    b.click("#upload").await.unwrap();
+    b.wait_for_text("#notice", "The document was stored.").await.unwrap();
+    b.wait_for_text("#children", "Budget 2027.txt").await.unwrap();
+
+    b.click("#sharing").await.unwrap();
+    b.wait_for_text("h1", "Sharing Plans").await.unwrap();
+    b.fill("#grant-to", "group:sales").await.unwrap();
+    b.click("#grant").await.unwrap();
+    b.wait_for_text("#notice", "The grant was saved.").await.unwrap();
+    let grants = b.wait_for_text("#grants", "group:sales").await.unwrap();
+    assert!(grants.contains("read") && !grants.contains("write"), "{grants}");
+    b.fill("#explain-login", "bob@example.org").await.unwrap();
+    b.click("#explain").await.unwrap();
+    let why = b.wait_for_text("#explanation", "bob@example.org may: read").await.unwrap();
+    assert!(why.contains("grant to group:sales") && why.contains("Plans") && why.contains("on the item itself"), "{why}");
+
+    b.goto(&server.url("/account")).await.unwrap();
+    b.click("#logout").await.unwrap();
+    b.wait_for_path("/login").await.unwrap();
+    b.fill("input[name=login]", "bob@example.org").await.unwrap();
+    b.fill("input[name=password]", BOB_PW).await.unwrap();
+    b.click("#submit").await.unwrap();
+    b.wait_for_path("/account").await.unwrap();
+    b.click("#documents").await.unwrap();
+    b.wait_for_path("/documents").await.unwrap();
+    let shared = b.wait_for_text("#shared", "Plans").await.unwrap();
+    assert!(shared.contains("alice@example.org") && shared.contains("read"), "{shared}");
+    b.click("#shared a").await.unwrap();
+    b.wait_for_text("#name", "Plans").await.unwrap();
+    b.wait_for_text("#children", "Budget 2027.txt").await.unwrap();
+    assert_eq!(b.text("#rights").await.as_deref(), Some("read"));
+    for form in ["#upload-form", "#folder-form", "#rename-form", "#move-form", "#delete-form"] {
+        assert!(b.text(form).await.is_none(), "bob, who may only read, is shown {form}");
+    }
+
+    let console = b.console().await.unwrap();
+    let violations: Vec<&String> = console.iter().filter(|m| m.contains("Content Security Policy") || m.contains("Refused to")).collect();
+    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+    b.quit().await;
+}
