@@ -43,7 +43,7 @@ pub type State = Arc<App>;
 pub fn router(app: App, options: &HttpOptions) -> Router {
     let state = Arc::new(app);
     api::routes()
-        .merge(web::routes())
+        .merge(web::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), web::web_switch)))
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(options.request_timeout, headers::deadline))

@@ -133,6 +133,37 @@ pub fn routes() -> Router<State> {
         .route("/static/deskward.css", get(stylesheet))
 }
 
+/// Pages that stay open to an account whose class switched the web interface off: logging
+/// in and out, confirming an address, share links (which need no account) and the stylesheet.
+fn open_without_web(path: &str) -> bool {
+    path == "/" || path.starts_with("/login") || path == "/logout" || path.starts_with("/verify-address/") || path.starts_with("/s/") || path.starts_with("/static/")
+}
+
+#[derive(Template)]
+#[template(path = "feature_off.html")]
+struct FeatureOffPage {
+    message: String,
+    csrf: String,
+}
+
+/// Refuses every other page to a logged-in account whose class has no web interface: a 403
+/// page and a `feature.denied` event, whatever the page (its API stays as the class allows).
+pub(crate) async fn web_switch(Extract(app): Extract<State>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if open_without_web(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let session = <AnySession as axum::extract::FromRequestParts<State>>::from_request_parts(&mut parts, &app).await;
+    if let Ok(AnySession(auth, caller)) = &session
+        && !caller.features.web
+    {
+        let e = AppError::FeatureDisabled("the web interface".into());
+        let page = FeatureOffPage { message: format!("{}; ask your administrator, or use the API if your class allows it.", capitalised(&e.to_string())), csrf: auth.csrf_token() };
+        return refused(html(&page, StatusCode::FORBIDDEN), e);
+    }
+    next.run(axum::extract::Request::from_parts(parts, body)).await
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {

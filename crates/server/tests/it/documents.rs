@@ -381,6 +381,25 @@ async fn quotas_and_the_feature_switch(backend: Backend) {
     assert_eq!(s, StatusCode::OK);
     assert!(eventually(|| async { call(&frank, "GET", u("/api/v1/items"), None).await.0 == StatusCode::OK }).await);
 
+    // A class without the web interface: every page but logging in and out is refused, the
+    // API stays.
+    let noweb = json!({"web": false, "mail": true, "im": true, "documents": true, "helpdesk": true});
+    let (s, _) = call(&admin, "POST", u("/api/v1/domains/example.org/classes"), Some(json!({"name": "noweb", "features": noweb}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    add_account(&server, &admin, "example.org", "wendy", "user", DAVE_PW).await;
+    let (s, _) = call(&admin, "PATCH", u("/api/v1/domains/example.org/accounts/wendy"), Some(json!({"class": "noweb"}))).await;
+    assert_eq!(s, StatusCode::OK);
+    let wendy = user(&server, "wendy@example.org", DAVE_PW).await;
+    for page in ["/account", "/documents", &format!("/documents/{shared_folder}"), "/admin/audit"] {
+        let r = wendy.get(u(page)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{page}");
+        assert!(r.text().await.unwrap().contains("does not include the web interface"), "{page}");
+    }
+    assert_eq!(call(&wendy, "GET", u("/api/v1/me"), None).await.0, StatusCode::OK);
+    assert_eq!(call(&wendy, "GET", u("/api/v1/items"), None).await.0, StatusCode::OK);
+    let web_denied = events(&server, &admin, "action=feature.denied&security=true&user=wendy@example.org", 4).await;
+    assert!(web_denied.len() >= 4, "{web_denied:?}");
+
     // Storage quota: 1000 bytes, 3 documents.
     let (s, v) = upload(&server, &erin, None, "a", vec![b'a'; 600]).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
