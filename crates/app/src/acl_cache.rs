@@ -1,5 +1,5 @@
-//! Access settings of items' ancestor chains kept in memory, so a decision on a known item
-//! costs no recursive query. An entry is valid only for the authentication cache's generation
+//! Access decisions kept in memory per item and asker, so a repeated decision costs no
+//! recursive query. An entry is valid only for the authentication cache's generation
 //! it was read in: every change that can narrow access (grants, moves, deletions, group and
 //! account removals) bumps the authentication epoch in its transaction and clears that cache
 //! (here, or through the epoch poller on other nodes), which retires every entry at once.
@@ -7,35 +7,38 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use deskward_core::acl::NodeAcl;
+use deskward_core::acl::Decision;
 
 use crate::AuthCache;
 
-/// Bound on the chains kept; when full the cache starts over.
+/// Bound on the decisions kept; when full the cache starts over.
 const MAX_ENTRIES: usize = 100_000;
 
-/// An item's ancestor chain as decisions need it.
+/// (item, (account or 0, link item or 0, share password given)).
+pub(crate) type Key = (i64, (i64, i64, bool));
+
+/// A decision on an item, with what its users need besides.
 #[derive(Debug)]
-pub struct Chain {
-    pub domain_id: i64,
-    /// The item's own settings first, then its parent's, up to the top level.
-    pub acls: Vec<NodeAcl>,
+pub struct Decided {
+    pub decision: Decision,
+    /// The item's ancestors, nearest first.
+    pub ancestors: Vec<i64>,
 }
 
 #[derive(Debug, Default)]
 pub struct AclCache {
-    entries: Mutex<(u64, HashMap<i64, Arc<Chain>>)>,
+    entries: Mutex<(u64, HashMap<Key, Arc<Decided>>)>,
 }
 
 impl AclCache {
-    pub(crate) fn get(&self, auth: &AuthCache, item: i64) -> Option<Arc<Chain>> {
+    pub(crate) fn get(&self, auth: &AuthCache, item: Key) -> Option<Arc<Decided>> {
         let generation = auth.live_generation()?;
         let entries = self.entries.lock().ok()?;
         (entries.0 == generation).then(|| entries.1.get(&item).cloned()).flatten()
     }
 
-    /// Keeps a chain read while `generation` was current.
-    pub(crate) fn insert(&self, auth: &AuthCache, generation: Option<u64>, item: i64, chain: Arc<Chain>) {
+    /// Keeps a decision read while `generation` was current.
+    pub(crate) fn insert(&self, auth: &AuthCache, generation: Option<u64>, item: Key, chain: Arc<Decided>) {
         let (Some(read_in), Some(now)) = (generation, auth.live_generation()) else { return };
         if read_in != now {
             return;

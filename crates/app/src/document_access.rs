@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use deskward_store::items::{self, GrantRow};
 
-use crate::acl_cache::Chain;
+use crate::acl_cache::Decided;
 use deskward_store::{Conn, ItemRow};
 
 use crate::{App, AppError, Caller};
@@ -56,57 +56,94 @@ pub(crate) fn right_name(r: Rights) -> &'static str {
     r.names().first().copied().unwrap_or("use")
 }
 
-/// Who a session's caller is, for decisions on an item of `domain_id`.
-pub(crate) fn requester_of(caller: &Caller, domain_id: i64) -> Requester {
-    let account = match caller.actor {
-        Actor::Account { account_id, domain_id, .. } if account_id != 0 => Some((account_id, domain_id)),
-        _ => None,
-    };
-    Requester {
-        account,
-        groups: caller.groups.clone(),
-        admin: account.is_some() && caller.actor.may_administer(domain_id).is_ok() || matches!(caller.actor, Actor::Operator),
-        link: None,
-        password: None,
+/// Who asks for a decision: a session's caller, another account (explain), or someone who
+/// came through a share link.
+#[derive(Debug, Clone)]
+pub(crate) enum Who<'a> {
+    Caller(&'a Caller),
+    Account { actor: Actor, groups: Vec<i64> },
+    Link { item: i64, unlocked: bool },
+}
+
+impl Who<'_> {
+    fn account(&self) -> Option<(i64, i64)> {
+        let actor = match self {
+            Who::Caller(c) => c.actor,
+            Who::Account { actor, .. } => *actor,
+            Who::Link { .. } => return None,
+        };
+        match actor {
+            Actor::Account { account_id, domain_id, .. } if account_id != 0 => Some((account_id, domain_id)),
+            _ => None,
+        }
+    }
+
+    /// What a cached decision is kept under, besides the item: the account, or the link and
+    /// whether its password was given. An account's groups and role are covered by the
+    /// cache's generation (changing them bumps the authentication epoch).
+    fn key(&self) -> (i64, i64, bool) {
+        match self {
+            Who::Link { item, unlocked } => (0, *item, *unlocked),
+            _ => (self.account().map_or(0, |a| a.0), 0, false),
+        }
+    }
+
+    pub(crate) fn requester(&self, domain_id: i64) -> Requester {
+        match self {
+            Who::Link { item, unlocked } => {
+                Requester { account: None, groups: Vec::new(), admin: false, link: Some(*item), password: unlocked.then_some(*item) }
+            }
+            Who::Caller(_) | Who::Account { .. } => {
+                let (actor, groups) = match self {
+                    Who::Caller(c) => (c.actor, c.groups.clone()),
+                    Who::Account { actor, groups } => (*actor, groups.clone()),
+                    Who::Link { .. } => (Actor::Operator, Vec::new()),
+                };
+                let account = self.account();
+                let admin = matches!(actor, Actor::Operator) || account.is_some() && actor.may_administer(domain_id).is_ok();
+                Requester { account, groups, admin, link: None, password: None }
+            }
+        }
     }
 }
 
-/// Reads an item with its chain and decides for `who`; `None` when there is no such item.
-pub(crate) async fn decide(app: &App, c: &mut Conn, id: i64, who: impl FnOnce(&ItemRow) -> Requester) -> Result<Option<Access>, AppError> {
+/// Reads an item and decides for `who`; `None` when there is no such item.
+pub(crate) async fn decide(app: &App, c: &mut Conn, id: i64, who: &Who<'_>) -> Result<Option<Access>, AppError> {
     let Some(item) = ItemRow::get(c, id).await? else { return Ok(None) };
-    let chain = app.chain_of(c, id, item.domain_id).await?;
-    let decision = acl::decide(&chain.acls, item.domain_id, &who(&item));
-    let ancestors = chain.acls.iter().skip(1).map(|a| a.id).collect();
-    Ok(Some(Access { item, decision, ancestors }))
+    let decided = app.decided(c, id, item.domain_id, who).await?;
+    Ok(Some(Access { item, decision: decided.decision.clone(), ancestors: decided.ancestors.clone() }))
 }
 
 impl App {
-    /// An item's ancestor chain with its grants: from the cache, or read and kept.
-    pub(crate) async fn chain_of(&self, c: &mut Conn, id: i64, domain_id: i64) -> Result<Arc<Chain>, AppError> {
-        if let Some(chain) = self.acl_cache.get(&self.auth_cache, id) {
-            return Ok(chain);
+    /// A decision on item `id` of `domain_id` for `who`: from the cache, or read and kept.
+    /// Only the grants that can match `who` are read (the chain's public ones and those naming
+    /// the account or one of its groups), so an item under folders with thousands of grants
+    /// costs no more than one with a few.
+    pub(crate) async fn decided(&self, c: &mut Conn, id: i64, domain_id: i64, who: &Who<'_>) -> Result<Arc<Decided>, AppError> {
+        let key = (id, who.key());
+        if let Some(hit) = self.acl_cache.get(&self.auth_cache, key) {
+            return Ok(hit);
         }
         let generation = self.auth_cache.live_generation();
         let links = items::chain(c, id).await?;
-        let grants = items::chain_grants(c, id).await?;
-        let acls = links.iter().map(|l| NodeAcl::new(l.id, l.owner_id, l.inherit, grants_of(&grants, l.id))).collect();
-        let chain = Arc::new(Chain { domain_id, acls });
-        self.acl_cache.insert(&self.auth_cache, generation, id, chain.clone());
-        Ok(chain)
+        let grants = items::chain_grants_for(c, id, key.1.0).await?;
+        let acls: Vec<NodeAcl> = links.iter().map(|l| NodeAcl::new(l.id, l.owner_id, l.inherit, grants_of(&grants, l.id))).collect();
+        let decision = acl::decide(&acls, domain_id, &who.requester(domain_id));
+        let decided = Arc::new(Decided { decision, ancestors: links.iter().skip(1).map(|l| l.id).collect() });
+        self.acl_cache.insert(&self.auth_cache, generation, key, decided.clone());
+        Ok(decided)
     }
 
-    /// What the caller may do on item `id` (no rights for an unknown item). With the chain
-    /// cached this reads nothing from the database.
+    /// What the caller may do on item `id` (no rights for an unknown item). A cached decision
+    /// reads nothing from the database.
     pub async fn rights_on(&self, caller: &Caller, id: i64) -> Result<Rights, AppError> {
-        let chain = match self.acl_cache.get(&self.auth_cache, id) {
-            Some(chain) => chain,
-            None => {
-                let mut c = self.store.conn().await?;
-                let Some(item) = ItemRow::get(&mut c, id).await? else { return Ok(Rights::NONE) };
-                self.chain_of(&mut c, id, item.domain_id).await?
-            }
-        };
-        Ok(acl::decide(&chain.acls, chain.domain_id, &requester_of(caller, chain.domain_id)).rights)
+        let who = Who::Caller(caller);
+        if let Some(hit) = self.acl_cache.get(&self.auth_cache, (id, who.key())) {
+            return Ok(hit.decision.rights);
+        }
+        let mut c = self.store.conn().await?;
+        let Some(domain) = items::domain_of(&mut c, id).await? else { return Ok(Rights::NONE) };
+        Ok(self.decided(&mut c, id, domain, &who).await?.decision.rights)
     }
 }
 
@@ -152,7 +189,7 @@ impl App {
     /// them (404, still a security event); with read but not `right` it is a 403.
     pub(crate) async fn require(&self, c: &mut Conn, caller: &Caller, id: i64, right: Rights) -> Result<Access, AppError> {
         let hidden = || AppError::Hidden(format!("item {id}"));
-        let access = decide(self, c, id, |item| requester_of(caller, item.domain_id)).await?.ok_or_else(hidden)?;
+        let access = decide(self, c, id, &Who::Caller(caller)).await?.ok_or_else(hidden)?;
         if !access.decision.allows(Rights::READ) {
             return Err(hidden());
         }

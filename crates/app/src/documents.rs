@@ -3,13 +3,13 @@
 //! `document_access.rs`.
 
 use deskward_core::EntryName;
-use deskward_core::acl::{Requester, Rights};
+use deskward_core::acl::Rights;
 use deskward_core::authz::Actor;
 use deskward_store::items::{self, ItemKind, NewItem, VersionRow};
 use deskward_store::{Conn, ItemRow};
 use serde_json::json;
 
-use crate::document_access::{Access, MAX_DEPTH, decide, requester_of};
+use crate::document_access::{Access, MAX_DEPTH, Who, decide};
 use crate::{App, AppError, Caller};
 
 /// Candidates read for "shared with me"; the rest is not listed.
@@ -115,7 +115,7 @@ impl App {
             .collect();
         let mut shared = Vec::new();
         for candidate in ItemRow::granted_to(&mut c, account, domain, MAX_SHARED).await? {
-            if let Some(a) = decide(self, &mut c, candidate.id, |i| requester_of(caller, i.domain_id)).await?
+            if let Some(a) = decide(self, &mut c, candidate.id, &Who::Caller(caller)).await?
                 && a.decision.allows(Rights::READ)
             {
                 shared.push(ItemView { item: a.item, rights: a.decision.rights });
@@ -141,11 +141,11 @@ impl App {
         self.documents_on(caller)?;
         let mut c = self.store.conn().await?;
         let access = self.require(&mut c, caller, id, Rights::READ).await?;
-        self.detail(&mut c, access, &|i: &ItemRow| requester_of(caller, i.domain_id)).await
+        self.detail(&mut c, access, &Who::Caller(caller)).await
     }
 
     /// Fills in an item's path, children and versions, showing only what `who` may read.
-    pub(crate) async fn detail(&self, c: &mut Conn, access: Access, who: &(dyn Fn(&ItemRow) -> Requester + Sync)) -> Result<ItemDetail, AppError> {
+    pub(crate) async fn detail(&self, c: &mut Conn, access: Access, who: &Who<'_>) -> Result<ItemDetail, AppError> {
         let mut path = Vec::new();
         for id in access.ancestors.iter().rev() {
             if let Some(a) = decide(self, c, *id, who).await?
@@ -263,7 +263,7 @@ impl App {
         let access = self.require(tx.conn(), caller, id, Rights::DELETE).await?;
         let subtree = items::subtree(tx.conn(), id).await?;
         for member in subtree.iter().filter(|m| m.id != id) {
-            let allowed = decide(self, tx.conn(), member.id, |i| requester_of(caller, i.domain_id))
+            let allowed = decide(self, tx.conn(), member.id, &Who::Caller(caller))
                 .await?
                 .is_some_and(|a| a.decision.allows(Rights::DELETE));
             if !allowed {

@@ -1,7 +1,7 @@
 //! Who may use an item: its grants and inheritance, its share link and share password,
 //! "explain", and access through a link without logging in. Usage against quotas is here too.
 
-use deskward_core::acl::{Decision, Principal, Requester, Rights, Source as Why};
+use deskward_core::acl::{Decision, Principal, Rights, Source as Why};
 use deskward_core::audit::clean_field;
 use deskward_core::password::hash::Verification;
 use deskward_core::{AccountName, Login, ObjectName};
@@ -9,7 +9,7 @@ use deskward_store::items;
 use deskward_store::{AccountRow, Conn, GroupRow, ItemRow};
 use serde_json::json;
 
-use crate::document_access::{Access, decide, principal_of, requester_of, stored};
+use crate::document_access::{Access, Who, decide, principal_of, stored};
 use crate::document_content::Content;
 use crate::documents::{ItemDetail, audit_target};
 use crate::session::token_hash;
@@ -255,8 +255,8 @@ impl App {
         self.documents_on(caller)?;
         let mut c = self.store.conn().await?;
         let mine = self.require(&mut c, caller, id, Rights::READ).await?;
-        let (account, requester) = match login {
-            None => (caller.name.clone(), requester_of(caller, mine.item.domain_id)),
+        let (account, who) = match login {
+            None => (caller.name.clone(), Who::Caller(caller)),
             Some(login) => {
                 if !mine.decision.allows(Rights::SHARE) {
                     return Err(AppError::Forbidden("explaining someone else's rights needs share on the item".into()));
@@ -267,17 +267,10 @@ impl App {
                     .ok_or_else(|| AppError::NotFound(format!("account {l}")))?;
                 let groups = GroupRow::memberships(&mut c, row.id).await?.into_iter().map(|(id, _)| id).collect();
                 let actor = deskward_core::authz::Actor::Account { account_id: row.id, domain_id: row.domain_id, role: row.role };
-                let who = Requester {
-                    account: Some((row.id, row.domain_id)),
-                    groups,
-                    admin: actor.may_administer(mine.item.domain_id).is_ok(),
-                    link: None,
-                    password: None,
-                };
-                (row.login(), who)
+                (row.login(), Who::Account { actor, groups })
             }
         };
-        let access = decide(self, &mut c, id, |_| requester.clone()).await?.ok_or_else(|| AppError::NotFound(format!("item {id}")))?;
+        let access = decide(self, &mut c, id, &who).await?.ok_or_else(|| AppError::NotFound(format!("item {id}")))?;
         let mut reasons = Vec::new();
         for r in &access.decision.reasons {
             let item = match r.source.node() {
@@ -317,8 +310,7 @@ impl App {
     pub async fn shared_item(&self, caller: &Caller, token: &str, password: Option<&str>, id: Option<i64>) -> Result<ItemDetail, AppError> {
         let (access, link) = self.through_link(caller, token, password, id).await?;
         let mut c = self.store.conn().await?;
-        let who = link_requester(link.0, link.1);
-        self.detail(&mut c, access, &|_: &ItemRow| who.clone()).await
+        self.detail(&mut c, access, &Who::Link { item: link.0, unlocked: link.1 }).await
     }
 
     pub async fn shared_content(&self, caller: &Caller, token: &str, password: Option<&str>, id: Option<i64>, number: Option<i64>) -> Result<Content, AppError> {
@@ -349,9 +341,9 @@ impl App {
             c = self.store.conn().await?;
         }
         let target = id.unwrap_or(link.id);
-        let who = link_requester(link.id, unlocked);
+        let who = Who::Link { item: link.id, unlocked };
         let hidden = || AppError::Hidden(format!("item {target}"));
-        let access = decide(self, &mut c, target, |_| who).await?.ok_or_else(hidden)?;
+        let access = decide(self, &mut c, target, &who).await?.ok_or_else(hidden)?;
         if !access.decision.allows(Rights::READ) {
             if link.has_password && !unlocked && items::grants(&mut c, link.id).await?.iter().any(|g| g.principal == "password") {
                 return Err(AppError::SharePassword("this link needs its share password".into()));
@@ -388,10 +380,6 @@ impl App {
         }
         Err(AppError::SharePassword("wrong share password".into()))
     }
-}
-
-fn link_requester(link: i64, unlocked: bool) -> Requester {
-    Requester { account: None, groups: Vec::new(), admin: false, link: Some(link), password: unlocked.then_some(link) }
 }
 
 /// Whether the decision comes with the owner's or an administrator's full rights on the item.

@@ -9,10 +9,12 @@
 //!
 //! `audit` measures the audit log instead (see `audit.rs`), `guard` the brute-force guard
 //! (see `guard.rs`), `directory` directory logins and sync against a real slapd (see
-//! `directory.rs`).
+//! `directory.rs`), `documents` access decisions on a deep tree and streaming a large document
+//! (see `documents.rs`).
 
 mod audit;
 mod directory;
+mod documents;
 mod guard;
 
 use std::path::PathBuf;
@@ -30,7 +32,7 @@ const PARAMS: HashParams = HashParams::OWASP;
 pub(crate) const PASSWORD: &str = "Bench-pass-for-measuring-9";
 
 fn main() -> anyhow::Result<()> {
-    let usage = "usage: deskward-bench PATH-TO-DESKWARD [SECONDS] | deskward-bench PATH-TO-DESKWARD audit [RECORDS] | deskward-bench PATH-TO-DESKWARD guard [SECONDS] | deskward-bench PATH-TO-DESKWARD directory [SECONDS]";
+    let usage = "usage: deskward-bench PATH-TO-DESKWARD [SECONDS] | deskward-bench PATH-TO-DESKWARD audit [RECORDS] | deskward-bench PATH-TO-DESKWARD guard [SECONDS] | deskward-bench PATH-TO-DESKWARD directory [SECONDS] | deskward-bench PATH-TO-DESKWARD documents [MIB]";
     let bin = std::env::args().nth(1).map(PathBuf::from).context(usage)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     if std::env::args().nth(2).as_deref() == Some("audit") {
@@ -40,6 +42,10 @@ fn main() -> anyhow::Result<()> {
     if std::env::args().nth(2).as_deref() == Some("directory") {
         let secs: u64 = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(10);
         return runtime.block_on(directory::run(&bin, Duration::from_secs(secs)));
+    }
+    if std::env::args().nth(2).as_deref() == Some("documents") {
+        let mib: usize = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(1024);
+        return runtime.block_on(documents::run(&bin, mib));
     }
     if std::env::args().nth(2).as_deref() == Some("guard") {
         let secs: u64 = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(10);

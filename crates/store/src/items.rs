@@ -315,18 +315,23 @@ fn grant(r: &AnyRow) -> Result<GrantRow> {
     })
 }
 
-/// The grants of an item and all its ancestors.
-pub async fn chain_grants(c: &mut Conn, id: i64) -> Result<Vec<GrantRow>> {
+/// The grants of an item and its ancestors that can match `account_id` (0: nobody logged in):
+/// the domain-wide and link grants, and those naming the account or one of its groups.
+pub async fn chain_grants_for(c: &mut Conn, id: i64, account_id: i64) -> Result<Vec<GrantRow>> {
     let rows = sqlx::query(
         "WITH RECURSIVE up (id, depth) AS ( \
            SELECT CAST($1 AS BIGINT), 0 \
            UNION ALL SELECT i.parent_id, up.depth + 1 FROM items i JOIN up ON i.id = up.id \
            WHERE i.parent_id <> 0 AND up.depth < $2) \
          SELECT g.item_id, g.principal, g.principal_id, g.rights, CAST(NULL AS TEXT) AS name \
-         FROM item_grants g JOIN up ON g.item_id = up.id",
+         FROM item_grants g JOIN up ON g.item_id = up.id \
+         WHERE g.principal IN ('domain', 'all-domains', 'public', 'password') \
+            OR (g.principal = 'account' AND g.principal_id = $3) \
+            OR (g.principal = 'group' AND g.principal_id IN (SELECT m.group_id FROM group_members m WHERE m.account_id = $3))",
     )
     .bind(id)
     .bind(MAX_WALK)
+    .bind(account_id)
     .fetch_all(c)
     .await?;
     rows.iter().map(grant).collect()
