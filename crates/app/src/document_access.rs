@@ -1,15 +1,14 @@
 //! Access decisions on folders and documents: the item's ancestor chain and grants read from
 //! the store, decided by `core::acl`. Every document operation asks here first.
 
-use deskward_core::acl::{self, Decision, Grant, NodeAcl, Principal, Requester, Rights};
-use deskward_core::authz::Actor;
 use std::sync::Arc;
 
+use deskward_core::acl::{self, Decision, Grant, NodeAcl, Principal, Requester, Rights};
+use deskward_core::authz::Actor;
 use deskward_store::items::{self, GrantRow};
-
-use crate::acl_cache::Decided;
 use deskward_store::{Conn, ItemRow};
 
+use crate::acl_cache::Decided;
 use crate::{App, AppError, Caller};
 
 /// Folders may nest this deep; deeper trees are refused when made.
@@ -132,6 +131,26 @@ impl App {
         let decided = Arc::new(Decided { decision, ancestors: links.iter().skip(1).map(|l| l.id).collect() });
         self.acl_cache.insert(&self.auth_cache, generation, key, decided.clone());
         Ok(decided)
+    }
+
+    /// The children of folder `id` with `who`'s decision on each, in four queries whatever
+    /// their number: the folder's chain and grants once, then every child's grants at once.
+    pub(crate) async fn children_decided(&self, c: &mut Conn, id: i64, domain_id: i64, who: &Who<'_>) -> Result<Vec<(ItemRow, Decision)>, AppError> {
+        let account = who.key().0;
+        let links = items::chain(c, id).await?;
+        let grants = items::chain_grants_for(c, id, account).await?;
+        let above: Vec<NodeAcl> = links.iter().map(|l| NodeAcl::new(l.id, l.owner_id, l.inherit, grants_of(&grants, l.id))).collect();
+        let own = items::children_grants_for(c, id, account).await?;
+        let requester = who.requester(domain_id);
+        let mut out = Vec::new();
+        for child in ItemRow::children(c, id).await? {
+            let mut chain = Vec::with_capacity(above.len() + 1);
+            chain.push(NodeAcl::new(child.id, child.owner_id, child.inherit, grants_of(&own, child.id)));
+            chain.extend(above.iter().cloned());
+            let decision = acl::decide(&chain, domain_id, &requester);
+            out.push((child, decision));
+        }
+        Ok(out)
     }
 
     /// What the caller may do on item `id` (no rights for an unknown item). A cached decision

@@ -158,11 +158,9 @@ impl App {
         let mut versions = Vec::new();
         match access.item.kind {
             ItemKind::Folder => {
-                for child in ItemRow::children(c, access.item.id).await? {
-                    if let Some(a) = decide(self, c, child.id, who).await?
-                        && a.decision.allows(Rights::READ)
-                    {
-                        children.push(ItemView { item: a.item, rights: a.decision.rights });
+                for (item, decision) in self.children_decided(c, access.item.id, access.item.domain_id, who).await? {
+                    if decision.allows(Rights::READ) {
+                        children.push(ItemView { item, rights: decision.rights });
                     }
                 }
             }

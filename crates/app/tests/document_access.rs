@@ -174,6 +174,24 @@ async fn run(url: &str, seed: u64) {
                     let got = app.rights_on(&caller(world.accounts[a], world.member_of[a].clone()), node.id).await.unwrap();
                     assert_eq!(got.bits(), model(&nodes, n, world, Some(a)), "seed {seed}, item {n}, account {a}");
                 }
+                // A folder's listing decides its children in one go: the same answers.
+                for a in 0..ACCOUNTS {
+                    let who = caller(world.accounts[a], world.member_of[a].clone());
+                    if n % 3 == 2 || model(&nodes, n, world, Some(a)) & Rights::READ.bits() == 0 {
+                        continue;
+                    }
+                    let listed = app.item(&who, node.id).await.unwrap().children;
+                    let want: Vec<(i64, u8)> = (0..nodes.len())
+                        .filter(|c| nodes[*c].parent == Some(n))
+                        .map(|c| (nodes[c].id, model(&nodes, c, world, Some(a))))
+                        .filter(|(_, r)| r & Rights::READ.bits() != 0)
+                        .collect();
+                    let mut got: Vec<(i64, u8)> = listed.iter().map(|v| (v.item.id, v.rights.bits())).collect();
+                    let mut want = want;
+                    got.sort_unstable();
+                    want.sort_unstable();
+                    assert_eq!(got, want, "seed {seed}, listing of item {n}, account {a}");
+                }
                 let got = app.rights_on(&caller(world.other_domain_account, Vec::new()), node.id).await.unwrap();
                 assert_eq!(got.bits(), model(&nodes, n, world, None), "seed {seed}, item {n}, the other domain's account");
             }
