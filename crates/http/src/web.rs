@@ -28,6 +28,8 @@ mod directory;
 mod documents;
 mod kerberos;
 mod secrets;
+mod shared_links;
+mod sharing;
 
 use crate::api::me::cookie;
 use crate::extract::{AnySession, Client, cookie_value};
@@ -120,16 +122,16 @@ pub fn routes() -> Router<State> {
         .route("/documents/{id}/move", post(documents::move_item))
         .route("/documents/{id}/delete", post(documents::delete))
         .route("/documents/{id}/download", get(documents::download))
-        .route("/documents/{id}/sharing", get(documents::sharing))
-        .route("/documents/{id}/sharing/grants", post(documents::grant))
-        .route("/documents/{id}/sharing/grants/remove", post(documents::ungrant))
-        .route("/documents/{id}/sharing/inherit", post(documents::inherit))
-        .route("/documents/{id}/sharing/link", post(documents::make_link))
-        .route("/documents/{id}/sharing/link/remove", post(documents::remove_link))
-        .route("/documents/{id}/sharing/password", post(documents::share_password))
-        .route("/documents/{id}/sharing/explain", post(documents::explain))
-        .route("/s/{token}", get(documents::shared).post(documents::shared_unlock))
-        .route("/s/{token}/download", get(documents::shared_download).post(documents::shared_download_unlocked))
+        .route("/documents/{id}/sharing", get(sharing::sharing))
+        .route("/documents/{id}/sharing/grants", post(sharing::grant))
+        .route("/documents/{id}/sharing/grants/remove", post(sharing::ungrant))
+        .route("/documents/{id}/sharing/inherit", post(sharing::inherit))
+        .route("/documents/{id}/sharing/link", post(sharing::make_link))
+        .route("/documents/{id}/sharing/link/remove", post(sharing::remove_link))
+        .route("/documents/{id}/sharing/password", post(sharing::share_password))
+        .route("/documents/{id}/sharing/explain", post(sharing::explain))
+        .route("/s/{token}", get(shared_links::shared).post(shared_links::shared_unlock))
+        .route("/s/{token}/download", get(shared_links::shared_download).post(shared_links::shared_download_unlocked))
         .route("/static/deskward.css", get(stylesheet))
 }
 

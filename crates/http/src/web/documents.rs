@@ -1,35 +1,25 @@
-//! `/documents`: folders and documents on pages (the caller's top level and what others share
-//! with them; a folder or a document; its sharing settings), and `/s/{token}`: what a share
-//! link opens without a login. The use cases of `/api/v1/items` and `/api/v1/shared` decide
-//! everything; a page shows only the forms the caller's rights allow, and the use case refuses
-//! the rest anyway.
-//!
-//! Uploads are `multipart/form-data` read as a stream: the `csrf` part comes first and is
-//! checked before any byte of the file is read, then the file flows into the document store
-//! without being held in memory. `documents.max_size` and the quotas bound it, not
-//! `http.max_body_bytes`; an idle timeout, not the request deadline, bounds its time.
-//!
-//! A share link's token is in the address of its pages by nature, but never in a redirect or
-//! an audit record's target; a new link is shown once, on the page that answers the form that
-//! made it.
+//! `/documents`: the caller's top level (with what others share with them), uploads, a folder's
+//! or a document's page, rename, move, delete and download; and the helpers the sharing page
+//! (`web/sharing.rs`) and share links (`web/shared_links.rs`) use too. The use cases of
+//! `/api/v1/items` decide everything; a page shows only the forms the caller's rights allow.
 
 use askama::Template;
 use axum::extract::multipart::{Field, MultipartRejection};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Form, FromRequestParts, Multipart, Path, Query, State as Extract};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use deskward_app::{AppError, Caller, Explanation, GrantInput, ItemDetail, ItemView, UsageView};
+use deskward_app::{AppError, Caller, ItemDetail, ItemView, UsageView};
 use deskward_core::acl::Rights;
 use deskward_store::items::ItemKind;
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use tokio_util::io::StreamReader;
 
-use super::{forged, html, message, pre_login_csrf, pre_login_csrf_ok, refused, same, usable, with_csrf_cookie};
+use super::{forged, html, message, refused, same, usable};
 use crate::api::items::send;
-use crate::extract::{AnySession, Client};
+use crate::extract::AnySession;
 use crate::{ApiError, State, convert};
 
 /// Longest document name a form may send (names are at most 255 bytes; longer is refused by
@@ -40,17 +30,17 @@ const MAX_NAME_PART: usize = 1024;
 const MAX_CSRF_PART: usize = 128;
 
 /// An item as a listing shows it.
-struct Row {
-    id: i64,
-    folder: bool,
-    name: String,
-    size: String,
+pub(super) struct Row {
+    pub(super) id: i64,
+    pub(super) folder: bool,
+    pub(super) name: String,
+    pub(super) size: String,
     owner: String,
-    rights: String,
-    updated_at: String,
+    pub(super) rights: String,
+    pub(super) updated_at: String,
 }
 
-fn row(item: &deskward_store::ItemRow, rights: Rights) -> Row {
+pub(super) fn row(item: &deskward_store::ItemRow, rights: Rights) -> Row {
     let folder = item.kind == ItemKind::Folder;
     Row {
         id: item.id,
@@ -63,11 +53,11 @@ fn row(item: &deskward_store::ItemRow, rights: Rights) -> Row {
     }
 }
 
-fn rows(views: &[ItemView]) -> Vec<Row> {
+pub(super) fn rows(views: &[ItemView]) -> Vec<Row> {
     views.iter().map(|v| row(&v.item, v.rights)).collect()
 }
 
-fn rights_text(r: Rights) -> String {
+pub(super) fn rights_text(r: Rights) -> String {
     if r.is_empty() { "none".to_owned() } else { r.names().join(", ") }
 }
 
@@ -100,7 +90,7 @@ fn usage_text(u: &UsageView) -> String {
 }
 
 /// The item in a folder path: (id, name).
-type Crumb = (i64, String);
+pub(super) type Crumb = (i64, String);
 
 struct VersionLine {
     number: i64,
@@ -149,96 +139,14 @@ struct ItemPage {
     error: Option<String>,
 }
 
-struct GrantLine {
-    to: String,
-    rights: String,
-}
-
-struct ReasonLine {
-    source: String,
-    item: Option<Crumb>,
-    rights: String,
-    inherited: bool,
-}
-
-struct ExplainView {
-    account: String,
-    rights: String,
-    reasons: Vec<ReasonLine>,
-    stopped_at: Option<i64>,
-}
-
-fn explain_view(x: &Explanation) -> ExplainView {
-    ExplainView {
-        account: x.account.clone(),
-        rights: rights_text(x.rights),
-        reasons: x
-            .reasons
-            .iter()
-            .map(|r| ReasonLine {
-                source: match (r.source, &r.principal) {
-                    ("grant", Some(p)) => format!("grant to {p}"),
-                    ("admin", _) => "administrator of the domain".to_owned(),
-                    (other, _) => other.to_owned(),
-                },
-                item: r.item.clone(),
-                rights: rights_text(r.rights),
-                inherited: r.inherited,
-            })
-            .collect(),
-        stopped_at: x.stopped_at,
-    }
-}
-
-#[derive(Template)]
-#[template(path = "document_sharing.html")]
-struct SharingPage {
-    csrf: String,
-    item: Row,
-    path: Vec<Crumb>,
-    inherit: bool,
-    grants: Vec<GrantLine>,
-    has_link: bool,
-    has_password: bool,
-    /// The caller may change grants.
-    may_share: bool,
-    /// The caller owns or administers the item: inheritance, links and passwords.
-    full: bool,
-    /// A link just made: shown this once.
-    link_url: Option<String>,
-    explain_login: String,
-    explanation: Option<ExplainView>,
-    min_password: usize,
-    notice: Option<String>,
-    error: Option<String>,
-}
-
 #[derive(Template)]
 #[template(path = "document_error.html")]
 struct ErrorPage {
     message: String,
 }
 
-/// What a share link opens.
-#[derive(Template)]
-#[template(path = "shared.html")]
-struct SharedPage {
-    csrf: String,
-    token: String,
-    /// The item asked for below the link's item; 0 for the link's item itself.
-    at: i64,
-    /// The share password that opened the page; it is carried in the forms' hidden fields
-    /// (never in an address) to open folders and download.
-    password: Option<String>,
-    needs_password: bool,
-    item: Option<Row>,
-    path: Vec<Crumb>,
-    children: Vec<Row>,
-    error: Option<String>,
-}
-
 /// The id in `/documents/{id}/…`; anything but a number answers the not-found page.
-pub(super) struct ItemId(i64);
+pub(super) struct ItemId(pub(super) i64);
 
 impl<S: Send + Sync> FromRequestParts<S> for ItemId {
     type Rejection = Response;
@@ -252,7 +160,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ItemId {
 }
 
 /// A failure that leaves nothing to show but its message.
-fn error_page(e: AppError) -> Response {
+pub(super) fn error_page(e: AppError) -> Response {
     let status = crate::error::status_and_code(&e).0;
     refused(html(&ErrorPage { message: message(&e) }, status), e)
 }
@@ -263,7 +171,7 @@ pub(super) struct Done {
 }
 
 /// The notice a redirect after a change asks for; unknown values show nothing.
-fn notice(q: Result<Query<Done>, QueryRejection>) -> Option<String> {
+pub(super) fn notice(q: Result<Query<Done>, QueryRejection>) -> Option<String> {
     let done = q.ok()?.0.done?;
     Some(
         match done.as_str() {
@@ -291,12 +199,12 @@ fn folder_url(id: i64, done: &str) -> String {
 }
 
 /// The caller of a page, or the redirect to give instead.
-fn viewer(session: Result<AnySession, ApiError>) -> Result<(String, Caller), Redirect> {
+pub(super) fn viewer(session: Result<AnySession, ApiError>) -> Result<(String, Caller), Redirect> {
     usable(session).map(|(auth, caller)| (auth.csrf_token(), caller)).map_err(Redirect::to)
 }
 
 /// The caller of a form whose CSRF token matches, or the answer to give instead.
-async fn poster(app: &State, session: Result<AnySession, ApiError>, sent: &str, form: &str) -> Result<(String, Caller), Response> {
+pub(super) async fn poster(app: &State, session: Result<AnySession, ApiError>, sent: &str, form: &str) -> Result<(String, Caller), Response> {
     let (csrf, caller) = viewer(session).map_err(IntoResponse::into_response)?;
     if !same(&csrf, sent) {
         return Err(forged(app, &caller, form).await);
@@ -304,7 +212,7 @@ async fn poster(app: &State, session: Result<AnySession, ApiError>, sent: &str, 
     Ok((csrf, caller))
 }
 
-fn failure(e: &AppError) -> (StatusCode, String) {
+pub(super) fn failure(e: &AppError) -> (StatusCode, String) {
     (crate::error::status_and_code(e).0, message(e))
 }
 
@@ -360,6 +268,11 @@ pub(super) async fn new_folder(Extract(app): Extract<State>, session: Result<Any
 }
 
 // Uploads.
+//
+// Uploads are `multipart/form-data` read as a stream: the `csrf` part comes first and is
+// checked before any byte of the file is read, then the file flows into the document store
+// without being held in memory. `documents.max_size` and the quotas bound it, not
+// `http.max_body_bytes`; an idle timeout, not the request deadline, bounds its time.
 
 /// A text part, refused past `max` bytes.
 async fn text_part(mut field: Field<'_>, max: usize) -> Result<String, AppError> {
@@ -556,7 +469,7 @@ pub(super) async fn move_item(Extract(app): Extract<State>, session: Result<AnyS
 
 #[derive(Deserialize)]
 pub(super) struct CsrfForm {
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 pub(super) async fn delete(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, ItemId(id): ItemId, Form(form): Form<CsrfForm>) -> Response {
@@ -597,404 +510,6 @@ pub(super) async fn download(
     match app.download(&caller, id, q.version).await {
         Ok(content) => send(content),
         Err(e) => error_page(e),
-    }
-}
-
-// Sharing.
-
-/// What the sharing page shows beyond the settings.
-#[derive(Default)]
-struct SharingExtra {
-    link_url: Option<String>,
-    explain_login: String,
-    explanation: Option<ExplainView>,
-    notice: Option<String>,
-    error: Option<(StatusCode, String)>,
-}
-
-pub(super) async fn sharing(
-    Extract(app): Extract<State>,
-    session: Result<AnySession, ApiError>,
-    ItemId(id): ItemId,
-    q: Result<Query<Done>, QueryRejection>,
-) -> Response {
-    match viewer(session) {
-        Ok((csrf, caller)) => render_sharing(&app, csrf, &caller, id, SharingExtra { notice: notice(q), ..SharingExtra::default() }).await,
-        Err(to) => to.into_response(),
-    }
-}
-
-async fn render_sharing(app: &State, csrf: String, caller: &Caller, id: i64, extra: SharingExtra) -> Response {
-    let d = match app.item(caller, id).await {
-        Ok(d) => d,
-        Err(e) => return error_page(e),
-    };
-    let acl = match app.item_acl(caller, id).await {
-        Ok(a) => a,
-        Err(e) => return error_page(e),
-    };
-    // The caller's own reasons tell whether they own or administer the item.
-    let full = match app.explain(caller, id, None).await {
-        Ok(x) => x.reasons.iter().any(|r| matches!(r.source, "owner" | "admin")),
-        Err(e) => return error_page(e),
-    };
-    let (status, error) = extra.error.map_or((StatusCode::OK, None), |(s, e)| (s, Some(e)));
-    let page = SharingPage {
-        csrf,
-        item: row(&d.item, d.rights),
-        path: d.path.clone(),
-        inherit: acl.inherit,
-        grants: acl.grants.iter().map(|g| GrantLine { to: g.to.clone(), rights: rights_text(g.rights) }).collect(),
-        has_link: acl.has_link,
-        has_password: acl.has_password,
-        may_share: d.rights.contains(Rights::SHARE),
-        full,
-        link_url: extra.link_url,
-        explain_login: extra.explain_login,
-        explanation: extra.explanation,
-        min_password: deskward_app::MIN_SHARE_PASSWORD,
-        notice: extra.notice,
-        error,
-    };
-    html(&page, status)
-}
-
-/// The sharing page with the error of a refused form.
-async fn sharing_failed(app: &State, csrf: String, caller: &Caller, id: i64, e: AppError) -> Response {
-    let extra = SharingExtra { error: Some(failure(&e)), ..SharingExtra::default() };
-    refused(render_sharing(app, csrf, caller, id, extra).await, e)
-}
-
-/// The item's grants as the use case takes them back.
-async fn current_grants(app: &State, caller: &Caller, id: i64) -> Result<(bool, Vec<GrantInput>), AppError> {
-    let acl = app.item_acl(caller, id).await?;
-    let grants = acl.grants.iter().map(|g| GrantInput { to: g.to.clone(), rights: g.rights.names().into_iter().map(str::to_owned).collect() }).collect();
-    Ok((acl.inherit, grants))
-}
-
-#[derive(Deserialize)]
-pub(super) struct GrantForm {
-    csrf: String,
-    to: String,
-    read: Option<String>,
-    write: Option<String>,
-    delete: Option<String>,
-    share: Option<String>,
-}
-
-/// Adds a grant, or changes the rights of one already given to the same principal.
-pub(super) async fn grant(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, ItemId(id): ItemId, Form(form): Form<GrantForm>) -> Response {
-    let (csrf, caller) = match poster(&app, session, &form.csrf, "/documents/{id}/sharing/grants").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let to = form.to.trim().to_owned();
-    let rights: Vec<String> = [("read", &form.read), ("write", &form.write), ("delete", &form.delete), ("share", &form.share)]
-        .into_iter()
-        .filter(|(_, on)| on.is_some())
-        .map(|(name, _)| name.to_owned())
-        .collect();
-    let result = async {
-        let (_, mut grants) = current_grants(&app, &caller, id).await?;
-        match grants.iter_mut().find(|g| g.to == to) {
-            Some(g) => g.rights = rights,
-            None => grants.push(GrantInput { to, rights }),
-        }
-        app.set_item_acl(&caller, id, None, &grants).await
-    }
-    .await;
-    match result {
-        Ok(_) => Redirect::to(&format!("/documents/{id}/sharing?done=granted")).into_response(),
-        Err(e) => sharing_failed(&app, csrf, &caller, id, e).await,
-    }
-}
-
-#[derive(Deserialize)]
-pub(super) struct UngrantForm {
-    csrf: String,
-    to: String,
-}
-
-pub(super) async fn ungrant(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, ItemId(id): ItemId, Form(form): Form<UngrantForm>) -> Response {
-    let (csrf, caller) = match poster(&app, session, &form.csrf, "/documents/{id}/sharing/grants/remove").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let result = async {
-        let (_, mut grants) = current_grants(&app, &caller, id).await?;
-        let before = grants.len();
-        grants.retain(|g| g.to != form.to);
-        if grants.len() == before {
-            return Err(AppError::NotFound(format!("a grant to {:?}", form.to)));
-        }
-        app.set_item_acl(&caller, id, None, &grants).await
-    }
-    .await;
-    match result {
-        Ok(_) => Redirect::to(&format!("/documents/{id}/sharing?done=ungranted")).into_response(),
-        Err(e) => sharing_failed(&app, csrf, &caller, id, e).await,
-    }
-}
-
-#[derive(Deserialize)]
-pub(super) struct InheritForm {
-    csrf: String,
-    /// `on` or `off`.
-    inherit: String,
-}
-
-pub(super) async fn inherit(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, ItemId(id): ItemId, Form(form): Form<InheritForm>) -> Response {
-    let (csrf, caller) = match poster(&app, session, &form.csrf, "/documents/{id}/sharing/inherit").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let result = async {
-        let inherit = match form.inherit.as_str() {
-            "on" => true,
-            "off" => false,
-            other => return Err(AppError::Invalid(format!("inherit is on or off, not {other:?}"))),
-        };
-        let (_, grants) = current_grants(&app, &caller, id).await?;
-        app.set_item_acl(&caller, id, Some(inherit), &grants).await
-    }
-    .await;
-    match result {
-        Ok(_) => Redirect::to(&format!("/documents/{id}/sharing?done=inherit")).into_response(),
-        Err(e) => sharing_failed(&app, csrf, &caller, id, e).await,
-    }
-}
-
-/// Makes a share link and answers the sharing page showing it: the token is shown this once
-/// and never travels in a redirect.
-pub(super) async fn make_link(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, ItemId(id): ItemId, Form(form): Form<CsrfForm>) -> Response {
-    let (csrf, caller) = match poster(&app, session, &form.csrf, "/documents/{id}/sharing/link").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match app.make_link(&caller, id).await {
-        Ok(token) => {
-            let extra = SharingExtra {
-                link_url: Some(format!("{}/s/{token}", app.notify.public_url)),
-                notice: Some("The share link was made; any earlier link of this item opens nothing any more.".into()),
-                ..SharingExtra::default()
-            };
-            render_sharing(&app, csrf, &caller, id, extra).await
-        }
-        Err(e) => sharing_failed(&app, csrf, &caller, id, e).await,
-    }
-}
-
-pub(super) async fn remove_link(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, ItemId(id): ItemId, Form(form): Form<CsrfForm>) -> Response {
-    let (csrf, caller) = match poster(&app, session, &form.csrf, "/documents/{id}/sharing/link/remove").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match app.remove_link(&caller, id).await {
-        Ok(()) => Redirect::to(&format!("/documents/{id}/sharing?done=unlinked")).into_response(),
-        Err(e) => sharing_failed(&app, csrf, &caller, id, e).await,
-    }
-}
-
-#[derive(Deserialize)]
-pub(super) struct SharePasswordForm {
-    csrf: String,
-    #[serde(default)]
-    password: String,
-    /// Present when the remove button was pressed.
-    remove: Option<String>,
-}
-
-pub(super) async fn share_password(
-    Extract(app): Extract<State>,
-    session: Result<AnySession, ApiError>,
-    ItemId(id): ItemId,
-    Form(form): Form<SharePasswordForm>,
-) -> Response {
-    let (csrf, caller) = match poster(&app, session, &form.csrf, "/documents/{id}/sharing/password").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let password = if form.remove.is_some() { None } else { Some(form.password.as_str()) };
-    match app.set_share_password(&caller, id, password).await {
-        Ok(()) => Redirect::to(&format!("/documents/{id}/sharing?done={}", if password.is_some() { "password" } else { "unpassword" })).into_response(),
-        Err(e) => sharing_failed(&app, csrf, &caller, id, e).await,
-    }
-}
-
-#[derive(Deserialize)]
-pub(super) struct ExplainForm {
-    csrf: String,
-    #[serde(default)]
-    login: String,
-}
-
-/// "Explain" reads only, so its answer is the page itself.
-pub(super) async fn explain(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, ItemId(id): ItemId, Form(form): Form<ExplainForm>) -> Response {
-    let (csrf, caller) = match poster(&app, session, &form.csrf, "/documents/{id}/sharing/explain").await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let login: String = form.login.trim().chars().take(320).collect();
-    let who = Some(login.as_str()).filter(|l| !l.is_empty());
-    match app.explain(&caller, id, who).await {
-        Ok(x) => {
-            let extra = SharingExtra { explain_login: login.clone(), explanation: Some(explain_view(&x)), ..SharingExtra::default() };
-            render_sharing(&app, csrf, &caller, id, extra).await
-        }
-        Err(e) => {
-            let extra = SharingExtra { explain_login: login.clone(), error: Some(failure(&e)), ..SharingExtra::default() };
-            refused(render_sharing(&app, csrf, &caller, id, extra).await, e)
-        }
-    }
-}
-
-// Share links, without a login.
-
-#[derive(Deserialize)]
-pub(super) struct SharedQuery {
-    item: Option<i64>,
-    version: Option<i64>,
-}
-
-/// What a share link opens, through the link alone (a link granted to `public`).
-pub(super) async fn shared(
-    Extract(app): Extract<State>,
-    Client(source): Client,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-    q: Result<Query<SharedQuery>, QueryRejection>,
-) -> Response {
-    let csrf = pre_login_csrf(&headers);
-    let item = match q {
-        Ok(Query(q)) => q.item,
-        Err(_) => return shared_error(csrf, &token, None, false, AppError::Invalid("the item is a number".into())),
-    };
-    let caller = Caller::anonymous(source);
-    shared_page(&app, csrf, &caller, token, item, None).await
-}
-
-#[derive(Deserialize)]
-pub(super) struct UnlockForm {
-    csrf: String,
-    password: String,
-    #[serde(default)]
-    item: String,
-    #[serde(default)]
-    version: String,
-}
-
-/// An optional number from a form field; empty means none.
-fn optional_number(text: &str, what: &str) -> Result<Option<i64>, AppError> {
-    match text.trim() {
-        "" => Ok(None),
-        t => t.parse().map(Some).map_err(|_| AppError::Invalid(format!("the {what} is a number, not {t:?}"))),
-    }
-}
-
-/// What a share link opens with its share password, sent in the form's body.
-pub(super) async fn shared_unlock(
-    Extract(app): Extract<State>,
-    Client(source): Client,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-    Form(form): Form<UnlockForm>,
-) -> Response {
-    let caller = Caller::anonymous(source);
-    if !pre_login_csrf_ok(&headers, &form.csrf) {
-        return forged(&app, &caller, "/s/{token}").await;
-    }
-    let csrf = pre_login_csrf(&headers);
-    let item = match optional_number(&form.item, "item") {
-        Ok(i) => i,
-        Err(e) => return shared_error(csrf, &token, None, false, e),
-    };
-    shared_page(&app, csrf, &caller, token, item, Some(form.password)).await
-}
-
-async fn shared_page(app: &State, csrf: String, caller: &Caller, token: String, item: Option<i64>, password: Option<String>) -> Response {
-    match app.shared_item(caller, &token, password.as_deref(), item).await {
-        Ok(d) => {
-            let page = SharedPage {
-                csrf: csrf.clone(),
-                token,
-                at: item.unwrap_or(0),
-                password,
-                needs_password: false,
-                item: Some(row(&d.item, d.rights)),
-                path: d.path.clone(),
-                children: rows(&d.children),
-                error: None,
-            };
-            with_csrf_cookie(html(&page, StatusCode::OK), &csrf)
-        }
-        Err(e) => shared_error(csrf, &token, item, password.is_some(), e),
-    }
-}
-
-/// A share link's page that opens nothing: the password form when the link needs one, else
-/// the message. Nothing here names the token in a record: the use case records unknown links
-/// and wrong passwords without it.
-fn shared_error(csrf: String, token: &str, item: Option<i64>, tried: bool, e: AppError) -> Response {
-    let status = crate::error::status_and_code(&e).0;
-    let needs_password = matches!(e, AppError::SharePassword(_) | AppError::TooManyAttempts { .. });
-    let error = match &e {
-        AppError::SharePassword(_) if !tried => None,
-        AppError::NotFound(_) => Some("This share link opens nothing: it was removed, replaced or mistyped.".to_owned()),
-        other => Some(format!("{}.", message(other))),
-    };
-    let page = SharedPage {
-        csrf: csrf.clone(),
-        token: if needs_password { token.to_owned() } else { String::new() },
-        at: item.unwrap_or(0),
-        password: None,
-        needs_password,
-        item: None,
-        path: Vec::new(),
-        children: Vec::new(),
-        error,
-    };
-    with_csrf_cookie(html(&page, status), &csrf)
-}
-
-/// A document through a link granted to `public`.
-pub(super) async fn shared_download(
-    Extract(app): Extract<State>,
-    Client(source): Client,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-    q: Result<Query<SharedQuery>, QueryRejection>,
-) -> Response {
-    let csrf = pre_login_csrf(&headers);
-    let Ok(Query(q)) = q else {
-        return shared_error(csrf, &token, None, false, AppError::Invalid("the item and the version are numbers".into()));
-    };
-    let caller = Caller::anonymous(source);
-    match app.shared_content(&caller, &token, None, q.item, q.version).await {
-        Ok(content) => send(content),
-        Err(e) => shared_error(csrf, &token, q.item, false, e),
-    }
-}
-
-/// A document through a link opened with its share password, sent in the form's body.
-pub(super) async fn shared_download_unlocked(
-    Extract(app): Extract<State>,
-    Client(source): Client,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-    Form(form): Form<UnlockForm>,
-) -> Response {
-    let caller = Caller::anonymous(source);
-    if !pre_login_csrf_ok(&headers, &form.csrf) {
-        return forged(&app, &caller, "/s/{token}/download").await;
-    }
-    let csrf = pre_login_csrf(&headers);
-    let (item, version) = match (optional_number(&form.item, "item"), optional_number(&form.version, "version")) {
-        (Ok(i), Ok(v)) => (i, v),
-        (Err(e), _) | (_, Err(e)) => return shared_error(csrf, &token, None, false, e),
-    };
-    match app.shared_content(&caller, &token, Some(&form.password), item, version).await {
-        Ok(content) => send(content),
-        Err(e) => shared_error(csrf, &token, item, true, e),
     }
 }
 
