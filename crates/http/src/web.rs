@@ -1,7 +1,7 @@
 //! The server-rendered pages: log in, the account page (who, sessions, recent logins, password
 //! change), log out, the address confirmation, the administration pages (`web/audit.rs`,
-//! `web/secrets.rs`, `web/directory.rs`), folders, documents and share links
-//! (`web/documents.rs`), and Kerberos single sign-on (`web/kerberos.rs`). The pattern every
+//! `web/secrets.rs`, `web/directory.rs`), folders and documents (`web/documents.rs`), their
+//! sharing page (`web/sharing.rs`) and share links (`web/shared_links.rs`), and Kerberos single sign-on (`web/kerberos.rs`). The pattern every
 //! page follows:
 //!
 //! - a page is an askama template (`templates/*.html`, HTML-escaped by default) filled by a
