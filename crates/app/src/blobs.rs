@@ -2,7 +2,7 @@
 //! user's name, so no name can reach a path). An upload streams into `tmp/` while it is hashed
 //! and counted, is synced, and is renamed into place inside the transaction that records it;
 //! a cut or refused upload leaves nothing behind, and a file without its version (a crash
-//! between rename and commit) is swept at the next start.
+//! between rename and commit) is swept at a later start once it is an hour old.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,6 +14,9 @@ use crate::AppError;
 
 /// Bytes read per step of an upload.
 const CHUNK: usize = 64 * 1024;
+
+/// Files without a version are swept at start only once they are this old.
+pub const SWEEP_AFTER: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone)]
 pub struct Blobs {
@@ -124,13 +127,21 @@ impl Blobs {
         }
     }
 
-    /// At start: removes unfinished uploads and files no version refers to. Answers how many
-    /// files were removed.
+    /// At start: removes unfinished uploads and files no version refers to, if they are older
+    /// than [`SWEEP_AFTER`]: with several servers on one content directory, another one may be
+    /// between placing a file and committing its version. Answers how many were removed.
     pub fn sweep(&self, known: &std::collections::HashSet<i64>) -> std::io::Result<usize> {
+        let stale = |entry: &std::fs::DirEntry| -> std::io::Result<bool> {
+            let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
+            Ok(age >= SWEEP_AFTER)
+        };
         let mut removed = 0;
         for entry in std::fs::read_dir(self.root.join("tmp"))? {
-            std::fs::remove_file(entry?.path())?;
-            removed += 1;
+            let entry = entry?;
+            if stale(&entry)? {
+                std::fs::remove_file(entry.path())?;
+                removed += 1;
+            }
         }
         for dir in std::fs::read_dir(&self.root)? {
             let dir = dir?;
@@ -140,7 +151,7 @@ impl Blobs {
             for entry in std::fs::read_dir(dir.path())? {
                 let entry = entry?;
                 let id = entry.file_name().to_str().and_then(|s| s.parse::<i64>().ok());
-                if id.is_none_or(|id| !known.contains(&id)) {
+                if id.is_none_or(|id| !known.contains(&id)) && stale(&entry)? {
                     std::fs::remove_file(entry.path())?;
                     removed += 1;
                 }

@@ -594,3 +594,33 @@ async fn large_documents_stream_with_flat_memory() {
     let grew = peak.saturating_sub(before) / 1024;
     assert!(grew < 64, "the server grew by {grew} MiB while 256 MiB went through (from {} MiB)", before / 1024);
 }
+
+/// At start, files no version refers to (a crash between placing a file and committing its
+/// version, an unfinished upload) are removed once they are an hour old; younger ones may
+/// belong to another server's commit in progress, and every stored version stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_start_sweeps_old_files_without_a_version() {
+    let (mut server, admin) = with_admin(Backend::Sqlite).await;
+    add_account(&server, &admin, "example.org", "sam", "user", ALICE_PW).await;
+    let c = user(&server, "sam@example.org", ALICE_PW).await;
+    let kept = doc(&server, &c, None, "kept.txt", "still here").await;
+    let root = server.data_dir.join("documents");
+    let old = [root.join("tmp/unfinished-upload"), root.join("0f/987654321")];
+    let young = root.join("1e/123456789");
+    for p in old.iter().chain([&young]) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "orphan").unwrap();
+    }
+    // Everything but the young orphan is made two hours old, the stored version included.
+    for p in walk(&root).iter().filter(|p| p.is_file() && **p != young) {
+        let status = std::process::Command::new("touch").arg("-d").arg("2 hours ago").arg(p).status().unwrap();
+        assert!(status.success());
+    }
+    server.restart().unwrap();
+    for p in &old {
+        assert!(!p.exists(), "{} was swept", p.display());
+    }
+    assert!(young.exists(), "a young file may be another server's commit in progress");
+    let c = user(&server, "sam@example.org", ALICE_PW).await;
+    assert_eq!(content(&server, &c, &format!("/api/v1/items/{kept}/content")).await, (StatusCode::OK, b"still here".to_vec()));
+}
