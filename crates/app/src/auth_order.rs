@@ -8,7 +8,7 @@
 //! server's rights.
 
 use deskward_core::audit::clean_field;
-use deskward_store::{AccountRow, Conn, DirectoryRow, auth_orders};
+use deskward_store::{AccountRow, Bound, Conn, DirectoryRow, SessionRow, auth_orders};
 use serde_json::json;
 
 use crate::domains::administered;
@@ -123,12 +123,34 @@ impl App {
                 backends
             }
         };
+        // The caller cannot take away the back end of their own account in this domain.
+        if let deskward_core::authz::Actor::Account { account_id, domain_id, .. } = caller.actor
+            && domain_id == d.id
+            && let Some(me) = AccountRow::get(tx.conn(), account_id).await?
+            && !backends.contains(&Backend::of(&me))
+        {
+            return Err(AppError::Conflict(format!(
+                "this order leaves out {}, which checks your own account's logins: you would lock yourself out",
+                Backend::of(&me)
+            )));
+        }
+        // Accounts whose back end is gone can no longer log in; their sessions end now too.
+        let mut ended = 0;
+        for gone in before.iter().filter(|b| !backends.contains(b)) {
+            let bound = match gone {
+                Backend::Local => Bound::Local,
+                Backend::Directory => Bound::Directory,
+                Backend::Plugin(name) => Bound::Plugin(name),
+            };
+            ended += SessionRow::delete_for_backend(&mut tx, d.id, bound).await?;
+        }
         let list = |b: &[Backend]| b.iter().map(Backend::to_string).collect::<Vec<_>>();
         let summary = json!({
             "before": list(&before),
             "after": list(&backends),
             "was_default": was_default,
             "default": names.is_none(),
+            "sessions_ended": ended,
         });
         tx.commit(self.entry(caller, &d.name, "domain.auth_order", format!("domain:{}", d.name), summary)).await?;
         self.auth_cache.clear();

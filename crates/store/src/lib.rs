@@ -35,7 +35,7 @@ pub use items::{ItemKind, ItemRow};
 pub use notifications::NotificationRow;
 pub use outbox::{NewMail, OutboxRow};
 pub use session_rules::SessionRuleRow;
-pub use sessions::SessionRow;
+pub use sessions::{Bound, SessionRow};
 
 use std::time::Duration;
 

@@ -22,6 +22,14 @@ pub struct SessionRow {
     pub remembered: bool,
 }
 
+/// What checks an account's password, for [`SessionRow::delete_for_backend`].
+#[derive(Debug, Clone, Copy)]
+pub enum Bound<'a> {
+    Local,
+    Directory,
+    Plugin(&'a str),
+}
+
 impl SessionRow {
     /// The session's public id: the first 16 hex digits of its token's hash. It names the
     /// session in lists and revocations and cannot be turned back into the token.
@@ -117,6 +125,31 @@ impl SessionRow {
         .bind(domain_id)
         .execute(tx.conn())
         .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Ends the sessions of a domain's accounts bound to one back end (an order no longer
+    /// lists it): local accounts, directory accounts, or those of `plugin`; returns how many.
+    pub async fn delete_for_backend(tx: &mut Tx, domain_id: i64, backend: Bound<'_>) -> Result<u64> {
+        crate::auth_epoch::bump(tx).await?;
+        let (sql, plugin) = match backend {
+            Bound::Local => (
+                "DELETE FROM sessions WHERE account_id IN (SELECT id FROM accounts WHERE domain_id = $1 \
+                 AND directory_dn IS NULL AND auth_plugin IS NULL AND $2 = $2)",
+                "",
+            ),
+            Bound::Directory => (
+                "DELETE FROM sessions WHERE account_id IN (SELECT id FROM accounts WHERE domain_id = $1 \
+                 AND directory_dn IS NOT NULL AND $2 = $2)",
+                "",
+            ),
+            Bound::Plugin(name) => (
+                "DELETE FROM sessions WHERE account_id IN (SELECT id FROM accounts WHERE domain_id = $1 \
+                 AND directory_dn IS NULL AND auth_plugin = $2)",
+                name,
+            ),
+        };
+        let done = sqlx::query(sql).bind(domain_id).bind(plugin).execute(tx.conn()).await?;
         Ok(done.rows_affected())
     }
 

@@ -547,9 +547,13 @@ async fn an_admin_connects_tests_and_syncs_a_directory_on_the_pages() {
     b.wait_for_text("#notice", "Synced: 3 entries, 1 accounts, 0 blocked").await.unwrap();
     assert!(!b.text("#last-sync").await.unwrap().contains("never"));
     // The order of the back ends: the default names the directory now; a directory-only
+    // order without local would lock the administrator out and is refused, a directory-first
     // order is saved, a made-up back end is refused, and the default comes back.
     assert!(b.text("#auth-order").await.unwrap().contains("local, then directory (the default)"));
     b.fill("#backends", "directory").await.unwrap();
+    b.click("#save-order").await.unwrap();
+    b.wait_for_text("#error", "lock yourself out").await.unwrap();
+    b.fill("#backends", "directory local").await.unwrap();
     b.click("#save-order").await.unwrap();
     b.wait_for_text("#notice", "order of the back ends is saved").await.unwrap();
     assert!(!b.text("#auth-order").await.unwrap().contains("default"));

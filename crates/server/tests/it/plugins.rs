@@ -169,16 +169,28 @@ async fn plugins_log_people_in_through_the_order(backend: Backend) {
     // gina left the file: the table does not take over the account the file made.
     assert_eq!(login_answer(&server, "10.0.0.4", "gina@example.org", GINA_TABLE_PW).await.0, StatusCode::UNAUTHORIZED);
 
-    // Leaving a back end out of the order switches its accounts off; leaving local out, local ones.
+    // Leaving a back end out of the order switches its accounts off, their open sessions
+    // included; leaving local out, local ones. An administrator cannot lock themselves out.
     let (s, v) = call(&admin, "PUT", order.clone(), Some(json!({"backends": ["plugin:table"]}))).await;
-    assert_eq!((s, v["backends"].clone(), v["default"].clone()), (StatusCode::OK, json!(["plugin:table"]), json!(false)), "{v}");
+    assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "conflict"), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("lock yourself out"), "{v}");
+    let bob = server.client();
+    assert_eq!(login_from(&server, &bob, "10.0.0.3", "bob@example.org", BOB_PW).await.status(), StatusCode::CREATED);
+    let me = server.url("/api/v1/me");
+    assert_eq!(call(&alice, "GET", me.clone(), None).await.0, StatusCode::OK);
+    let shown = server.cli_ok(&["auth-order", "set", "example.org", "plugin:table"], None);
+    assert!(shown.contains("order:    plugin:table"), "{shown}");
+    // The command line's change reaches the server's session cache within its poll.
+    assert!(eventually(|| async { call(&alice, "GET", me.clone(), None).await.0 == StatusCode::UNAUTHORIZED }).await, "the file plugin left the order");
+    assert_eq!(call(&admin, "GET", me.clone(), None).await.0, StatusCode::UNAUTHORIZED, "local left the order");
+    assert_eq!(call(&bob, "GET", me.clone(), None).await.0, StatusCode::OK, "the table plugin stayed");
     assert_eq!(login_answer(&server, "10.0.0.2", "alice@example.org", "New-file-pass-alice").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(login_answer(&server, "10.0.0.8", "dave@example.org", "Local-only-pass-66").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(login_answer(&server, "10.0.0.3", "bob@example.org", BOB_PW).await.0, StatusCode::CREATED);
-    // That locked out the administrators' own local accounts too: the CLI, which needs no
-    // login, puts the default back.
+    // The CLI, which needs no login, puts the default back.
     let shown = server.cli_ok(&["auth-order", "reset", "example.org"], None);
     assert!(shown.contains("order:    local (default)"), "{shown}");
+    assert_eq!(login(&server, &admin, ADMIN, ADMIN_PW).await.status(), StatusCode::CREATED);
 
     assert_eq!(failure_reasons(&server, &admin, "gina@example.org", 2).await, ["wrong_password", "plugin_user_gone"]);
     assert_eq!(failure_reasons(&server, &admin, "erin@example.org", 2).await, ["plugin_disabled", "wrong_password"]);
@@ -187,6 +199,7 @@ async fn plugins_log_people_in_through_the_order(backend: Backend) {
     let changes = records(&server, &admin, "domain=example.org&action=domain.auth_order").await;
     assert_eq!(changes.len(), 3, "{changes:?}");
     assert_eq!(changes[1]["summary"]["after"], json!(["plugin:table"]));
+    assert!(changes[1]["summary"]["sessions_ended"].as_u64().unwrap() >= 2, "{}", changes[1]);
     let (_, all) = call(&admin, "GET", server.url("/api/v1/audit?limit=10000"), None).await;
     for secret in [ALICE_PW, BOB_PW, GINA_TABLE_PW, "New-file-pass-alice", url.as_str()] {
         assert!(!all.to_string().contains(secret), "{secret} is in the audit log");
