@@ -73,6 +73,9 @@ pub enum AppError {
     /// A document over `documents.max_size`.
     #[error("{0}")]
     TooLarge(String),
+    /// A change made against a version of something that has changed since.
+    #[error("{0}")]
+    Stale(String),
     /// A share link whose share password is missing or wrong.
     #[error("{0}")]
     SharePassword(String),

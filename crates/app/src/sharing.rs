@@ -8,6 +8,7 @@ use deskward_core::{AccountName, Login, ObjectName};
 use deskward_store::items;
 use deskward_store::{AccountRow, Conn, GroupRow, ItemRow};
 use serde_json::json;
+use sha2::Digest;
 
 use crate::document_access::{Access, Who, decide, principal_of, stored};
 use crate::document_content::Content;
@@ -39,6 +40,9 @@ pub struct AclView {
     pub grants: Vec<GrantView>,
     pub has_link: bool,
     pub has_password: bool,
+    /// Changes whenever the grants or inheritance do: a change made against an older version
+    /// is refused instead of overwriting someone else's (HTTP `ETag` / `If-Match`).
+    pub version: String,
 }
 
 /// One reason in an explanation, with names resolved.
@@ -99,7 +103,10 @@ impl App {
             };
             grants.push(GrantView { to, rights });
         }
-        Ok(AclView { inherit: item.inherit, grants, has_link: item.has_link, has_password: item.has_password })
+        let mut view = AclView { inherit: item.inherit, grants, has_link: item.has_link, has_password: item.has_password, version: String::new() };
+        let digest = sha2::Sha256::digest(acl_json(&view).to_string().as_bytes());
+        view.version = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        Ok(view)
     }
 
     /// An item's access settings; anyone who may read the item may read them.
@@ -115,7 +122,7 @@ impl App {
     /// rights they hold, so sharing never raises anyone above the sharer. Widening beyond the
     /// domain (`all-domains`, `public`, `password`) is for the owner and administrators;
     /// link grants give read only.
-    pub async fn set_item_acl(&self, caller: &Caller, id: i64, inherit: Option<bool>, grants: &[GrantInput]) -> Result<AclView, AppError> {
+    pub async fn set_item_acl(&self, caller: &Caller, id: i64, inherit: Option<bool>, grants: &[GrantInput], if_version: Option<&str>) -> Result<AclView, AppError> {
         self.documents_on(caller)?;
         let mut tx = self.begin_on_item(id).await?;
         let access = self.require(tx.conn(), caller, id, Rights::SHARE).await?;
@@ -146,6 +153,11 @@ impl App {
             parsed.push((principal, rights));
         }
         let before = self.acl_view(tx.conn(), &item).await?;
+        if let Some(v) = if_version
+            && v != before.version
+        {
+            return Err(AppError::Stale(format!("the grants of {:?} changed since version {}; read them again", item.name, clean_field(v))));
+        }
         let rows: Vec<(String, i64, i64)> = parsed
             .iter()
             .map(|(p, r)| {

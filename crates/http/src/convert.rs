@@ -356,6 +356,7 @@ pub fn acl(a: &deskward_app::AclView) -> proto::documents::Acl {
         grants: a.grants.iter().map(|g| proto::documents::Grant { to: g.to.clone(), rights: rights(g.rights) }).collect(),
         has_link: a.has_link,
         has_password: a.has_password,
+        version: a.version.clone(),
     }
 }
 

@@ -47,6 +47,7 @@ pub fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
         AppError::QuotaExceeded(_) => (StatusCode::INSUFFICIENT_STORAGE, "quota_exceeded"),
         AppError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
         AppError::SharePassword(_) => (StatusCode::UNAUTHORIZED, "share_password"),
+        AppError::Stale(_) => (StatusCode::PRECONDITION_FAILED, "stale"),
         AppError::Store(_) | AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }

@@ -96,6 +96,9 @@ pub struct Acl {
     pub grants: Vec<Grant>,
     pub has_link: bool,
     pub has_password: bool,
+    /// Changes with every change of the grants or inheritance; also the answer's `ETag`, for
+    /// `If-Match` on `PUT`.
+    pub version: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

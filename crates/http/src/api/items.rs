@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State as Extract};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use deskward_app::Content;
-use deskward_proto::documents::{Acl, CreateFolder, Explanation, Item, ItemDetail, Link, Listing, SetAcl, SharePassword, Stored, UpdateItem, Usage};
+use deskward_proto::documents::{CreateFolder, Explanation, Item, ItemDetail, Link, Listing, SetAcl, SharePassword, Stored, UpdateItem, Usage};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 use tokio_util::io::{ReaderStream, StreamReader};
@@ -137,19 +137,31 @@ pub async fn new_version(
     Ok(Json(Stored { item: convert::item(&row, rights), version }))
 }
 
-pub async fn acl(Extract(app): Extract<State>, Session(caller): Session, Path(id): Path<i64>) -> Result<Json<Acl>, ApiError> {
-    Ok(Json(convert::acl(&app.item_acl(&caller, id).await?)))
+/// The grants with their version as the `ETag`, for a conditional `PUT` (`If-Match`).
+fn with_version(acl: &deskward_app::AclView) -> Response {
+    let mut r = Json(convert::acl(acl)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", acl.version)) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
 }
 
+pub async fn acl(Extract(app): Extract<State>, Session(caller): Session, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    Ok(with_version(&app.item_acl(&caller, id).await?))
+}
+
+/// Replaces the grants; with `If-Match`, only if they are still the version it names.
 pub async fn set_acl(
     Extract(app): Extract<State>,
     Session(caller): Session,
     Path(id): Path<i64>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<SetAcl>,
-) -> Result<Json<Acl>, ApiError> {
+) -> Result<Response, ApiError> {
     let grants: Vec<deskward_app::GrantInput> =
         req.grants.into_iter().map(|g| deskward_app::GrantInput { to: g.to, rights: g.rights }).collect();
-    Ok(Json(convert::acl(&app.set_item_acl(&caller, id, req.inherit, &grants).await?)))
+    let if_match = headers.get(header::IF_MATCH).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().trim_matches('"').to_owned());
+    Ok(with_version(&app.set_item_acl(&caller, id, req.inherit, &grants, if_match.as_deref()).await?))
 }
 
 pub async fn make_link(Extract(app): Extract<State>, Session(caller): Session, Path(id): Path<i64>) -> Result<(StatusCode, Json<Link>), ApiError> {

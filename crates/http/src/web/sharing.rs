@@ -145,10 +145,12 @@ async fn sharing_failed(app: &State, csrf: String, caller: &Caller, id: i64, e: 
 }
 
 /// The item's grants as the use case takes them back.
-async fn current_grants(app: &State, caller: &Caller, id: i64) -> Result<(bool, Vec<GrantInput>), AppError> {
+/// The item's grants and inheritance now, with their version: a form changes them and writes
+/// them back only if no one else changed them meanwhile.
+async fn current_grants(app: &State, caller: &Caller, id: i64) -> Result<(bool, Vec<GrantInput>, String), AppError> {
     let acl = app.item_acl(caller, id).await?;
     let grants = acl.grants.iter().map(|g| GrantInput { to: g.to.clone(), rights: g.rights.names().into_iter().map(str::to_owned).collect() }).collect();
-    Ok((acl.inherit, grants))
+    Ok((acl.inherit, grants, acl.version))
 }
 
 #[derive(Deserialize)]
@@ -174,12 +176,12 @@ pub(super) async fn grant(Extract(app): Extract<State>, session: Result<AnySessi
         .map(|(name, _)| name.to_owned())
         .collect();
     let result = async {
-        let (_, mut grants) = current_grants(&app, &caller, id).await?;
+        let (_, mut grants, version) = current_grants(&app, &caller, id).await?;
         match grants.iter_mut().find(|g| g.to == to) {
             Some(g) => g.rights = rights,
             None => grants.push(GrantInput { to, rights }),
         }
-        app.set_item_acl(&caller, id, None, &grants).await
+        app.set_item_acl(&caller, id, None, &grants, Some(&version)).await
     }
     .await;
     match result {
@@ -200,13 +202,13 @@ pub(super) async fn ungrant(Extract(app): Extract<State>, session: Result<AnySes
         Err(r) => return r,
     };
     let result = async {
-        let (_, mut grants) = current_grants(&app, &caller, id).await?;
+        let (_, mut grants, version) = current_grants(&app, &caller, id).await?;
         let before = grants.len();
         grants.retain(|g| g.to != form.to);
         if grants.len() == before {
             return Err(AppError::NotFound(format!("a grant to {:?}", form.to)));
         }
-        app.set_item_acl(&caller, id, None, &grants).await
+        app.set_item_acl(&caller, id, None, &grants, Some(&version)).await
     }
     .await;
     match result {
@@ -233,8 +235,8 @@ pub(super) async fn inherit(Extract(app): Extract<State>, session: Result<AnySes
             "off" => false,
             other => return Err(AppError::Invalid(format!("inherit is on or off, not {other:?}"))),
         };
-        let (_, grants) = current_grants(&app, &caller, id).await?;
-        app.set_item_acl(&caller, id, Some(inherit), &grants).await
+        let (_, grants, version) = current_grants(&app, &caller, id).await?;
+        app.set_item_acl(&caller, id, Some(inherit), &grants, Some(&version)).await
     }
     .await;
     match result {

@@ -140,6 +140,28 @@ async fn access_modes_and_inheritance(backend: Backend) {
     assert_eq!(s, StatusCode::FORBIDDEN);
     let r = bob.put(u(&format!("/api/v1/items/{a}/content"))).body("bob was here").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A conditional change: the grants' version is their ETag; a change made against an old
+    // version is refused and changes nothing.
+    let r = alice.get(u(&format!("/api/v1/items/{plans}/acl"))).send().await.unwrap();
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(etag, format!("\"{}\"", body["version"].as_str().unwrap()));
+    let sales_read = json!({"grants": [{"to": "group:sales", "rights": ["read"]}]});
+    let r = alice.put(u(&format!("/api/v1/items/{plans}/acl"))).header("if-match", &etag).json(&sales_read).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["etag"].to_str().unwrap(), etag, "the same grants are the same version");
+    let more = json!({"grants": [{"to": "group:sales", "rights": ["read"]}, {"to": "account:carol", "rights": ["read"]}]});
+    let r = alice.put(u(&format!("/api/v1/items/{plans}/acl"))).header("if-match", &etag).json(&more).send().await.unwrap();
+    let newer = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(newer, etag);
+    let r = alice.put(u(&format!("/api/v1/items/{plans}/acl"))).header("if-match", &etag).json(&sales_read).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(code(&r.json::<Value>().await.unwrap()), "stale");
+    let (_, v) = call(&alice, "GET", u(&format!("/api/v1/items/{plans}/acl")), None).await;
+    assert_eq!(v["grants"].as_array().unwrap().len(), 2, "the stale change changed nothing");
+    let r = alice.put(u(&format!("/api/v1/items/{plans}/acl"))).header("if-match", &newer).json(&sales_read).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
     // Carol is not in sales.
     let (s, _) = call(&carol, "GET", u(&format!("/api/v1/items/{plans}")), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
