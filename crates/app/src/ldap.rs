@@ -203,6 +203,14 @@ pub async fn authenticate(pool: &Pool, d: &Directory, bind_password: Option<&str
                 pool.give(&key, Use::Bind, binder.ldap);
                 Ok(found)
             }
+            // Active Directory refuses a disabled account's bind like a wrong password and says
+            // which it was only in the message: `data 533` follows the right password. The
+            // entry says it is disabled too, so the login reports that (after the right
+            // password only, as for every account).
+            INVALID_CREDENTIALS if found.disabled && bound.text.contains("data 533") => {
+                pool.give(&key, Use::Bind, binder.ldap);
+                Ok(found)
+            }
             INVALID_CREDENTIALS => {
                 pool.give(&key, Use::Bind, binder.ldap);
                 Err(DirectoryError::WrongPassword)

@@ -12,12 +12,14 @@
 mod browser;
 pub mod kdc;
 mod postgres;
+mod samba;
 mod server;
 mod slapd;
 mod smtp;
 
 pub use browser::{Browser, browser_available};
 pub use postgres::{fresh_database, postgres_available};
+pub use samba::{AD_BASE_DN, AD_GROUPS_DN, AD_PEOPLE_DN, SambaDc, samba_dc_available};
 pub use kdc::{Kdc, kdc_available};
 pub use server::{Backend, PeakMemory, Server, ServerOptions};
 pub use slapd::{AD_LIKE_SCHEMA, Slapd, slapd_available};

@@ -13,6 +13,7 @@ mod bad_input;
 mod cli;
 mod credentials;
 mod directory;
+mod directory_ad;
 mod documents;
 mod flood;
 mod guard;
