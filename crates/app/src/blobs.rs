@@ -67,8 +67,12 @@ impl Blobs {
     /// Streams `body` into a temporary file, hashing it, stopping past `max` bytes.
     pub async fn receive(&self, mut body: impl AsyncRead + Unpin, max: u64) -> Result<Incoming, Cut> {
         let path = self.root.join("tmp").join(crate::random_token());
+        // Created synchronously (one quick system call): an upload whose client goes away is
+        // cancelled at an await, and an asynchronous create still running on the blocking pool
+        // would make the file after its guard had already removed the path.
+        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(Cut::Disk)?;
         let mut incoming = Incoming { path: Some(path.clone()), size: 0, sha256: String::new() };
-        let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await.map_err(Cut::Disk)?;
+        let mut file = tokio::fs::File::from_std(file);
         let mut hash = Sha256::new();
         let mut buf = vec![0u8; CHUNK];
         let mut size: u64 = 0;

@@ -356,7 +356,9 @@ async fn access_modes_and_inheritance(backend: Backend) {
 }
 
 async fn quotas_and_the_feature_switch(backend: Backend) {
-    let options = ServerOptions::new(backend).env("DESKWARD_DOCUMENTS__MAX_SIZE", "5000");
+    // A short idle timeout: a cut-off upload whose stream the client leaves open is abandoned
+    // quickly too.
+    let options = ServerOptions::new(backend).env("DESKWARD_DOCUMENTS__MAX_SIZE", "5000").env("DESKWARD_DOCUMENTS__UPLOAD_IDLE_TIMEOUT", "2s");
     let (server, admin) = with_admin_using(options).await;
     let u = |p: &str| server.url(p);
     let all = json!({"web": true, "mail": true, "im": true, "documents": true, "helpdesk": true});
@@ -487,7 +489,7 @@ async fn quotas_and_the_feature_switch(backend: Backend) {
     let (_, v) = call(&gus, "GET", u("/api/v1/me/usage"), None).await;
     assert_eq!(v["bytes"], 0);
     let tmp = server.data_dir.join("documents/tmp");
-    assert!(Server::wait_until(std::time::Duration::from_secs(5), || std::fs::read_dir(&tmp).unwrap().count() == 0), "the cut upload's file is gone");
+    assert!(Server::wait_until(std::time::Duration::from_secs(10), || std::fs::read_dir(&tmp).unwrap().count() == 0), "the cut upload's file is gone: {:?}", std::fs::read_dir(&tmp).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).collect::<Vec<_>>());
 }
 
 async fn hostile_names_and_content(backend: Backend) {
