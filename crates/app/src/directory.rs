@@ -471,6 +471,7 @@ pub(crate) fn directory_error(e: DirectoryError) -> AppError {
         DirectoryError::NotFound => AppError::NotFound("the entry in the directory".into()),
         DirectoryError::WrongPassword => AppError::InvalidCredentials,
         DirectoryError::Unavailable(m) => AppError::DirectoryUnavailable(m),
+        DirectoryError::Refused(r) => AppError::Invalid(format!("the directory accepts the password but refuses the login: {r}")),
     }
 }
 

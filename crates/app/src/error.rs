@@ -56,6 +56,10 @@ pub enum AppError {
     /// bind account. The message is for administrators (URL, result code; never a password).
     #[error("{0}")]
     DirectoryUnavailable(String),
+    /// The right password for a directory account whose password the directory says must be
+    /// changed (expired, or to change at the next login): that happens in the directory.
+    #[error("{0}")]
+    DirectoryPasswordExpired(String),
     /// An authentication plugin cannot answer: it does not start, crashed, hangs, says
     /// something unreadable or reports its own error. The login fails closed.
     #[error("{0}")]

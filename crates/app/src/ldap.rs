@@ -36,6 +36,50 @@ pub enum DirectoryError {
     /// The directory cannot answer: down, slow, TLS refused, service bind refused, ambiguous
     /// entries. The message is for administrators and the log (no password in it).
     Unavailable(String),
+    /// The password is right but the directory refuses the login for a reason of its own:
+    /// Active Directory's expired account or password, or a password that must be changed
+    /// first (there, not in Deskward).
+    Refused(Refusal),
+}
+
+/// Active Directory's "right password, but…" answers to a bind, which it gives with the same
+/// result code as a wrong password and tells apart only by `data NNN` in the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `data 533`: the account is disabled.
+    Disabled,
+    /// `data 701`: the account expired.
+    AccountExpired,
+    /// `data 532`: the password expired.
+    PasswordExpired,
+    /// `data 773`: the password must be changed before the next login.
+    MustChangePassword,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Refusal::Disabled => "the account is disabled",
+            Refusal::AccountExpired => "the account has expired",
+            Refusal::PasswordExpired => "the password has expired",
+            Refusal::MustChangePassword => "the password must be changed first",
+        })
+    }
+}
+
+impl Refusal {
+    /// The refusal a bind's error message names, if any. Only these follow the right
+    /// password; `data 52e` (a wrong password) and the rest are not refusals.
+    pub fn of(message: &str) -> Option<Refusal> {
+        let code = message.split("data ").nth(1)?.get(..3)?;
+        Some(match code {
+            "533" => Refusal::Disabled,
+            "701" => Refusal::AccountExpired,
+            "532" => Refusal::PasswordExpired,
+            "773" => Refusal::MustChangePassword,
+            _ => return None,
+        })
+    }
 }
 
 /// Result code of a wrong bind password.
@@ -203,13 +247,16 @@ pub async fn authenticate(pool: &Pool, d: &Directory, bind_password: Option<&str
                 pool.give(&key, Use::Bind, binder.ldap);
                 Ok(found)
             }
-            // Active Directory refuses a disabled account's bind like a wrong password and says
-            // which it was only in the message: `data 533` follows the right password. The
-            // entry says it is disabled too, so the login reports that (after the right
-            // password only, as for every account).
-            INVALID_CREDENTIALS if found.disabled && bound.text.contains("data 533") => {
+            // Active Directory refuses a disabled, expired or must-change account's bind like a
+            // wrong password and says which it was only in the message (after the right
+            // password only).
+            INVALID_CREDENTIALS if Refusal::of(&bound.text).is_some() => {
                 pool.give(&key, Use::Bind, binder.ldap);
-                Ok(found)
+                match Refusal::of(&bound.text) {
+                    Some(Refusal::Disabled) if found.disabled => Ok(found),
+                    Some(r) => Err(DirectoryError::Refused(r)),
+                    None => Err(DirectoryError::WrongPassword),
+                }
             }
             INVALID_CREDENTIALS => {
                 pool.give(&key, Use::Bind, binder.ldap);
@@ -376,6 +423,18 @@ pub(crate) fn all<'a>(attrs: &'a HashMap<String, Vec<String>>, name: &str) -> &'
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn active_directory_refusals_are_read_from_the_message() {
+        let ad = |code: &str| format!("80090308: LdapErr: DSID-0C09044E, comment: AcceptSecurityContext error, data {code}, v4563");
+        assert_eq!(Refusal::of(&ad("533")), Some(Refusal::Disabled));
+        assert_eq!(Refusal::of(&ad("701")), Some(Refusal::AccountExpired));
+        assert_eq!(Refusal::of(&ad("532")), Some(Refusal::PasswordExpired));
+        assert_eq!(Refusal::of(&ad("773")), Some(Refusal::MustChangePassword));
+        for wrong in [ad("52e"), ad("775"), "Invalid credentials".to_owned(), "data".to_owned(), "data 5".to_owned(), String::new()] {
+            assert_eq!(Refusal::of(&wrong), None, "{wrong}");
+        }
+    }
 
     #[test]
     fn a_login_cannot_add_to_the_filter() {

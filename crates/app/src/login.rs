@@ -15,7 +15,7 @@ use crate::directory_sync::SyncReport;
 use crate::external::Origin;
 use crate::plugin::PluginOutcome;
 use crate::host_names::Pending;
-use crate::ldap::DirectoryError;
+use crate::ldap::{DirectoryError, Refusal};
 use crate::{App, AppError, Caller, Source, Verdict};
 
 /// A login whose password was right and which may open a session.
@@ -337,6 +337,19 @@ impl App {
                 Ok(Some(AccountRow::get(&mut c, account.id).await?.ok_or_else(|| AppError::Internal("account vanished".into()))?))
             }
             Err(DirectoryError::WrongPassword) => Err(failed(AppError::InvalidCredentials, "wrong_password")),
+            // The right password: no guess, and the answer says what to do.
+            Err(DirectoryError::Refused(r)) => Err(match r {
+                Refusal::Disabled => refused(AppError::AccountDisabled, "directory_disabled"),
+                Refusal::AccountExpired => refused(AppError::AccountDisabled, "directory_account_expired"),
+                Refusal::PasswordExpired => refused(
+                    AppError::DirectoryPasswordExpired("your password has expired in the directory: change it there, then log in".into()),
+                    "directory_password_expired",
+                ),
+                Refusal::MustChangePassword => refused(
+                    AppError::DirectoryPasswordExpired("the directory asks you to change your password first: change it there, then log in".into()),
+                    "directory_password_must_change",
+                ),
+            }),
             Err(DirectoryError::NotFound) if account.is_none() => Ok(None),
             Err(DirectoryError::NotFound) => {
                 // Costs what a wrong password costs, so the answer's time tells nothing.

@@ -40,6 +40,7 @@ pub fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
         AppError::LinkGone(_) => (StatusCode::GONE, "link_gone"),
         AppError::Unwritable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unwritable"),
         AppError::SecretsLocked(_) => (StatusCode::SERVICE_UNAVAILABLE, "secrets_locked"),
+        AppError::DirectoryPasswordExpired(_) => (StatusCode::FORBIDDEN, "directory_password_expired"),
         AppError::DirectoryUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "directory_unavailable"),
         AppError::PluginUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "authentication_unavailable"),
         AppError::FeatureDisabled(_) => (StatusCode::FORBIDDEN, "feature_disabled"),

@@ -156,4 +156,23 @@ async fn people_log_in_with_their_ad_password(dc: &SambaDc, backend: Backend, ta
     dc.disable_user(&bob);
     let (s, v) = login_status(&server, &bob_at, BOB_PW).await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "account_disabled"), "a user disabled in AD, with the right password: {v}");
+
+    // AD's other "right password, but…" answers say what to do, and only after the right
+    // password; none counts as a guess.
+    dc.enable_user(&bob);
+    let must_change = "Reset-by-admin-pass-5";
+    dc.tool(&["user", "setpassword", &bob, &format!("--newpassword={must_change}"), "--must-change-at-next-login"]);
+    let (s, v) = login_status(&server, &bob_at, must_change).await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "directory_password_expired"), "must change at next login: {v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("change it there"), "{v}");
+    assert_eq!(login_status(&server, &bob_at, "Not-his-password-2").await.0, StatusCode::UNAUTHORIZED);
+    dc.set_password(&bob, BOB_PW);
+    assert_eq!(login_status(&server, &bob_at, BOB_PW).await.0, StatusCode::CREATED);
+    dc.tool(&["user", "setexpiry", &bob, "--days=0"]);
+    let (s, v) = login_status(&server, &bob_at, BOB_PW).await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "account_disabled"), "an expired AD account: {v}");
+    let reasons = failure_reasons(&server, &admin, &bob_at, 3).await;
+    for want in ["directory_password_must_change", "directory_account_expired"] {
+        assert!(reasons.iter().any(|r| r == want), "{want} in {reasons:?}");
+    }
 }
