@@ -88,21 +88,16 @@ impl Who<'_> {
     }
 
     pub(crate) fn requester(&self, domain_id: i64) -> Requester {
-        match self {
+        let (actor, groups) = match self {
             Who::Link { item, unlocked } => {
-                Requester { account: None, groups: Vec::new(), admin: false, link: Some(*item), password: unlocked.then_some(*item) }
+                return Requester { account: None, groups: Vec::new(), admin: false, link: Some(*item), password: unlocked.then_some(*item) };
             }
-            Who::Caller(_) | Who::Account { .. } => {
-                let (actor, groups) = match self {
-                    Who::Caller(c) => (c.actor, c.groups.clone()),
-                    Who::Account { actor, groups } => (*actor, groups.clone()),
-                    Who::Link { .. } => (Actor::Operator, Vec::new()),
-                };
-                let account = self.account();
-                let admin = matches!(actor, Actor::Operator) || account.is_some() && actor.may_administer(domain_id).is_ok();
-                Requester { account, groups, admin, link: None, password: None }
-            }
-        }
+            Who::Caller(c) => (c.actor, c.groups.clone()),
+            Who::Account { actor, groups } => (*actor, groups.clone()),
+        };
+        let account = self.account();
+        let admin = matches!(actor, Actor::Operator) || account.is_some() && actor.may_administer(domain_id).is_ok();
+        Requester { account, groups, admin, link: None, password: None }
     }
 }
 

@@ -209,7 +209,8 @@ impl App {
                 if p == id || dest.ancestors.contains(&id) {
                     return Err(AppError::Invalid(format!("{:?} cannot move into itself or its own subfolder", item.name)));
                 }
-                let below = self.subtree_depth(tx.conn(), id).await?;
+                // How many levels the item takes, itself included.
+                let below = items::subtree(tx.conn(), id).await?.iter().map(|m| m.depth).max().map_or(1, |d| usize::try_from(d).unwrap_or(MAX_DEPTH) + 1);
                 if dest.ancestors.len() + 1 + below > MAX_DEPTH {
                     return Err(AppError::Invalid(format!("folders nest at most {MAX_DEPTH} deep")));
                 }
@@ -228,29 +229,6 @@ impl App {
         tx.commit(self.entry(caller, &chain, "item.update", audit_target(&row), summary)).await?;
         self.auth_cache.clear();
         Ok(row)
-    }
-
-    /// How many levels an item takes, itself included.
-    async fn subtree_depth(&self, c: &mut Conn, id: i64) -> Result<usize, AppError> {
-        // Level by level, stopping once past the limit.
-        let mut depth = 1usize;
-        let mut frontier = vec![id];
-        while !frontier.is_empty() && depth <= MAX_DEPTH + 1 {
-            let mut next = Vec::new();
-            for f in &frontier {
-                for child in ItemRow::children(c, *f).await? {
-                    if child.kind == ItemKind::Folder {
-                        next.push(child.id);
-                    }
-                }
-            }
-            if next.is_empty() {
-                break;
-            }
-            depth += 1;
-            frontier = next;
-        }
-        Ok(depth)
     }
 
     /// Deletes an item and everything below it; needs delete on each of them. The content

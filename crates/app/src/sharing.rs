@@ -131,9 +131,10 @@ impl App {
         if inherit.is_some_and(|i| i != item.inherit) && !full {
             return Err(AppError::Forbidden("only the owner or an administrator may change whether an item inherits".into()));
         }
+        let domain = self.chain_name(tx.conn(), item.domain_id).await?;
         let mut parsed: Vec<(Principal, Rights)> = Vec::new();
         for g in grants {
-            let principal = self.parse_principal(tx.conn(), &g.to, item.domain_id).await?;
+            let principal = Self::parse_principal(tx.conn(), &g.to, item.domain_id, &domain).await?;
             let rights = Rights::parse(g.rights.iter().map(String::as_str)).map_err(|e| AppError::Invalid(format!("grant to {}: {e}", g.to)))?;
             if matches!(principal, Principal::Public | Principal::Password) && rights != Rights::READ {
                 return Err(AppError::Invalid(format!("grant to {}: a share link gives read only", g.to)));
@@ -176,8 +177,8 @@ impl App {
         Ok(after)
     }
 
-    async fn parse_principal(&self, c: &mut Conn, to: &str, domain_id: i64) -> Result<Principal, AppError> {
-        let domain = self.chain_name(c, domain_id).await?;
+    /// A grant's `to` as a principal of the item's domain (`domain_id`, named `domain`).
+    async fn parse_principal(c: &mut Conn, to: &str, domain_id: i64, domain: &str) -> Result<Principal, AppError> {
         let bad = |why: &str| AppError::Invalid(format!("grant to {:?}: {why}", clean_field(to)));
         Ok(match to.split_once(':') {
             None => match to {
@@ -194,7 +195,7 @@ impl App {
                     None => name,
                 };
                 let name = AccountName::parse(name)?;
-                let row = AccountRow::find(c, &domain, name.as_str()).await?.ok_or_else(|| AppError::NotFound(format!("account {name}@{domain}")))?;
+                let row = AccountRow::find(c, domain, name.as_str()).await?.ok_or_else(|| AppError::NotFound(format!("account {name}@{domain}")))?;
                 Principal::Account(row.id)
             }
             Some(("group", name)) => {

@@ -96,6 +96,8 @@ pub struct SubtreeItem {
     pub id: i64,
     pub kind: ItemKind,
     pub owner_id: i64,
+    /// Levels below the subtree's top (0 for the top itself).
+    pub depth: i64,
     /// Bytes of all its versions.
     pub bytes: i64,
     pub version_ids: Vec<i64>,
@@ -280,14 +282,37 @@ pub async fn domain_of(c: &mut Conn, id: i64) -> Result<Option<i64>> {
     Ok(sqlx::query_scalar("SELECT domain_id FROM items WHERE id = $1").bind(id).fetch_optional(c).await?)
 }
 
+/// `up`: item `$1` and its ancestors with their depth, bounded by `$2`; then `$tail`.
+macro_rules! ancestors {
+    ($tail:expr) => {
+        concat!(
+            "WITH RECURSIVE up (id, depth) AS ( \
+               SELECT CAST($1 AS BIGINT), 0 \
+               UNION ALL SELECT i.parent_id, up.depth + 1 FROM items i JOIN up ON i.id = up.id \
+               WHERE i.parent_id <> 0 AND up.depth < $2) ",
+            $tail
+        )
+    };
+}
+
+/// The grants `g` that can match account `$account` (0: nobody logged in): the domain-wide and
+/// link grants, and those naming the account or one of its groups.
+macro_rules! matching {
+    ($account:literal) => {
+        concat!(
+            "(g.principal IN ('domain', 'all-domains', 'public', 'password') \
+             OR (g.principal = 'account' AND g.principal_id = ", $account, ") \
+             OR (g.principal = 'group' AND g.principal_id IN (SELECT m.group_id FROM group_members m WHERE m.account_id = ",
+            $account,
+            ")))"
+        )
+    };
+}
+
 /// The item and its ancestors, nearest first (empty for an unknown id).
 pub async fn chain(c: &mut Conn, id: i64) -> Result<Vec<ChainLink>> {
     let rows = sqlx::query(
-        "WITH RECURSIVE up (id, depth) AS ( \
-           SELECT CAST($1 AS BIGINT), 0 \
-           UNION ALL SELECT i.parent_id, up.depth + 1 FROM items i JOIN up ON i.id = up.id \
-           WHERE i.parent_id <> 0 AND up.depth < $2) \
-         SELECT i.id, i.parent_id, i.owner_id, i.inherit FROM items i JOIN up ON i.id = up.id ORDER BY up.depth",
+        ancestors!("SELECT i.id, i.parent_id, i.owner_id, i.inherit FROM items i JOIN up ON i.id = up.id ORDER BY up.depth"),
     )
     .bind(id)
     .bind(MAX_WALK)
@@ -319,15 +344,11 @@ fn grant(r: &AnyRow) -> Result<GrantRow> {
 /// the domain-wide and link grants, and those naming the account or one of its groups.
 pub async fn chain_grants_for(c: &mut Conn, id: i64, account_id: i64) -> Result<Vec<GrantRow>> {
     let rows = sqlx::query(
-        "WITH RECURSIVE up (id, depth) AS ( \
-           SELECT CAST($1 AS BIGINT), 0 \
-           UNION ALL SELECT i.parent_id, up.depth + 1 FROM items i JOIN up ON i.id = up.id \
-           WHERE i.parent_id <> 0 AND up.depth < $2) \
-         SELECT g.item_id, g.principal, g.principal_id, g.rights, CAST(NULL AS TEXT) AS name \
-         FROM item_grants g JOIN up ON g.item_id = up.id \
-         WHERE g.principal IN ('domain', 'all-domains', 'public', 'password') \
-            OR (g.principal = 'account' AND g.principal_id = $3) \
-            OR (g.principal = 'group' AND g.principal_id IN (SELECT m.group_id FROM group_members m WHERE m.account_id = $3))",
+        ancestors!(concat!(
+            "SELECT g.item_id, g.principal, g.principal_id, g.rights, CAST(NULL AS TEXT) AS name \
+             FROM item_grants g JOIN up ON g.item_id = up.id WHERE ",
+            matching!("$3")
+        )),
     )
     .bind(id)
     .bind(MAX_WALK)
@@ -341,11 +362,11 @@ pub async fn chain_grants_for(c: &mut Conn, id: i64, account_id: i64) -> Result<
 /// picks them: one query for a whole listing.
 pub async fn children_grants_for(c: &mut Conn, parent_id: i64, account_id: i64) -> Result<Vec<GrantRow>> {
     let rows = sqlx::query(
-        "SELECT g.item_id, g.principal, g.principal_id, g.rights, CAST(NULL AS TEXT) AS name \
-         FROM item_grants g JOIN items i ON i.id = g.item_id WHERE i.parent_id = $1 \
-         AND (g.principal IN ('domain', 'all-domains', 'public', 'password') \
-            OR (g.principal = 'account' AND g.principal_id = $2) \
-            OR (g.principal = 'group' AND g.principal_id IN (SELECT m.group_id FROM group_members m WHERE m.account_id = $2)))",
+        concat!(
+            "SELECT g.item_id, g.principal, g.principal_id, g.rights, CAST(NULL AS TEXT) AS name \
+             FROM item_grants g JOIN items i ON i.id = g.item_id WHERE i.parent_id = $1 AND ",
+            matching!("$2")
+        ),
     )
     .bind(parent_id)
     .bind(account_id)
@@ -397,7 +418,7 @@ pub async fn subtree(c: &mut Conn, id: i64) -> Result<Vec<SubtreeItem>> {
         "WITH RECURSIVE down (id, depth) AS ( \
            SELECT CAST($1 AS BIGINT), 0 \
            UNION ALL SELECT i.id, down.depth + 1 FROM items i JOIN down ON i.parent_id = down.id WHERE down.depth < $2) \
-         SELECT i.id, i.kind, i.owner_id, v.id AS version_id, v.size FROM items i JOIN down ON i.id = down.id \
+         SELECT i.id, i.kind, i.owner_id, CAST(down.depth AS BIGINT) AS depth, v.id AS version_id, v.size FROM items i JOIN down ON i.id = down.id \
          LEFT JOIN item_versions v ON v.item_id = i.id ORDER BY down.depth DESC, i.id",
     )
     .bind(id)
@@ -412,6 +433,7 @@ pub async fn subtree(c: &mut Conn, id: i64) -> Result<Vec<SubtreeItem>> {
                 id,
                 kind: kind_of(&r.try_get::<String, _>("kind")?)?,
                 owner_id: r.try_get("owner_id")?,
+                depth: r.try_get("depth")?,
                 bytes: 0,
                 version_ids: Vec::new(),
             });

@@ -106,8 +106,7 @@ pub async fn update(
     ApiJson(req): ApiJson<UpdateItem>,
 ) -> Result<Json<Item>, ApiError> {
     let row = app.update_item(&caller, id, req.name.as_deref(), req.parent).await?;
-    let d = app.item(&caller, id).await?;
-    Ok(Json(convert::item(&row, d.rights)))
+    Ok(Json(convert::item(&row, app.rights_on(&caller, id).await?)))
 }
 
 pub async fn remove(Extract(app): Extract<State>, Session(caller): Session, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
@@ -133,8 +132,7 @@ pub async fn new_version(
 ) -> Result<Json<Stored>, ApiError> {
     let (reader, length) = body_reader(&headers, body);
     let (row, version) = app.upload_version(&caller, id, reader, length).await?;
-    let rights = app.item(&caller, id).await?.rights;
-    Ok(Json(Stored { item: convert::item(&row, rights), version }))
+    Ok(Json(Stored { item: convert::item(&row, app.rights_on(&caller, id).await?), version }))
 }
 
 /// The grants with their version as the `ETag`, for a conditional `PUT` (`If-Match`).

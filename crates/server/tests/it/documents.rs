@@ -525,6 +525,22 @@ async fn hostile_names_and_content(backend: Backend) {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "unknown fields are refused");
     let r = m.post(u("/api/v1/items/documents")).query(&[("name", "x"), ("parent", &id.to_string())]).body("x").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "a document is not a folder");
+    // Folders nest at most 32 deep, made there or moved there with what is below them.
+    let mut deepest = root;
+    for level in 2..=32 {
+        deepest = folder(&server, &m, Some(deepest), &format!("level{level}")).await;
+    }
+    let (s, v) = call(&m, "POST", u("/api/v1/items/folders"), Some(json!({"name": "too deep", "parent": deepest}))).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid_input"), "{v}");
+    let pair = folder(&server, &m, None, "pair").await;
+    folder(&server, &m, Some(pair), "inner").await;
+    let parent_of_deepest = call(&m, "GET", u(&format!("/api/v1/items/{deepest}")), None).await.1["item"]["parent"].as_i64().unwrap();
+    let (s, v) = call(&m, "PATCH", u(&format!("/api/v1/items/{pair}")), Some(json!({"parent": parent_of_deepest}))).await;
+    assert_eq!((s, code(&v)), (StatusCode::BAD_REQUEST, "invalid_input"), "two levels under level 31: {v}");
+    let grandparent = call(&m, "GET", u(&format!("/api/v1/items/{parent_of_deepest}")), None).await.1["item"]["parent"].as_i64().unwrap();
+    let (s, v) = call(&m, "PATCH", u(&format!("/api/v1/items/{pair}")), Some(json!({"parent": grandparent}))).await;
+    assert_eq!(s, StatusCode::OK, "two levels under level 30 fit: {v}");
+
     // The operator's command line has no account and makes no documents.
     let (s, _) = call(&admin, "GET", u("/api/v1/items"), None).await;
     assert_eq!(s, StatusCode::OK);
