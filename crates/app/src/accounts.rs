@@ -193,6 +193,10 @@ impl App {
             if account.role == Role::SystemAdmin && role != Role::SystemAdmin {
                 self.keep_one_system_admin(tx.conn(), &account).await?;
             }
+            if role != account.role {
+                // Sessions opened acting for others held the old role's authority.
+                SessionRow::delete_acting(&mut tx, account.id).await?;
+            }
             AccountRow::set_role(&mut tx, account.id, role).await?;
         }
         if let Some(class) = &change.class {
@@ -253,6 +257,9 @@ impl App {
     /// The owner changes their password; other sessions end, this one carries on.
     pub async fn change_own_password(&self, caller: &Caller, auth: &Authenticated, current: &str, new: &str) -> Result<(), AppError> {
         let account = &auth.account;
+        if caller.acting.is_some() {
+            return Err(AppError::Forbidden("an administrator acting for an account cannot change its password".into()));
+        }
         refuse_external_account(account)?;
         let right = match auth.account.password_hash.as_deref() {
             Some(stored) => matches!(self.hasher.verify(current, stored).await?, Verification::Match { .. }),

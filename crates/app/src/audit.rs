@@ -28,6 +28,9 @@ pub struct Caller {
     pub features: Features,
     /// The caller's group ids, for access decisions on shared items.
     pub groups: Vec<i64>,
+    /// The administrator acting for this account (an impersonation session); their login is
+    /// in every record the caller writes.
+    pub acting: Option<String>,
 }
 
 impl Caller {
@@ -39,6 +42,7 @@ impl Caller {
             source: Source { ip: "local".into(), host: host.to_owned(), user_agent: String::new() },
             features: Features::ALL,
             groups: Vec::new(),
+            acting: None,
         }
     }
 
@@ -64,6 +68,7 @@ impl Caller {
             source,
             features: Features::ALL,
             groups: Vec::new(),
+            acting: None,
         }
     }
 }
@@ -112,6 +117,7 @@ impl App {
             }),
             target: clean_field(&target),
             summary: summary.to_string(),
+            acting: caller.acting.as_deref().map(clean_field).unwrap_or_default(),
         }
     }
 

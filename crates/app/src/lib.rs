@@ -25,6 +25,7 @@ mod groups;
 mod guard;
 mod hasher;
 mod host_names;
+mod impersonation;
 mod import;
 pub mod kerberos;
 mod ldap;

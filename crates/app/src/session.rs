@@ -95,6 +95,7 @@ impl Authenticated {
             source,
             features: self.features,
             groups: self.group_ids.clone(),
+            acting: self.session.acting_admin.as_ref().map(|a| a.1.clone()),
         }
     }
 
@@ -255,6 +256,7 @@ impl App {
             password_change_required: change_required,
             idle_seconds: life.idle,
             remembered,
+            acting_admin: None,
         };
         (token, row)
     }

@@ -74,6 +74,7 @@ fn caller(account: (i64, i64), groups: Vec<i64>) -> Caller {
         source: Source::default(),
         features: Features::ALL,
         groups,
+        acting: None,
     }
 }
 

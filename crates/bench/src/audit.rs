@@ -26,6 +26,7 @@ fn entry(i: usize) -> AuditEntry {
         source_host: String::new(),
         target: format!("group:g{i}"),
         summary: "{}".into(),
+        acting: String::new(),
     }
 }
 

@@ -176,6 +176,7 @@ async fn access_decisions() -> anyhow::Result<()> {
         source: Default::default(),
         features: Features::ALL,
         groups: tree.reader_groups.clone(),
+        acting: None,
     };
     let hasher = Hasher::new(HashParams { memory_kib: 1024, iterations: 1, parallelism: 1 }, HasherLimits { max_in_flight: 1, max_queued: 1 })?;
     let app = App::new(tree.store.clone(), hasher);

@@ -37,6 +37,8 @@ pub struct Record {
     pub target: String,
     /// What changed, a compact JSON object; never a secret.
     pub summary: String,
+    /// The administrator acting for `actor` (an impersonation session), or empty.
+    pub acting: String,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -62,6 +64,12 @@ impl Record {
         field(self.source_host.as_bytes());
         field(self.target.as_bytes());
         field(self.summary.as_bytes());
+        // Added after the first records were written: an empty value leaves the hash of
+        // every record without one as it was.
+        if !self.acting.is_empty() {
+            field(b"acting");
+            field(self.acting.as_bytes());
+        }
         hex(&h.finalize())
     }
 
@@ -247,6 +255,7 @@ mod tests {
                     source_host: String::new(),
                     target: format!("group:g{seq}"),
                     summary: "{}".into(),
+                    acting: String::new(),
                     prev_hash: prev.clone(),
                     hash: String::new(),
                 };
@@ -255,6 +264,30 @@ mod tests {
                 r
             })
             .collect()
+    }
+
+    /// The hash as written before `acting` existed (computed independently of this code):
+    /// old records keep verifying, and an acting administrator is covered.
+    #[test]
+    fn acting_is_hashed_only_when_present() {
+        let mut r = Record {
+            chain: "example.com".into(),
+            seq: 1,
+            at: 1_795_003_600,
+            security: false,
+            action: "group.create".into(),
+            actor: "bob@example.com".into(),
+            source_ip: "192.0.2.1".into(),
+            source_host: String::new(),
+            target: "group:g1".into(),
+            summary: "{}".into(),
+            acting: String::new(),
+            prev_hash: "0".repeat(64),
+            hash: String::new(),
+        };
+        assert_eq!(r.compute_hash(), "5f861dc1ea4bc799a4fe53a610cdf201244a0e5dafb27db8667f378d742a8900");
+        r.acting = "root@example.com".into();
+        assert_eq!(r.compute_hash(), "acc154c9e4988b6b1fae27c3d0a94c4045817915178e8f0ed22e7a25e725def4");
     }
 
     fn walk(records: &[Record]) -> Result<ChainCheck, Break> {

@@ -48,6 +48,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/domains/{domain}/accounts/{name}/sessions"),
     ("DELETE", "/api/v1/domains/{domain}/accounts/{name}/sessions"),
     ("DELETE", "/api/v1/domains/{domain}/accounts/{name}/sessions/{id}"),
+    ("POST", "/api/v1/domains/{domain}/accounts/{name}/impersonate"),
     ("GET", "/api/v1/domains/{domain}/groups"),
     ("POST", "/api/v1/domains/{domain}/groups"),
     ("DELETE", "/api/v1/domains/{domain}/groups/{group}"),
@@ -130,6 +131,7 @@ pub fn routes() -> Router<State> {
         .route("/api/v1/domains/{domain}/accounts/{name}/password", put(accounts::set_password))
         .route("/api/v1/domains/{domain}/accounts/{name}/sessions", get(accounts::sessions).delete(accounts::revoke_sessions))
         .route("/api/v1/domains/{domain}/accounts/{name}/sessions/{id}", axum::routing::delete(accounts::revoke_session))
+        .route("/api/v1/domains/{domain}/accounts/{name}/impersonate", axum::routing::post(me::impersonate))
         .route("/api/v1/domains/{domain}/groups", get(groups::list).post(groups::create))
         .route("/api/v1/domains/{domain}/groups/{group}", axum::routing::delete(groups::remove))
         .route(

@@ -101,6 +101,7 @@ pub fn audit_record(r: &deskward_core::audit::Record) -> proto::AuditRecord {
         target: r.target.clone(),
         // Stored summaries are JSON written by the server; a damaged one is shown as text.
         summary: serde_json::from_str(&r.summary).unwrap_or_else(|_| serde_json::Value::String(r.summary.clone())),
+        acting: r.acting.clone(),
         prev_hash: r.prev_hash.clone(),
         hash: r.hash.clone(),
     }
@@ -126,6 +127,7 @@ pub fn audit_record_in(w: proto::AuditRecord) -> Result<deskward_core::audit::Re
             serde_json::Value::String(s) => s,
             v => v.to_string(),
         },
+        acting: w.acting,
         prev_hash: w.prev_hash,
         hash: w.hash,
     })
@@ -157,6 +159,7 @@ pub fn session(e: &deskward_app::SessionEntry, current: &str) -> proto::SessionI
         user_agent: s.user_agent.clone(),
         remembered: s.remembered,
         current: s.token_hash == current,
+        acting_admin: s.acting_admin.as_ref().map(|a| a.1.clone()),
     }
 }
 

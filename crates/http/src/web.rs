@@ -38,6 +38,10 @@ use crate::{ApiError, State, convert};
 /// The double-submit cookie of the login form.
 const CSRF_COOKIE: &str = "__Host-deskward_csrf";
 
+/// While an administrator acts for an account, their own session's token, so that ending the
+/// impersonation brings them back (docs/impersonation.md).
+const RETURN_COOKIE: &str = "__Host-deskward_return";
+
 /// Every page route, for the tests.
 pub const PAGES: &[(&str, &str)] = &[
     ("GET", "/"),
@@ -47,6 +51,7 @@ pub const PAGES: &[(&str, &str)] = &[
     ("GET", "/account"),
     ("POST", "/account/password"),
     ("POST", "/account/sessions/{id}/end"),
+    ("POST", "/account/impersonate"),
     ("POST", "/logout"),
     ("GET", "/verify-address/{token}"),
     ("POST", "/verify-address/{token}"),
@@ -96,6 +101,7 @@ pub fn routes() -> Router<State> {
         .route("/account", get(account))
         .route("/account/password", post(change_password))
         .route("/account/sessions/{id}/end", post(end_session))
+        .route("/account/impersonate", post(impersonate))
         .route("/logout", post(logout))
         .route("/verify-address/{token}", get(verify_address).post(confirm_address))
         .route("/admin/audit", get(audit::search))
@@ -208,6 +214,8 @@ struct AccountPage {
     /// Shows the link to the documents (the account's class includes them).
     documents: bool,
     session_ends: String,
+    /// The administrator acting for the account in this session.
+    acting_admin: Option<String>,
     sessions: Vec<SessionLine>,
     logins: Vec<LoginLine>,
     notice: Option<String>,
@@ -329,6 +337,10 @@ async fn account_page(app: &State, auth: &Authenticated, notice: Option<String>,
             .map(|e| {
                 let s = convert::session(e, &auth.session.token_hash);
                 let from = if s.source_host.is_empty() { s.source_ip } else { format!("{} ({})", s.source_host, s.source_ip) };
+                let from = match s.acting_admin {
+                    Some(admin) => format!("{from}, opened by administrator {admin}"),
+                    None => from,
+                };
                 SessionLine { id: s.id, created_at: s.created_at, last_seen_at: s.last_seen_at, from, user_agent: s.user_agent, current: s.current }
             })
             .collect(),
@@ -347,6 +359,10 @@ async fn account_page(app: &State, auth: &Authenticated, notice: Option<String>,
                     }
                     "login.banned" => "refused: address banned".to_owned(),
                     "login.throttled" => "refused: too many failures".to_owned(),
+                    "login.impersonation" => {
+                        let summary: serde_json::Value = serde_json::from_str(&r.summary).unwrap_or_default();
+                        format!("administrator {} acted for you: {}", r.actor, summary["reason"].as_str().unwrap_or(""))
+                    }
                     other => other.to_owned(),
                 },
                 ip: r.source_ip.clone(),
@@ -365,6 +381,7 @@ async fn account_page(app: &State, auth: &Authenticated, notice: Option<String>,
         system_admin: auth.account.role == deskward_core::Role::SystemAdmin,
         documents: auth.features.documents,
         session_ends: convert::time(auth.session.expires_at),
+        acting_admin: auth.session.acting_admin.as_ref().map(|a| a.1.clone()),
         sessions,
         logins,
         notice,
@@ -422,7 +439,7 @@ async fn end_session(
     }
 }
 
-async fn logout(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Form(form): Form<CsrfForm>) -> Response {
+async fn logout(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
     let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
     if !same(&auth.csrf_token(), &form.csrf) {
         return forged(&app, &caller, "/logout").await;
@@ -430,9 +447,59 @@ async fn logout(Extract(app): Extract<State>, session: Result<AnySession, ApiErr
     if let Err(e) = app.logout(&caller, &auth).await {
         return ApiError::from(e).into_response();
     }
-    let mut response = Redirect::to("/login").into_response();
-    if let Ok(c) = cookie("", Some(0)) {
-        response.headers_mut().insert(header::SET_COOKIE, c);
+    // Ending an impersonation brings the administrator back to their own session while it
+    // lasts, and only to a session of that administrator.
+    let back = match (&auth.session.acting_admin, cookie_value(&headers, RETURN_COOKIE)) {
+        (Some((admin_id, _)), Some(token)) => match app.authenticate(token, false).await {
+            Ok(admin) if admin.account.id == *admin_id => Some(token.to_owned()),
+            _ => None,
+        },
+        _ => None,
+    };
+    let mut response = Redirect::to(if back.is_some() { "/account" } else { "/login" }).into_response();
+    if let Ok(c) = cookie(back.as_deref().unwrap_or(""), if back.is_some() { None } else { Some(0) }) {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    if let Ok(c) = HeaderValue::from_str(&format!("{RETURN_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")) {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct ImpersonateForm {
+    csrf: String,
+    login: String,
+    reason: String,
+}
+
+/// An administrator acts for an account: the browser switches to the new session, keeping
+/// the administrator's token aside for the way back.
+async fn impersonate(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, headers: HeaderMap, Form(form): Form<ImpersonateForm>) -> Response {
+    let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
+    if !same(&auth.csrf_token(), &form.csrf) {
+        return forged(&app, &caller, "/account/impersonate").await;
+    }
+    if auth.session.password_change_required {
+        return account_page(&app, &auth, None, Some("Change your password first.".into()), StatusCode::FORBIDDEN).await;
+    }
+    let login: String = form.login.trim().chars().take(320).collect();
+    let outcome = match app.impersonate(&caller, &login, &form.reason).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            let status = crate::error::status_and_code(&e).0;
+            let response = account_page(&app, &auth, None, Some(message(&e)), status).await;
+            return refused(response, e);
+        }
+    };
+    let mut response = Redirect::to("/account").into_response();
+    if let Ok(c) = cookie(&outcome.token, None) {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    if let Some(own) = cookie_value(&headers, crate::extract::SESSION_COOKIE)
+        && let Ok(c) = HeaderValue::from_str(&format!("{RETURN_COOKIE}={own}; Path=/; Secure; HttpOnly; SameSite=Strict"))
+    {
+        response.headers_mut().append(header::SET_COOKIE, c);
     }
     response
 }

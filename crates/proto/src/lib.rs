@@ -54,6 +54,24 @@ pub struct Me {
     /// The session was remembered: its cookie outlives the browser.
     #[serde(default)]
     pub remembered: bool,
+    /// The administrator acting for this account in this session, if one opened it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acting_admin: Option<String>,
+}
+
+/// Why an administrator opens a session of an account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImpersonateRequest {
+    pub reason: String,
+}
+
+/// A session an administrator opened acting for an account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Impersonation {
+    /// The session's token, shown once: send it as `Authorization: Bearer`.
+    pub token: String,
+    pub session: Me,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -235,6 +253,9 @@ pub struct AuditRecord {
     pub source_host: String,
     pub target: String,
     pub summary: serde_json::Value,
+    /// The administrator acting for `actor` (an impersonation session); absent when none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub acting: String,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -302,6 +323,9 @@ pub struct SessionInfo {
     pub remembered: bool,
     /// The session this request was made with.
     pub current: bool,
+    /// The administrator who opened it acting for the account, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acting_admin: Option<String>,
 }
 
 /// A domain's overrides of the server's session settings; `null` keeps the server's.

@@ -65,8 +65,13 @@ fn tls_connector(ca_file: Option<&Path>) -> anyhow::Result<TlsConnector> {
 pub fn message(r: &Record, host: &str, pid: u32) -> String {
     let severity = if r.security { 4 } else { 5 };
     let msgid: String = r.action.chars().filter(|c| c.is_ascii_graphic()).take(32).collect();
+    // The administrator acting for the actor, only when there is one.
+    let acting = match r.acting.is_empty() {
+        true => String::new(),
+        false => format!(" acting=\"{}\"", sd_escape(&r.acting)),
+    };
     let sd = format!(
-        "[{SD_ID} chain=\"{}\" seq=\"{}\" actor=\"{}\" ip=\"{}\" target=\"{}\" hash=\"{}\"]",
+        "[{SD_ID} chain=\"{}\" seq=\"{}\" actor=\"{}\"{acting} ip=\"{}\" target=\"{}\" hash=\"{}\"]",
         sd_escape(&r.chain),
         r.seq,
         sd_escape(&r.actor),
@@ -244,6 +249,7 @@ mod tests {
             source_host: String::new(),
             target: "account:a\"b]c\\d@example.org".into(),
             summary: r#"{"reason":"line\nbreak"}"#.into(),
+            acting: String::new(),
             prev_hash: "0".repeat(64),
             hash: "f".repeat(64),
         };
@@ -251,5 +257,8 @@ mod tests {
         assert!(m.starts_with("<108>1 2026-11-23T12:04:05Z hostone deskward 42 login.failed [deskward@32473 chain=\"example.org\" seq=\"7\""), "{m}");
         assert!(m.contains(r#"target="account:a\"b\]c\\d@example.org""#), "{m}");
         assert!(!m.contains('\n'));
+        assert!(!m.contains("acting="), "{m}");
+        let m = message(&Record { acting: "root@example.org".into(), ..r }, "host one", 42);
+        assert!(m.contains(r#"actor="-" acting="root@example.org" ip="#), "{m}");
     }
 }

@@ -20,6 +20,8 @@ pub struct Entry {
     pub source_host: String,
     pub target: String,
     pub summary: String,
+    /// The administrator acting for `actor`, or empty.
+    pub acting: String,
 }
 
 /// The audit records a transaction commits with: at least one.
@@ -86,7 +88,7 @@ pub struct Seal {
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub chain: Option<String>,
-    /// A login: records it made, and records about its account.
+    /// A login: records it made (also acting for another), and records about its account.
     pub user: Option<String>,
     /// An action (`account.create`) or a family (`account`).
     pub action: Option<String>,
@@ -104,7 +106,7 @@ macro_rules! select {
     ($tail:literal) => {
         concat!(
             "SELECT chain, seq, at, security, action, actor, source_ip, source_host, target, summary, \
-             prev_hash, hash FROM audit_records",
+             acting, prev_hash, hash FROM audit_records",
             " ",
             $tail
         )
@@ -123,6 +125,7 @@ fn from_row(row: &AnyRow) -> Result<Record> {
         source_host: row.try_get("source_host")?,
         target: row.try_get("target")?,
         summary: row.try_get("summary")?,
+        acting: row.try_get("acting")?,
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
     })
@@ -201,29 +204,57 @@ impl Tx {
     }
 }
 
+/// The compare-and-set of a known head and the record's insert, in one round trip: the head
+/// moves only from the expected record, and the record is inserted only if it moved. SQLite
+/// runs the two statements as one command (`changes()` is the UPDATE's count); PostgreSQL
+/// runs the UPDATE as a data-modifying CTE. Parameters: the record's 14 columns as in
+/// [`write`], then the head's new day and day count, then the expected head's seq and hash.
+const APPEND_SQLITE: &str = "UPDATE audit_chains SET seq = $2, hash = $13, day = $15, day_records = $16 \
+     WHERE chain = $1 AND seq = $17 AND hash = $18; \
+     INSERT INTO audit_records (chain, seq, at, day, security, action, actor, source_ip, source_host, \
+     target, summary, prev_hash, hash, acting) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 WHERE changes() = 1";
+const APPEND_POSTGRES: &str = "WITH moved AS (UPDATE audit_chains SET seq = $2, hash = $13, day = $15, day_records = $16 \
+     WHERE chain = $1 AND seq = $17 AND hash = $18 RETURNING 1) \
+     INSERT INTO audit_records (chain, seq, at, day, security, action, actor, source_ip, source_host, \
+     target, summary, prev_hash, hash, acting) \
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM moved";
+
 /// Appends one record to its chain. With a known head (moved by this transaction, or cached
-/// from an earlier commit) one compare-and-set statement moves it; it also takes the head
-/// row's write lock, so on PostgreSQL a concurrent append of the same domain waits, then finds
-/// the head changed and takes the slow path, which reads the real head under the lock.
+/// from an earlier commit) one round trip moves it by compare-and-set and inserts the record;
+/// the head row's write lock makes a concurrent append of the same domain on PostgreSQL wait,
+/// then find the head changed and take the slow path, which reads the real head under the lock.
 async fn append(tx: &mut Tx, e: Entry) -> Result<Record> {
     let known = tx.pending.iter().rev().find(|h| h.chain == e.chain).cloned().or_else(|| tx.heads.get(&e.chain));
     if let Some(head) = known {
         let (record, next) = link(e.clone(), &head);
-        let moved = sqlx::query(
-            "UPDATE audit_chains SET seq = $2, hash = $3, day = $4, day_records = $5 \
-             WHERE chain = $1 AND seq = $6 AND hash = $7",
-        )
-        .bind(&next.chain)
-        .bind(next.seq)
-        .bind(&next.hash)
-        .bind(&next.day)
-        .bind(next.day_records)
-        .bind(head.seq)
-        .bind(&head.hash)
-        .execute(tx.conn())
-        .await?;
-        if moved.rows_affected() == 1 {
-            write(tx, &record, &head).await?;
+        let (sql, both) = match tx.backend {
+            crate::Backend::Sqlite => (APPEND_SQLITE, 2),
+            crate::Backend::Postgres => (APPEND_POSTGRES, 1),
+        };
+        let done = sqlx::query(sql)
+            .bind(&record.chain)
+            .bind(record.seq)
+            .bind(record.at)
+            .bind(day_of(record.at))
+            .bind(i64::from(record.security))
+            .bind(&record.action)
+            .bind(&record.actor)
+            .bind(&record.source_ip)
+            .bind(&record.source_host)
+            .bind(&record.target)
+            .bind(&record.summary)
+            .bind(&record.prev_hash)
+            .bind(&record.hash)
+            .bind(&record.acting)
+            .bind(&next.day)
+            .bind(next.day_records)
+            .bind(head.seq)
+            .bind(&head.hash)
+            .execute(tx.conn())
+            .await?;
+        if done.rows_affected() == both {
+            seal(tx, &record, &head).await?;
             tx.pending.push(next);
             return Ok(record);
         }
@@ -246,6 +277,7 @@ fn link(e: Entry, head: &Head) -> (Record, Head) {
         source_host: e.source_host,
         target: e.target,
         summary: e.summary,
+        acting: e.acting,
         prev_hash: head.hash.clone(),
         hash: String::new(),
     };
@@ -261,7 +293,7 @@ async fn write(tx: &mut Tx, record: &Record, previous: &Head) -> Result<()> {
     let day = day_of(record.at);
     sqlx::query(
         "INSERT INTO audit_records (chain, seq, at, day, security, action, actor, source_ip, source_host, \
-         target, summary, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         target, summary, prev_hash, hash, acting) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(&record.chain)
     .bind(record.seq)
@@ -276,8 +308,15 @@ async fn write(tx: &mut Tx, record: &Record, previous: &Head) -> Result<()> {
     .bind(&record.summary)
     .bind(&record.prev_hash)
     .bind(&record.hash)
+    .bind(&record.acting)
     .execute(tx.conn())
     .await?;
+    seal(tx, record, previous).await
+}
+
+/// Seals `previous`'s day when `record` starts a later one.
+async fn seal(tx: &mut Tx, record: &Record, previous: &Head) -> Result<()> {
+    let day = day_of(record.at);
     if day > previous.day && previous.seq > 0 && !previous.day.is_empty() {
         sqlx::query("INSERT INTO audit_seals (chain, day, last_seq, last_hash, records) VALUES ($1, $2, $3, $4, $5)")
             .bind(&record.chain)
@@ -402,7 +441,7 @@ pub async fn search(c: &mut Conn, f: &Filter) -> Result<Vec<Record>> {
     // One static statement: a NULL parameter switches its condition off.
     let rows = sqlx::query(select!(
         "WHERE (CAST($1 AS TEXT) IS NULL OR chain = $1) \
-         AND (CAST($2 AS TEXT) IS NULL OR actor = $2 OR target = $11) \
+         AND (CAST($2 AS TEXT) IS NULL OR actor = $2 OR acting = $2 OR target = $11) \
          AND (CAST($3 AS TEXT) IS NULL OR action = $3 OR action LIKE $4) \
          AND (CAST($5 AS TEXT) IS NULL OR source_ip = $5) \
          AND (CAST($6 AS TEXT) IS NULL OR target = $6) \

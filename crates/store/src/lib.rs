@@ -152,7 +152,7 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(Tx { inner, heads: self.heads.clone(), pending: Vec::new() })
+        Ok(Tx { inner, backend: self.backend, heads: self.heads.clone(), pending: Vec::new() })
     }
 
     pub async fn close(&self) {
@@ -164,6 +164,7 @@ impl Store {
 /// takes the change's audit records (`audit.rs`), or names why there are none.
 pub struct Tx {
     inner: sqlx::Transaction<'static, Any>,
+    backend: Backend,
     heads: audit::Heads,
     /// Chain heads this transaction moved, for the cache once it commits.
     pending: Vec<audit::Head>,

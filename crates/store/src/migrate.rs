@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_directories.sql")),
     (11, include_str!("../migrations/0011_auth_orders.sql")),
     (12, include_str!("../migrations/0012_documents.sql")),
+    (13, include_str!("../migrations/0013_impersonation.sql")),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -20,6 +20,8 @@ pub struct SessionRow {
     pub idle_seconds: i64,
     /// Asked to be remembered: the cookie outlives the browser.
     pub remembered: bool,
+    /// The administrator acting for the account (id, login), when one opened the session.
+    pub acting_admin: Option<(i64, String)>,
 }
 
 /// What checks an account's password, for [`SessionRow::delete_for_backend`].
@@ -51,6 +53,10 @@ fn from_row(row: &AnyRow) -> Result<SessionRow> {
         password_change_required: flag_of(row, "password_change_required")?,
         idle_seconds: row.try_get("idle_seconds")?,
         remembered: flag_of(row, "remembered")?,
+        acting_admin: match row.try_get::<Option<i64>, _>("acting_admin_id")? {
+            Some(id) => Some((id, row.try_get::<Option<String>, _>("acting_admin")?.unwrap_or_default())),
+            None => None,
+        },
     })
 }
 
@@ -58,7 +64,8 @@ impl SessionRow {
     pub async fn find(c: &mut Conn, token_hash: &str) -> Result<Option<SessionRow>> {
         let row = sqlx::query(
             "SELECT token_hash, account_id, created_at, last_seen_at, idle_expires_at, expires_at, \
-             source_ip, user_agent, password_change_required, idle_seconds, remembered FROM sessions WHERE token_hash = $1",
+             source_ip, user_agent, password_change_required, idle_seconds, remembered, acting_admin_id, acting_admin \
+             FROM sessions WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(c)
@@ -69,8 +76,8 @@ impl SessionRow {
     pub async fn insert(tx: &mut Tx, s: &SessionRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, idle_expires_at, \
-             expires_at, source_ip, user_agent, password_change_required, idle_seconds, remembered) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             expires_at, source_ip, user_agent, password_change_required, idle_seconds, remembered, acting_admin_id, acting_admin) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&s.token_hash)
         .bind(s.account_id)
@@ -83,6 +90,8 @@ impl SessionRow {
         .bind(i64::from(s.password_change_required))
         .bind(s.idle_seconds)
         .bind(i64::from(s.remembered))
+        .bind(s.acting_admin.as_ref().map(|a| a.0))
+        .bind(s.acting_admin.as_ref().map(|a| a.1.as_str()))
         .execute(tx.conn())
         .await?;
         Ok(())
@@ -106,21 +115,31 @@ impl SessionRow {
         Ok(())
     }
 
-    /// Ends every session of an account (password change, disable, removal); returns how many.
+    /// Ends every session of an account (password change, disable, removal), and those it
+    /// opened acting for others; returns how many.
     pub async fn delete_for_account(tx: &mut Tx, account_id: i64) -> Result<u64> {
         crate::auth_epoch::bump(tx).await?;
-        let done = sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+        let done = sqlx::query("DELETE FROM sessions WHERE account_id = $1 OR acting_admin_id = $1")
             .bind(account_id)
             .execute(tx.conn())
             .await?;
         Ok(done.rows_affected())
     }
 
-    /// Ends every session of every account of a domain (domain disabled).
+    /// Ends the sessions an administrator opened acting for others (their role changed).
+    pub async fn delete_acting(tx: &mut Tx, admin_id: i64) -> Result<u64> {
+        crate::auth_epoch::bump(tx).await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE acting_admin_id = $1").bind(admin_id).execute(tx.conn()).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Ends every session of every account of a domain (domain disabled), and those its
+    /// administrators opened acting for others.
     pub async fn delete_for_domain(tx: &mut Tx, domain_id: i64) -> Result<u64> {
         crate::auth_epoch::bump(tx).await?;
         let done = sqlx::query(
-            "DELETE FROM sessions WHERE account_id IN (SELECT id FROM accounts WHERE domain_id = $1)",
+            "DELETE FROM sessions WHERE account_id IN (SELECT id FROM accounts WHERE domain_id = $1) \
+             OR acting_admin_id IN (SELECT id FROM accounts WHERE domain_id = $1)",
         )
         .bind(domain_id)
         .execute(tx.conn())
@@ -158,7 +177,7 @@ impl SessionRow {
         let rows = sqlx::query(
             "SELECT s.token_hash, s.account_id, s.created_at, s.last_seen_at, s.idle_expires_at, s.expires_at, \
              s.source_ip, s.user_agent, s.password_change_required, s.idle_seconds, s.remembered, \
-             a.name || '@' || d.name AS login \
+             s.acting_admin_id, s.acting_admin, a.name || '@' || d.name AS login \
              FROM sessions s JOIN accounts a ON a.id = s.account_id JOIN domains d ON d.id = a.domain_id \
              WHERE (CAST($1 AS BIGINT) IS NULL OR s.account_id = $1) AND s.expires_at > $2 AND s.idle_expires_at > $2 \
              ORDER BY s.created_at DESC, s.token_hash",

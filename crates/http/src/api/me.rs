@@ -5,9 +5,9 @@ use axum::extract::{Path, State as Extract};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use deskward_app::Authenticated;
-use deskward_proto::{ChangePasswordRequest, LoginRequest, Me, SessionInfo};
+use deskward_proto::{ChangePasswordRequest, ImpersonateRequest, Impersonation, LoginRequest, Me, SessionInfo};
 
-use crate::extract::{AnySession, ApiJson, Client, SESSION_COOKIE};
+use crate::extract::{AnySession, ApiJson, Client, SESSION_COOKIE, Session};
 use crate::{ApiError, State, convert};
 
 fn me_of(auth: &Authenticated) -> Me {
@@ -20,6 +20,7 @@ fn me_of(auth: &Authenticated) -> Me {
         password_change_required: auth.session.password_change_required,
         session_expires_at: convert::time(auth.session.expires_at),
         remembered: auth.session.remembered,
+        acting_admin: auth.session.acting_admin.as_ref().map(|a| a.1.clone()),
     }
 }
 
@@ -42,6 +43,20 @@ pub async fn login(
     let age = auth.session.remembered.then(|| auth.session.expires_at - app.now());
     response.headers_mut().insert(header::SET_COOKIE, cookie(&outcome.token, age)?);
     Ok(response)
+}
+
+/// An administrator opens a session of an account below their role (docs/impersonation.md).
+/// The token comes in the body, for `Authorization: Bearer`; no cookie is set, so the
+/// caller's own session carries on.
+pub async fn impersonate(
+    Extract(app): Extract<State>,
+    Session(caller): Session,
+    Path((domain, name)): Path<(String, String)>,
+    ApiJson(req): ApiJson<ImpersonateRequest>,
+) -> Result<(StatusCode, Json<Impersonation>), ApiError> {
+    let outcome = app.impersonate(&caller, &format!("{name}@{domain}"), &req.reason).await?;
+    let auth = app.authenticated(outcome.session, outcome.account).await?;
+    Ok((StatusCode::CREATED, Json(Impersonation { token: outcome.token, session: me_of(&auth) })))
 }
 
 /// Ends the caller's session if there is one; answers 204 either way and clears the cookie, so

@@ -105,7 +105,8 @@ fn line(r: &Record) -> RecordLine {
         seq: r.seq,
         security: r.security,
         action: r.action.clone(),
-        actor: r.actor.clone(),
+        // The administrator acting for the actor, when there was one.
+        actor: if r.acting.is_empty() { r.actor.clone() } else { format!("{} (administrator {} acting)", r.actor, r.acting) },
         from: if r.source_host.is_empty() { r.source_ip.clone() } else { format!("{} ({})", r.source_host, r.source_ip) },
         target: r.target.clone(),
         summary: r.summary.clone(),

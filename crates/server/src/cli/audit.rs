@@ -187,6 +187,8 @@ async fn verify(app: &App, domain: &str, archive: Option<PathBuf>) -> anyhow::Re
 }
 
 fn print_record(r: &Record) {
+    // An administrator acting for the actor is named with them.
+    let actor = if r.acting.is_empty() { r.actor.clone() } else { format!("{} (acting: {})", r.actor, r.acting) };
     println!(
         "{}  {:<20} {:>6} {} {:<26} {:<28} {:<15} {:<32} {}",
         timestamp(r.at),
@@ -194,7 +196,7 @@ fn print_record(r: &Record) {
         r.seq,
         if r.security { "!" } else { " " },
         r.action,
-        r.actor,
+        actor,
         r.source_ip,
         r.target,
         r.summary

@@ -116,6 +116,8 @@ async fn every_api_change_is_audited(backend: Backend) {
         (&admin, "DELETE", "/api/v1/domains/{domain}/accounts/{name}/sessions/{id}",
             format!("{d}/accounts/bob/sessions/@bob3"), None, "session.revoke", "account:bob@audit.test"),
         (&admin, "DELETE", "/api/v1/domains/{domain}/accounts/{name}/sessions", format!("{d}/accounts/bob/sessions"), None, "session.revoke", "account:bob@audit.test"),
+        (&admin, "POST", "/api/v1/domains/{domain}/accounts/{name}/impersonate", format!("{d}/accounts/bob/impersonate"),
+            Some(json!({"reason": "ticket 42"})), "login.impersonation", "account:bob@audit.test"),
         (&bob, "POST", "/api/v1/session", "/api/v1/session".into(), Some(json!({"login": "bob@audit.test", "password": BOB_PW3})), "login", "account:bob@audit.test"),
         // Documents: `@folder` and `@doc` are bob's top-level folder and document.
         (&bob, "POST", "/api/v1/items/folders", "/api/v1/items/folders".into(), Some(json!({"name": "f"})), "folder.create", "folder:@folder"),

@@ -51,7 +51,7 @@ async fn tampering_in_the_store_is_named(backend: Backend) {
             "insert",
             format!(
                 "INSERT INTO audit_records SELECT chain, seq + {head}, at, day, security, action, actor, source_ip, source_host, \
-                 target, summary, prev_hash, hash FROM audit_backup WHERE chain = 'example.org' AND seq = 2"
+                 target, summary, prev_hash, hash, acting FROM audit_backup WHERE chain = 'example.org' AND seq = 2"
             ),
             "beyond the chain's head",
             "inserted",

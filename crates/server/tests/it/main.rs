@@ -18,6 +18,7 @@ mod documents;
 mod flood;
 mod guard;
 mod host_names;
+mod impersonation;
 mod kerberos;
 mod multi_node;
 mod notifications;

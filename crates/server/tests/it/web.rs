@@ -487,3 +487,37 @@ async fn a_person_shares_a_folder_with_a_group_on_the_document_pages() {
     assert!(violations.is_empty(), "CSP violations: {violations:?}");
     b.quit().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_acts_for_a_user_on_the_account_page_and_comes_back() {
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    add_account(&server, &admin, "example.org", "ursula", "user", PW).await;
+    let (s, own) = page(&server, &admin, "/account").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(own.contains("id=\"impersonate\""), "administrators get the form");
+    let csrf = csrf_of(&own);
+    // A forged form opens nothing.
+    let (s, _, _) = post_form(&server, &admin, "/account/impersonate", &[("csrf", "0000"), ("login", "ursula@example.org"), ("reason", "x")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // No reason, no session: the page says why.
+    let (s, _, body) = post_form(&server, &admin, "/account/impersonate", &[("csrf", &csrf), ("login", "ursula@example.org"), ("reason", " ")]).await;
+    assert!(s == StatusCode::BAD_REQUEST && body.contains("Say why you act"), "{s} {body}");
+
+    let (s, path, body) = post_form(&server, &admin, "/account/impersonate", &[("csrf", &csrf), ("login", "ursula@example.org"), ("reason", "ticket 31")]).await;
+    assert_eq!((s, path.as_str()), (StatusCode::OK, "/account"));
+    assert!(body.contains("<h1>ursula@example.org</h1>") && body.contains("id=\"acting\"") && body.contains(ADMIN), "the page says who acts for whom");
+    assert!(!body.contains("id=\"change\""), "no password form while acting");
+    let (_, me) = call(&admin, "GET", server.url("/api/v1/me"), None).await;
+    assert_eq!((me["login"].as_str(), me["acting_admin"].as_str()), (Some("ursula@example.org"), Some(ADMIN)));
+
+    // Stop acting: the impersonation ends and the administrator's own session is back.
+    let (s, path, body) = post_form(&server, &admin, "/logout", &[("csrf", &csrf_of(&body))]).await;
+    assert_eq!((s, path.as_str()), (StatusCode::OK, "/account"), "{body}");
+    assert!(body.contains(&format!("<h1>{ADMIN}</h1>")) && !body.contains("id=\"acting\""));
+    let ursula = server.client();
+    assert_eq!(login(&server, &ursula, "ursula@example.org", PW).await.status(), StatusCode::CREATED);
+    let (_, sessions) = call(&ursula, "GET", server.url("/api/v1/me/sessions"), None).await;
+    assert!(sessions.as_array().unwrap().iter().all(|s| s.get("acting_admin").is_none()), "the impersonation ended: {sessions}");
+    let (_, mine) = page(&server, &ursula, "/account").await;
+    assert!(mine.contains(&format!("administrator {ADMIN} acted for you: ticket 31")), "her recent logins say so");
+}
