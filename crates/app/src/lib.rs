@@ -30,6 +30,7 @@ mod import;
 pub mod kerberos;
 mod ldap;
 mod login;
+mod login_settings;
 mod notify;
 mod outbox;
 pub mod plugin;
@@ -157,6 +158,8 @@ pub struct App {
     pub kerberos: Option<Arc<kerberos::Kerberos>>,
     /// Items' ancestor chains, for access decisions without a database round trip.
     pub acl_cache: Arc<acl_cache::AclCache>,
+    /// Domains' login settings, so a login reads only its account (`login_settings.rs`).
+    pub login_settings: Arc<login_settings::LoginSettingsCache>,
     /// Where document content is kept; `None` until the server sets it up.
     pub blobs: Option<blobs::Blobs>,
     /// The largest document accepted (`documents.max_size`).
@@ -182,6 +185,7 @@ impl App {
             plugins: Arc::default(),
             kerberos: None,
             acl_cache: Arc::default(),
+            login_settings: Arc::default(),
             blobs: None,
             max_document_bytes: 4 << 30,
         }

@@ -6,10 +6,11 @@ use std::net::IpAddr;
 use deskward_core::password::{Audience, Policy, Verification};
 use deskward_core::{Login, Role, password::policy::MAX_LENGTH};
 use deskward_core::audit::{SYSTEM_CHAIN, clean_field};
-use deskward_store::{AccountRow, AllowListRow, DomainRow, SessionRow, SessionRuleRow, policies};
+use deskward_store::{AccountRow, AllowListRow, DomainRow, SessionRow, SessionRuleRow};
 use serde_json::json;
 
-use crate::auth_order::{Backend, order_for_login};
+use crate::auth_order::Backend;
+use crate::login_settings::LoginSettings;
 use crate::directory::Directory;
 use crate::directory_sync::SyncReport;
 use crate::external::Origin;
@@ -191,15 +192,12 @@ impl App {
         }
         let Ok(login) = Login::parse(login) else { return Err(failed(AppError::InvalidCredentials, "malformed_login")) };
         let mut c = self.store.conn().await?;
-        let account = AccountRow::find(&mut c, login.domain.as_str(), login.name.as_str()).await?;
-        let policy = match &account {
-            Some(a) => Some(policies::get(&mut c, a.domain_id, Audience::of(a.role)).await?),
-            None => None,
-        };
-        let directory = self.directory_for_login(&mut c, login.domain.as_str()).await?;
-        let order = order_for_login(&mut c, login.domain.as_str(), directory.is_some()).await?;
-        let directory = directory.filter(|_| order.contains(&Backend::Directory));
+        let (account, epoch) = AccountRow::find_at_epoch(&mut c, login.domain.as_str(), login.name.as_str()).await?;
         drop(c);
+        let settings = self.login_settings(login.domain.as_str(), epoch).await?;
+        let policy = account.as_ref().map(|a| settings.policy(a.role));
+        let order = settings.order.clone();
+        let directory = settings.directory.clone().filter(|_| order.contains(&Backend::Directory));
         let staff = account.as_ref().is_some_and(|a| a.role != Role::User);
         let failed = |error, reason| Failure { staff, ..failed(error, reason) };
         let staffed = |f: Failure| Failure { staff, ..f };
@@ -265,12 +263,12 @@ impl App {
             }
         };
         let rehash = needs_rehash.then_some(password);
-        self.admit(account, stored, policy, rehash, caller).await
+        self.admit(account, stored, policy, rehash, &settings, caller).await
     }
 
     /// The refusals that follow a proven identity, and what the session needs. `rehash` is
     /// the password when its stored hash is outdated (hashed again only once admitted).
-    async fn admit(&self, account: AccountRow, stored: String, policy: Policy, rehash: Option<&str>, caller: &Caller) -> Result<Checked, Failure> {
+    async fn admit(&self, account: AccountRow, stored: String, policy: Policy, rehash: Option<&str>, settings: &LoginSettings, caller: &Caller) -> Result<Checked, Failure> {
         if account.domain_disabled {
             return Err(refused(AppError::DomainDisabled, "domain_disabled"));
         }
@@ -284,10 +282,9 @@ impl App {
             Some(password) => Some(self.hasher.hash(password).await?),
             None => None,
         };
-        let mut c = self.store.conn().await?;
-        let domain_rules = SessionRuleRow::get(&mut c, account.domain_id).await?;
-        let notify = self.notifications_for(&mut c, account.domain_id, account.role).await?.login_success;
-        let allow_list = AllowListRow::get(&mut c, account.domain_id).await?;
+        let domain_rules = settings.rules;
+        let notify = settings.notifications(account.role).login_success;
+        let allow_list = settings.allow_list.clone();
         Ok(Checked { account, domain_rules, stored, policy, upgraded, notify, allow_list, kerberos: false })
     }
 
@@ -296,14 +293,16 @@ impl App {
     async fn check_kerberos(&self, login: &str, caller: &Caller) -> Result<Checked, Failure> {
         let Ok(login) = Login::parse(login) else { return Err(refused(AppError::InvalidCredentials, "kerberos_unmapped")) };
         let mut c = self.store.conn().await?;
-        let Some(account) = AccountRow::find(&mut c, login.domain.as_str(), login.name.as_str()).await? else {
+        let (account, epoch) = AccountRow::find_at_epoch(&mut c, login.domain.as_str(), login.name.as_str()).await?;
+        let Some(account) = account else {
             return Err(refused(AppError::InvalidCredentials, "kerberos_unknown_account"));
         };
-        let policy = policies::get(&mut c, account.domain_id, Audience::of(account.role)).await?;
         drop(c);
+        let settings = self.login_settings(&account.domain, epoch).await?;
+        let policy = settings.policy(account.role);
         // Another back end's password is not Deskward's to age.
         let policy = if Backend::of(&account) == Backend::Local { policy } else { Policy { max_age_days: None, ..policy } };
-        let checked = self.admit(account, String::new(), policy, None, caller).await?;
+        let checked = self.admit(account, String::new(), policy, None, &settings, caller).await?;
         Ok(Checked { kerberos: true, ..checked })
     }
 

@@ -66,6 +66,14 @@ impl NotifyRules {
 
 impl App {
     /// A role's switches in a domain; both off when no relay is configured.
+    /// Every role's switches in a domain; none when mail is off.
+    pub(crate) async fn notifications_of(&self, c: &mut Conn, domain_id: i64) -> Result<Vec<RoleNotifications>, AppError> {
+        if !self.notify.mail {
+            return Ok(Vec::new());
+        }
+        Ok(self.notify.effective(&NotificationRow::get(c, domain_id).await?))
+    }
+
     pub(crate) async fn notifications_for(&self, c: &mut Conn, domain_id: i64, role: Role) -> Result<RoleNotifications, AppError> {
         let off = RoleNotifications { role, login_success: false, login_failure: false, own: false };
         if !self.notify.mail {

@@ -96,6 +96,26 @@ impl AccountRow {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// [`AccountRow::find`] and the authentication epoch, read in one statement: a login
+    /// checks its cached domain settings against the epoch at no extra round trip.
+    pub async fn find_at_epoch(c: &mut Conn, domain: &str, name: &str) -> Result<(Option<AccountRow>, i64)> {
+        let row = sqlx::query(concat!(
+            "SELECT e.value AS auth_epoch, x.* FROM auth_epoch e LEFT JOIN (",
+            select!("WHERE d.name = $1 AND a.name = $2"),
+            ") x ON 1 = 1 WHERE e.id = 1"
+        ))
+        .bind(domain)
+        .bind(name)
+        .fetch_one(c)
+        .await?;
+        let epoch: i64 = row.try_get("auth_epoch")?;
+        let account = match row.try_get::<Option<i64>, _>("id")? {
+            Some(_) => Some(from_row(&row)?),
+            None => None,
+        };
+        Ok((account, epoch))
+    }
+
     pub async fn get(c: &mut Conn, id: i64) -> Result<Option<AccountRow>> {
         let row = sqlx::query(select!("WHERE a.id = $1")).bind(id).fetch_optional(c).await?;
         row.as_ref().map(from_row).transpose()

@@ -37,6 +37,8 @@ impl AllowListRow {
     }
 
     pub async fn put(tx: &mut Tx, domain_id: i64, list: &AllowListRow) -> Result<()> {
+        // Logins keep these settings in memory (the app's login settings).
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query("DELETE FROM domain_allow_lists WHERE domain_id = $1").bind(domain_id).execute(tx.conn()).await?;
         sqlx::query("INSERT INTO domain_allow_lists (domain_id, networks, admins_only, trust_seconds) VALUES ($1, $2, $3, $4)")
             .bind(domain_id)

@@ -19,6 +19,8 @@ pub async fn of_domain(c: &mut Conn, domain: &str) -> Result<Option<Vec<String>>
 }
 
 pub async fn put(tx: &mut Tx, domain_id: i64, backends: &[String], now: i64) -> Result<()> {
+    // Logins keep these settings in memory (the app's login settings).
+    crate::auth_epoch::bump(tx).await?;
     sqlx::query("DELETE FROM auth_orders WHERE domain_id = $1").bind(domain_id).execute(tx.conn()).await?;
     sqlx::query("INSERT INTO auth_orders (domain_id, backends, updated_at) VALUES ($1, $2, $3)")
         .bind(domain_id)
@@ -31,5 +33,7 @@ pub async fn put(tx: &mut Tx, domain_id: i64, backends: &[String], now: i64) -> 
 
 /// Back to the default; whether the domain had its own order.
 pub async fn remove(tx: &mut Tx, domain_id: i64) -> Result<bool> {
+    // Logins keep these settings in memory (the app's login settings).
+    crate::auth_epoch::bump(tx).await?;
     Ok(sqlx::query("DELETE FROM auth_orders WHERE domain_id = $1").bind(domain_id).execute(tx.conn()).await?.rows_affected() > 0)
 }

@@ -81,6 +81,8 @@ impl DirectoryRow {
     }
 
     pub async fn put(tx: &mut Tx, d: &DirectoryRow) -> Result<()> {
+        // Logins keep these settings in memory (the app's login settings).
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query("DELETE FROM directories WHERE domain_id = $1").bind(d.domain_id).execute(tx.conn()).await?;
         sqlx::query(
             "INSERT INTO directories (domain_id, url, security, preset, bind_dn, base_dns, user_filter, login_attribute, \
@@ -110,6 +112,8 @@ impl DirectoryRow {
 
     /// Removes the domain's directory; whether it had one.
     pub async fn remove(tx: &mut Tx, domain_id: i64) -> Result<bool> {
+        // Logins keep these settings in memory (the app's login settings).
+        crate::auth_epoch::bump(tx).await?;
         let done = sqlx::query("DELETE FROM directories WHERE domain_id = $1").bind(domain_id).execute(tx.conn()).await?;
         Ok(done.rows_affected() > 0)
     }
@@ -143,6 +147,8 @@ impl GroupMapRow {
 
     /// Replaces the domain's kept groups.
     pub async fn replace(tx: &mut Tx, domain_id: i64, map: &[(String, i64)]) -> Result<()> {
+        // Logins keep these settings in memory (the app's login settings).
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query("DELETE FROM directory_groups WHERE domain_id = $1").bind(domain_id).execute(tx.conn()).await?;
         for (directory_group, group_id) in map {
             sqlx::query("INSERT INTO directory_groups (domain_id, directory_group, group_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")

@@ -34,6 +34,8 @@ impl NotificationRow {
 
     /// Replaces the domain's rows.
     pub async fn put(tx: &mut Tx, domain_id: i64, rows: &[NotificationRow]) -> Result<()> {
+        // Logins keep these settings in memory (the app's login settings).
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query("DELETE FROM domain_notifications WHERE domain_id = $1").bind(domain_id).execute(tx.conn()).await?;
         for r in rows {
             sqlx::query("INSERT INTO domain_notifications (domain_id, role, login_success, login_failure) VALUES ($1, $2, $3, $4)")

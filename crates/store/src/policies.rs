@@ -32,6 +32,8 @@ pub async fn get(c: &mut Conn, domain_id: i64, audience: Audience) -> Result<Pol
 }
 
 pub async fn set(tx: &mut Tx, domain_id: i64, audience: Audience, p: &Policy) -> Result<()> {
+    // Logins keep these settings in memory (the app's login settings).
+    crate::auth_epoch::bump(tx).await?;
     sqlx::query(
         "INSERT INTO password_policies (domain_id, audience, min_length, min_non_letters, \
          require_lowercase, require_uppercase, require_digit, require_symbol, reject_common, \

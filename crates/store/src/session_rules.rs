@@ -35,6 +35,8 @@ impl SessionRuleRow {
     }
 
     pub async fn put(tx: &mut Tx, domain_id: i64, r: &SessionRuleRow) -> Result<()> {
+        // Logins keep these settings in memory (the app's login settings).
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query("DELETE FROM domain_session_rules WHERE domain_id = $1").bind(domain_id).execute(tx.conn()).await?;
         sqlx::query(
             "INSERT INTO domain_session_rules (domain_id, users_idle, users_absolute, staff_idle, staff_absolute, remember_me) \
