@@ -108,29 +108,41 @@ impl Kdc {
 
     /// Fetches `name`'s ticket into the shared credential cache (`kinit`).
     pub fn kinit(&self, name: &str, password: &str) {
-        let mut child = self.command("/usr/bin/kinit").arg(name).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "kinit {name}: {}", String::from_utf8_lossy(&out.stderr));
+        kinit(self.command("/usr/bin/kinit"), name, password);
     }
 
-    /// `curl --negotiate` against `url` with the cached ticket, trusting `ca` and keeping
-    /// cookies in `jar`; with `-v`, so the Authorization header it sent is in the output.
-    /// `localhost` resolves to `addr`, so the service name is `HTTP/localhost`.
+    /// `curl --negotiate` with the cached ticket (see [`curl_negotiate`]).
     pub fn curl(&self, url: &str, addr: std::net::SocketAddr, ca: &Path, jar: &Path) -> Output {
-        self.command("/usr/bin/curl")
-            .args(["-sv", "--negotiate", "-u", ":", "--cacert"])
-            .arg(ca)
-            .arg("--resolve")
-            .arg(format!("localhost:{}:{}", addr.port(), addr.ip()))
-            .arg("-c")
-            .arg(jar)
-            .arg("-b")
-            .arg(jar)
-            .arg(url)
-            .output()
-            .unwrap()
+        curl_negotiate(self.command("/usr/bin/curl"), url, addr, ca, jar)
     }
+}
+
+/// Runs `kinit` (a command set up with a realm's configuration and credential cache) for
+/// `name`, typing `password`.
+pub(crate) fn kinit(mut command: Command, name: &str, password: &str) {
+    let mut child = command.arg(name).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "kinit {name}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `curl --negotiate` (a command set up with a realm's configuration and credential cache)
+/// against `url` with the cached ticket, trusting `ca` and keeping cookies in `jar`; with
+/// `-v`, so the Authorization header it sent is in the output. `localhost` resolves to
+/// `addr`, so the service name is `HTTP/localhost`.
+pub(crate) fn curl_negotiate(mut command: Command, url: &str, addr: std::net::SocketAddr, ca: &Path, jar: &Path) -> Output {
+    command
+        .args(["-sv", "--negotiate", "-u", ":", "--cacert"])
+        .arg(ca)
+        .arg("--resolve")
+        .arg(format!("localhost:{}:{}", addr.port(), addr.ip()))
+        .arg("-c")
+        .arg(jar)
+        .arg("-b")
+        .arg(jar)
+        .arg(url)
+        .output()
+        .unwrap()
 }
 
 impl Drop for Kdc {

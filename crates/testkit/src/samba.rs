@@ -1,12 +1,13 @@
 //! A real Active Directory for tests: Samba's domain controller, provisioned for the realm
 //! `AD.TEST` (base `DC=ad,DC=test`) in a fresh directory and serving LDAP and LDAPS on
-//! 127.0.0.1 under a certificate from a private CA made here. It runs the LDAP service only.
+//! 127.0.0.1 under a certificate from a private CA made here, and Kerberos (its KDC, AES
+//! keys only) for single sign-on with a service account's keytab.
 //! Users, groups, disabling and password resets go through `samba-tool` on the controller's
 //! own database, and the running controller sees them at once; an old password stops working
 //! at once too (`old password allowed period = 0`: by default AD keeps accepting it for an
 //! hour).
 //!
-//! Active Directory's ports are fixed (389 and 636), so only one controller runs on a machine
+//! Active Directory's ports are fixed (389, 636 and 88), so only one controller runs on a machine
 //! at a time: a lock file serialises the tests that start one, across test processes. The
 //! controller ends when its standard input closes, so it does not outlive a test process that
 //! was killed. Debian's `samba-ad-dc` (with `samba`, `winbind` and `samba-ad-provision`) and
@@ -77,7 +78,10 @@ impl SambaDc {
         let options = [
             "interfaces=127.0.0.1".to_owned(),
             "bind interfaces only=yes".to_owned(),
-            "server services=ldap".to_owned(),
+            "server services=ldap kdc".to_owned(),
+            // Service tickets for accounts that name no encryption types are AES, as current
+            // Windows domains issue them (RC4 otherwise).
+            "kdc default domain supported enctypes=aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96".to_owned(),
             format!("log file={d}/log.%m"),
             format!("pid directory={d}/run"),
             format!("ncalrpc dir={d}/run/ncalrpc"),
@@ -221,6 +225,44 @@ impl SambaDc {
     pub fn bind_password(&self) -> &'static str {
         SERVICE_PASSWORD
     }
+
+    /// A krb5.conf for the domain's realm, whose KDC is this controller.
+    pub fn krb5_config(&self) -> PathBuf {
+        let path = self.dir.path().join("krb5.conf");
+        let conf = format!(
+            "[libdefaults]\n default_realm = {REALM}\n dns_lookup_kdc = false\n dns_lookup_realm = false\n rdns = false\n\
+             [realms]\n {REALM} = {{\n  kdc = 127.0.0.1:88\n }}\n"
+        );
+        std::fs::write(&path, conf).unwrap();
+        path
+    }
+
+    /// Gives `HTTP/localhost` to a new service account, as an AD administrator does for a web
+    /// server, and exports its keys to a keytab; returns the keytab's path.
+    pub fn http_keytab(&self) -> PathBuf {
+        self.tool(&["user", "create", "deskward-http", "Http-service-pass-3", "--userou=OU=Services", "--use-username-as-cn"]);
+        self.tool(&["spn", "add", "HTTP/localhost", "deskward-http"]);
+        let keytab = self.dir.path().join("http.keytab");
+        self.tool(&["domain", "exportkeytab", keytab.to_str().unwrap(), "--principal=HTTP/localhost"]);
+        keytab
+    }
+
+    /// A client command with the realm's configuration and this controller's credential cache.
+    fn client(&self, program: &str) -> Command {
+        let mut c = command(program);
+        c.env("KRB5_CONFIG", self.krb5_config()).env("KRB5CCNAME", format!("FILE:{}", self.dir.path().join("ccache").display()));
+        c
+    }
+
+    /// Fetches `name@AD.TEST`'s ticket from the controller (`kinit`).
+    pub fn kinit(&self, name: &str, password: &str) {
+        crate::kdc::kinit(self.client("/usr/bin/kinit"), &format!("{name}@{REALM}"), password);
+    }
+
+    /// `curl --negotiate` with the ticket `kinit` fetched.
+    pub fn curl(&self, url: &str, addr: std::net::SocketAddr, ca: &Path, jar: &Path) -> Output {
+        crate::kdc::curl_negotiate(self.client("/usr/bin/curl"), url, addr, ca, jar)
+    }
 }
 
 impl Drop for SambaDc {
@@ -258,8 +300,8 @@ fn ok(what: &str, out: &Output) {
 /// Waits until nothing listens on AD's ports any more (a controller that just stopped).
 fn wait_ports_free() {
     let deadline = Instant::now() + Duration::from_secs(15);
-    while [389, 636].iter().any(|&port| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
-        assert!(Instant::now() < deadline, "another server listens on 127.0.0.1:389 or 636; a domain controller needs those ports");
+    while [389, 636, 88].iter().any(|&port| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()) {
+        assert!(Instant::now() < deadline, "another server listens on 127.0.0.1:389, 636 or 88; a domain controller needs those ports");
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -2,7 +2,9 @@
 //! loopback, connected with the `active-directory` preset over LDAPS. People log in with their
 //! AD password and their accounts are made with AD's mail; memberOf keeps a Deskward group;
 //! what an AD administrator does (a password reset, a group change, disabling a user) reaches
-//! Deskward at the next login or sync. One controller serves the scenario on each store.
+//! Deskward at the next login or sync. Single sign-on takes a ticket from the controller's
+//! KDC for a keytab an AD administrator exported. One controller serves the scenario on each
+//! store.
 
 use deskward_testkit::{AD_PEOPLE_DN, Backend, SambaDc, Server, ServerOptions, postgres_available, samba_dc_available};
 use reqwest::{Client, StatusCode};
@@ -21,9 +23,10 @@ async fn active_directory_users_log_in_and_follow_the_directory() {
         return;
     }
     let dc = SambaDc::start();
-    people_log_in_with_their_ad_password(&dc, Backend::Sqlite, "sq").await;
+    let keytab = dc.http_keytab();
+    people_log_in_with_their_ad_password(&dc, &keytab, Backend::Sqlite, "sq").await;
     if postgres_available("active directory logins on postgres") {
-        people_log_in_with_their_ad_password(&dc, Backend::Postgres, "pg").await;
+        people_log_in_with_their_ad_password(&dc, &keytab, Backend::Postgres, "pg").await;
     }
 }
 
@@ -46,7 +49,7 @@ async fn group_of(server: &Server, admin: &Client, group: &str) -> Vec<String> {
 
 /// The scenario on one store; `tag` keeps its people and group apart from the other store's
 /// in the one domain.
-async fn people_log_in_with_their_ad_password(dc: &SambaDc, backend: Backend, tag: &str) {
+async fn people_log_in_with_their_ad_password(dc: &SambaDc, keytab: &std::path::Path, backend: Backend, tag: &str) {
     let (alice, bob) = (format!("alice-{tag}"), format!("bob-{tag}"));
     let (alice_at, bob_at) = (format!("{alice}@example.org"), format!("{bob}@example.org"));
     let alice_dn = dc.add_user(&alice, ALICE_PW, "Alice", "Example", &format!("{alice}@corp.example"));
@@ -55,7 +58,13 @@ async fn people_log_in_with_their_ad_password(dc: &SambaDc, backend: Backend, ta
     let sales_dn = dc.add_group(&sales);
     dc.add_member(&sales, &alice);
 
-    let (server, admin) = with_admin_using(ServerOptions::new(backend).env("DESKWARD_HTTP__TRUSTED_PROXIES", "127.0.0.1")).await;
+    let options = ServerOptions::new(backend)
+        .env("DESKWARD_HTTP__TRUSTED_PROXIES", "127.0.0.1")
+        .env("DESKWARD_KERBEROS__KEYTAB", keytab.to_str().unwrap())
+        .env("DESKWARD_KERBEROS__SERVICE", "HTTP/localhost@AD.TEST")
+        .env("DESKWARD_KERBEROS__REALMS", "AD.TEST=example.org")
+        .env("KRB5_CONFIG", dc.krb5_config().to_str().unwrap());
+    let (server, admin) = with_admin_using(options).await;
     server.cli_ok(&["group", "add", "example.org", "sales"], None);
     let ca = dc.ca_file().display().to_string();
     let keep = format!("{sales_dn}=sales");
@@ -92,6 +101,21 @@ async fn people_log_in_with_their_ad_password(dc: &SambaDc, backend: Backend, ta
     assert_eq!(made.len(), 1);
     assert_eq!((made[0]["summary"]["source"].as_str(), made[0]["summary"]["dn"].as_str()), (Some("directory"), Some(alice_dn.as_str())), "{}", made[0]);
     assert_eq!(group_of(&server, &admin, "sales").await, [alice.as_str()]);
+
+    // Single sign-on: a ticket from AD's KDC opens alice's session without her password,
+    // through the keytab an AD administrator exported for HTTP/localhost.
+    dc.kinit(&alice, ALICE_PW);
+    let (jar, cert) = (server.data_dir.join("cookies.txt"), server.data_dir.join("tls/cert.pem"));
+    let at = |path: &str| format!("https://localhost:{}{path}", server.addr.port());
+    let out = dc.curl(&at("/login/kerberos"), server.addr, &cert, &jar);
+    let verbose = String::from_utf8_lossy(&out.stderr);
+    assert!(verbose.contains(" 303") && verbose.contains("location: /account"), "{verbose}");
+    let out = dc.curl(&at("/api/v1/me"), server.addr, &cert, &jar);
+    let me: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(me["login"].as_str(), Some(alice_at.as_str()), "{me}");
+    let logins = records(&server, &admin, "domain=example.org&action=login").await;
+    assert!(logins.iter().any(|r| r["target"] == json!(format!("account:{alice_at}")) && r["summary"]["method"] == "kerberos"), "{logins:?}");
+
     // bob is in no kept group.
     let bob_client = server.client();
     assert_eq!(login_from(&server, &bob_client, "10.0.0.2", &bob_at, BOB_PW).await.status(), StatusCode::CREATED);
