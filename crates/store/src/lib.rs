@@ -37,6 +37,7 @@ pub use outbox::{NewMail, OutboxRow};
 pub use session_rules::SessionRuleRow;
 pub use sessions::{Bound, SessionRow};
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -93,6 +94,13 @@ pub struct Store {
     backend: Backend,
     /// The audit chains' heads as this process last committed or read them (`audit.rs`).
     heads: audit::Heads,
+    /// SQLite: this process's writers queue here for the write lock. Contending for it inside
+    /// SQLite instead makes all but one sleep in its busy handler (1 ms, then longer), which
+    /// cost two concurrent logins more than their work; a queued writer starts the moment the
+    /// one before ends. Another process (the CLI) still meets the busy handler.
+    writers: Arc<tokio::sync::Mutex<()>>,
+    /// How long a writer waits for its turn, as for a pooled connection.
+    write_wait: Duration,
 }
 
 /// Options for [`Store::open`].
@@ -131,7 +139,7 @@ impl Store {
             .connect_with(connect)
             .await
             .map_err(open_err)?;
-        let store = Store { pool, backend, heads: audit::Heads::default() };
+        let store = Store { pool, backend, heads: audit::Heads::default(), writers: Arc::default(), write_wait: options.connect_timeout };
         if backend == Backend::Sqlite {
             // WAL lets readers proceed while one writer commits; the setting persists in the file.
             sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&store.pool).await.map_err(open_err)?;
@@ -148,11 +156,17 @@ impl Store {
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`)
     /// so two writers wait for each other instead of failing when one upgrades a read.
     pub async fn begin(&self) -> Result<Tx> {
-        let inner = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+        let (inner, turn) = match self.backend {
+            Backend::Sqlite => {
+                // A writer that never ends its transaction is answered as a busy pool is.
+                let turn = tokio::time::timeout(self.write_wait, self.writers.clone().lock_owned())
+                    .await
+                    .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))?;
+                (self.pool.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+            }
+            Backend::Postgres => (self.pool.begin().await?, None),
         };
-        Ok(Tx { inner, backend: self.backend, heads: self.heads.clone(), pending: Vec::new() })
+        Ok(Tx { inner, backend: self.backend, heads: self.heads.clone(), pending: Vec::new(), _turn: turn })
     }
 
     pub async fn close(&self) {
@@ -168,6 +182,9 @@ pub struct Tx {
     heads: audit::Heads,
     /// Chain heads this transaction moved, for the cache once it commits.
     pending: Vec<audit::Head>,
+    /// SQLite: this process's write turn, released when the transaction ends (declared after
+    /// `inner`, so it drops after it).
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl std::fmt::Debug for Tx {
