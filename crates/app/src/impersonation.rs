@@ -51,6 +51,10 @@ impl App {
         session.idle_expires_at = (session.created_at + session.idle_seconds).min(session.expires_at);
         session.acting_admin = Some((admin_id, caller.name.clone()));
         SessionRow::insert(&mut tx, &session).await?;
+        // The owner hears of it as of a new session of theirs, where their domain mails those.
+        if self.notifications_for(tx.conn(), domain.id, account.role).await?.login_success {
+            self.queue_impersonation_mail(&mut tx, &account, &caller.name, &clean_field(reason), &session).await?;
+        }
         let summary = json!({
             "reason": clean_field(reason),
             "session": session.id(),

@@ -99,6 +99,24 @@ impl App {
         Ok(())
     }
 
+    /// Queues the mail telling an account that an administrator opened a session of it, in
+    /// the impersonation's transaction.
+    pub(crate) async fn queue_impersonation_mail(&self, tx: &mut Tx, account: &AccountRow, admin: &str, reason: &str, session: &deskward_store::SessionRow) -> Result<(), AppError> {
+        let login = account.login();
+        let body = format!(
+            "The administrator {admin} opened a session of your Deskward account {login} to act for you.\n\n\
+             Reason given: {reason}\n\
+             The session ends at {} at the latest; everything done in it is recorded under both names.\n\
+             You can end it at once on your account page: {}/account\n",
+            deskward_core::audit::timestamp(session.expires_at),
+            self.notify.public_url,
+        );
+        let subject = format!("An administrator is acting for {login}");
+        let mail = NewMail { chain: &account.domain, kind: "login.impersonation", recipient: &address_of(account), subject: &subject, body: &body };
+        OutboxRow::queue(tx, &mail, session.created_at).await?;
+        Ok(())
+    }
+
     /// Tells the owner of `login` about a failed login on it, when their domain wants that
     /// and no such mail went to them within `notify.interval`. Runs in the background so a
     /// failure on a known account takes no longer than one on an unknown account.

@@ -230,3 +230,37 @@ async fn mail_settings_that_would_leak_are_refused_at_start() {
     let err = crate::serve::serve_fails(&[("DESKWARD_HTTP__PUBLIC_URL", "http://desk.example.org")], &[]);
     assert!(err.contains("http.public_url"), "{err}");
 }
+
+/// An administrator acting for an account is mailed to its owner, where the domain mails new
+/// sessions of the owner's role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_impersonation_is_mailed_to_the_owner() {
+    let Some(python) = smtp_available("the impersonation mail") else { return };
+    let mut sink = SmtpSink::prepare(free_port(), Some((RELAY_USER, RELAY_PW)));
+    sink.start(&python);
+    let options = mailing(Backend::Sqlite, &sink).env("DESKWARD_NOTIFY__LOGIN_SUCCESS", "user");
+    let (server, admin) = with_admin_using(options).await;
+    store_relay_password(&server, RELAY_PW);
+    for (name, email) in [("bob", "bob.owner@example.net"), ("ann", "ann.owner@example.net")] {
+        let role = if name == "ann" { "agent" } else { "user" };
+        let body = json!({"name": name, "role": role, "password": BOB_PW, "email": email});
+        assert_eq!(call(&admin, "POST", server.url("/api/v1/domains/example.org/accounts"), Some(body)).await.0, StatusCode::CREATED);
+    }
+    for who in ["bob", "ann"] {
+        let url = server.url(&format!("/api/v1/domains/example.org/accounts/{who}/impersonate"));
+        let (s, v) = call(&admin, "POST", url, Some(json!({"reason": "ticket 12: the\r\nprinter"}))).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let got = sink.wait_for(1, WAIT, |m| m.subject() == "An administrator is acting for bob@example.org");
+    assert_eq!(got.len(), 1, "{:?}", sink.messages());
+    assert_eq!(got[0].rcpt_tos, vec!["bob.owner@example.net".to_owned()]);
+    let text = got[0].text();
+    assert!(text.contains(&format!("The administrator {ADMIN} opened a session")) && text.contains("https://desk.example.org/account"), "{text}");
+    // The reason's line break cannot start a line of its own in the mail.
+    assert!(text.contains("Reason given: ticket 12: the") && !text.lines().any(|l| l.starts_with("printer")), "{text}");
+    // Agents' new sessions are not mailed in this domain: ann hears nothing.
+    let delivered = outbox_entry(&server, &admin, |m| m["subject"] == "An administrator is acting for bob@example.org" && m["state"] == "sent").await;
+    assert_eq!(delivered["recipient"], "bob.owner@example.net");
+    assert!(sink.messages().iter().all(|m| !m.rcpt_tos.contains(&"ann.owner@example.net".to_owned())));
+    assert!(outbox(&server, &admin, "").await.iter().all(|m| m["recipient"] != "ann.owner@example.net"), "nothing was queued for ann");
+}
