@@ -436,6 +436,11 @@ impl App {
         self.secret(&secret_owner(&dir.domain), BIND_FIELD).await
     }
 
+    /// The bind password of `dir` for logins: `Err` with why it cannot be read.
+    pub(crate) async fn login_bind_password(&self, dir: &Directory) -> BindPassword {
+        self.directory_password(dir).await.map_err(|e| e.to_string())
+    }
+
     /// The directory a login of `domain` goes to, if the domain has one.
     pub(crate) async fn directory_for_login(&self, c: &mut Conn, domain: &str) -> Result<Option<Directory>, AppError> {
         let Some(row) = DirectoryRow::of_domain(c, domain).await? else { return Ok(None) };
@@ -456,15 +461,20 @@ impl App {
         Ok(DirectoryRow::domains(&mut c).await?)
     }
 
-    /// Checks a password against the directory.
-    pub(crate) async fn directory_login(&self, dir: &Directory, user: &str, password: &str) -> Result<DirectoryUser, DirectoryError> {
-        let bind = match self.directory_password(dir).await {
+    /// Checks a password against the directory, searching with `bind` (the bind password as
+    /// the login settings read it).
+    pub(crate) async fn directory_login(&self, dir: &Directory, bind: &BindPassword, user: &str, password: &str) -> Result<DirectoryUser, DirectoryError> {
+        let bind = match bind {
             Ok(p) => p,
             Err(e) => return Err(DirectoryError::Unavailable(format!("the bind password of the directory of {} cannot be read: {e}", dir.domain))),
         };
         ldap::authenticate(&self.directories, dir, bind.as_ref().map(|p| p.as_str()), user, &dir.domain, password).await
     }
 }
+
+/// A directory's bind password as logins use it: `None` without a bind account, `Err` with why
+/// it cannot be read (the login then fails closed as for an unreachable directory).
+pub(crate) type BindPassword = Result<Option<Zeroizing<String>>, String>;
 
 pub(crate) fn directory_error(e: DirectoryError) -> AppError {
     match e {

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::auth_order::Backend;
 use crate::login_settings::LoginSettings;
-use crate::directory::Directory;
+use crate::directory::{BindPassword, Directory};
 use crate::directory_sync::SyncReport;
 use crate::external::Origin;
 use crate::plugin::PluginOutcome;
@@ -209,7 +209,7 @@ impl App {
             }
             Some(Backend::Local) => None,
             Some(Backend::Directory) => match &directory {
-                Some(dir) => self.check_with_directory(dir, &login, account.clone(), password, caller).await.map_err(staffed)?,
+                Some(dir) => self.check_with_directory(dir, &settings.bind_password, &login, account.clone(), password, caller).await.map_err(staffed)?,
                 None => {
                     self.hasher.verify_dummy(password).await?;
                     return Err(failed(AppError::InvalidCredentials, "directory_removed"));
@@ -222,7 +222,7 @@ impl App {
                 let mut made = None;
                 for b in &order {
                     made = match (b, &directory) {
-                        (Backend::Directory, Some(dir)) => self.check_with_directory(dir, &login, None, password, caller).await?,
+                        (Backend::Directory, Some(dir)) => self.check_with_directory(dir, &settings.bind_password, &login, None, password, caller).await?,
                         (Backend::Plugin(name), _) => self.check_with_plugin(name, &login, None, password, caller).await?,
                         _ => None,
                     };
@@ -309,8 +309,8 @@ impl App {
     /// Checks a login against its domain's directory; makes the account at its first login.
     /// A directory that cannot answer fails the login closed, and it is no guess. `None`: the
     /// directory knows no such person and there is no account.
-    async fn check_with_directory(&self, dir: &Directory, login: &Login, account: Option<AccountRow>, password: &str, caller: &Caller) -> Result<Option<AccountRow>, Failure> {
-        match self.directory_login(dir, login.name.as_str(), password).await {
+    async fn check_with_directory(&self, dir: &Directory, bind: &BindPassword, login: &Login, account: Option<AccountRow>, password: &str, caller: &Caller) -> Result<Option<AccountRow>, Failure> {
+        match self.directory_login(dir, bind, login.name.as_str(), password).await {
             Ok(user) => {
                 if user.disabled {
                     return Err(refused(AppError::AccountDisabled, "directory_disabled"));
@@ -411,8 +411,7 @@ impl App {
         if let Some(new_hash) = &upgraded {
             AccountRow::upgrade_hash(&mut tx, account.id, &stored, new_hash).await?;
         }
-        SessionRow::insert(&mut tx, &session).await?;
-        AccountRow::touch_login(&mut tx, account.id, now).await?;
+        SessionRow::insert_for_login(&mut tx, &session, now).await?;
         if notify {
             self.queue_login_mail(&mut tx, &account, &caller.source, now).await?;
         }

@@ -14,7 +14,7 @@ use deskward_core::password::{Audience, Policy};
 use deskward_store::{AllowListRow, DomainRow, SessionRuleRow, policies};
 
 use crate::auth_order::{Backend, order_for_login};
-use crate::directory::Directory;
+use crate::directory::{BindPassword, Directory};
 use crate::notify::RoleNotifications;
 use crate::{App, AppError};
 
@@ -22,10 +22,11 @@ use crate::{App, AppError};
 const MAX_ENTRIES: usize = 10_000;
 
 /// A domain's settings as a login needs them.
-#[derive(Debug)]
 pub(crate) struct LoginSettings {
     /// The directory that checks its logins, if any.
     pub directory: Option<Directory>,
+    /// Its bind password, decrypted (secret writes bump the epoch too).
+    pub bind_password: BindPassword,
     /// The back ends in order (the default when the domain chose none).
     pub order: Vec<Backend>,
     pub users_policy: Policy,
@@ -34,6 +35,13 @@ pub(crate) struct LoginSettings {
     /// Who is mailed about logins, per role (all off when mail is off).
     pub notifications: Vec<RoleNotifications>,
     pub allow_list: AllowListRow,
+}
+
+/// Without the bind password.
+impl std::fmt::Debug for LoginSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginSettings").field("directory", &self.directory).field("order", &self.order).finish_non_exhaustive()
+    }
 }
 
 impl LoginSettings {
@@ -85,9 +93,14 @@ impl App {
         let mut c = self.store.conn().await?;
         let directory = self.directory_for_login(&mut c, domain).await?;
         let order = order_for_login(&mut c, domain, directory.is_some()).await?;
+        let bind_password = match &directory {
+            Some(dir) => self.login_bind_password(dir).await,
+            None => Ok(None),
+        };
         let Some(d) = DomainRow::find(&mut c, domain).await? else {
             return Ok(LoginSettings {
                 directory,
+                bind_password,
                 order,
                 users_policy: Policy::default_for(Audience::Users),
                 staff_policy: Policy::default_for(Audience::Staff),
@@ -98,6 +111,7 @@ impl App {
         };
         Ok(LoginSettings {
             directory,
+            bind_password,
             order,
             users_policy: policies::get(&mut c, d.id, Audience::Users).await?,
             staff_policy: policies::get(&mut c, d.id, Audience::Staff).await?,

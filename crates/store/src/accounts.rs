@@ -277,10 +277,6 @@ impl AccountRow {
         .await?)
     }
 
-    pub async fn touch_login(tx: &mut Tx, id: i64, now: i64) -> Result<()> {
-        exec(tx, "UPDATE accounts SET last_login_at = $1 WHERE id = $2", now, id).await
-    }
-
     pub async fn delete(tx: &mut Tx, id: i64) -> Result<()> {
         crate::auth_epoch::bump(tx).await?;
         sqlx::query("DELETE FROM accounts WHERE id = $1").bind(id).execute(tx.conn()).await?;

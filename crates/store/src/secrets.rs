@@ -53,6 +53,8 @@ impl SecretRow {
 
     /// Stores `self`, replacing the secret of the same owner and field.
     pub async fn put(&self, tx: &mut Tx) -> Result<()> {
+        // Logins keep the directory's bind password in memory (the app's login settings).
+        crate::auth_epoch::bump(tx).await?;
         sqlx::query(
             "INSERT INTO secrets (owner, field, key_id, value, updated_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (owner, field) DO UPDATE SET key_id = excluded.key_id, value = excluded.value, updated_at = excluded.updated_at",
@@ -69,12 +71,16 @@ impl SecretRow {
 
     /// Removes a secret; false when there was none.
     pub async fn remove(tx: &mut Tx, owner: &str, field: &str) -> Result<bool> {
+        // Logins keep the directory's bind password in memory (the app's login settings).
+        crate::auth_epoch::bump(tx).await?;
         let done = sqlx::query("DELETE FROM secrets WHERE owner = $1 AND field = $2").bind(owner).bind(field).execute(tx.conn()).await?;
         Ok(done.rows_affected() > 0)
     }
 
     /// Removes every secret of `owner`; how many there were.
     pub async fn remove_owner(tx: &mut Tx, owner: &str) -> Result<u64> {
+        // Logins keep the directory's bind password in memory (the app's login settings).
+        crate::auth_epoch::bump(tx).await?;
         let done = sqlx::query("DELETE FROM secrets WHERE owner = $1").bind(owner).execute(tx.conn()).await?;
         Ok(done.rows_affected())
     }

@@ -32,6 +32,32 @@ pub enum Bound<'a> {
     Plugin(&'a str),
 }
 
+/// The INSERT of a session's 13 columns, without its closing parenthesis.
+macro_rules! insert_session {
+    () => {
+        "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, idle_expires_at, \
+         expires_at, source_ip, user_agent, password_change_required, idle_seconds, remembered, acting_admin_id, acting_admin) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13"
+    };
+}
+
+/// Binds a session's 13 columns as [`insert_session`] numbers them.
+fn bind_session<'q>(q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>, s: &'q SessionRow) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(&s.token_hash)
+        .bind(s.account_id)
+        .bind(s.created_at)
+        .bind(s.last_seen_at)
+        .bind(s.idle_expires_at)
+        .bind(s.expires_at)
+        .bind(&s.source_ip)
+        .bind(&s.user_agent)
+        .bind(i64::from(s.password_change_required))
+        .bind(s.idle_seconds)
+        .bind(i64::from(s.remembered))
+        .bind(s.acting_admin.as_ref().map(|a| a.0))
+        .bind(s.acting_admin.as_ref().map(|a| a.1.as_str()))
+}
+
 impl SessionRow {
     /// The session's public id: the first 16 hex digits of its token's hash. It names the
     /// session in lists and revocations and cannot be turned back into the token.
@@ -74,26 +100,21 @@ impl SessionRow {
     }
 
     pub async fn insert(tx: &mut Tx, s: &SessionRow) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, idle_expires_at, \
-             expires_at, source_ip, user_agent, password_change_required, idle_seconds, remembered, acting_admin_id, acting_admin) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(&s.token_hash)
-        .bind(s.account_id)
-        .bind(s.created_at)
-        .bind(s.last_seen_at)
-        .bind(s.idle_expires_at)
-        .bind(s.expires_at)
-        .bind(&s.source_ip)
-        .bind(&s.user_agent)
-        .bind(i64::from(s.password_change_required))
-        .bind(s.idle_seconds)
-        .bind(i64::from(s.remembered))
-        .bind(s.acting_admin.as_ref().map(|a| a.0))
-        .bind(s.acting_admin.as_ref().map(|a| a.1.as_str()))
-        .execute(tx.conn())
-        .await?;
+        bind_session(sqlx::query(concat!(insert_session!(), ")")), s).execute(tx.conn()).await?;
+        Ok(())
+    }
+
+    /// Inserts a login's session and records the login on its account, in one round trip.
+    pub async fn insert_for_login(tx: &mut Tx, s: &SessionRow, now: i64) -> Result<()> {
+        let sql = match tx.backend {
+            crate::Backend::Sqlite => concat!(insert_session!(), "); UPDATE accounts SET last_login_at = $14 WHERE id = $2"),
+            crate::Backend::Postgres => concat!(
+                "WITH s AS (",
+                insert_session!(),
+                ") RETURNING account_id) UPDATE accounts SET last_login_at = $14 FROM s WHERE accounts.id = s.account_id"
+            ),
+        };
+        bind_session(sqlx::query(sql), s).bind(now).execute(tx.conn()).await?;
         Ok(())
     }
 

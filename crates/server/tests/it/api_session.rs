@@ -44,6 +44,9 @@ async fn session_lifecycle(backend: Backend) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(me["login"], ADMIN);
     assert_eq!(me["password_change_required"], false);
+    // The login is recorded on the account, in the session's own statement.
+    let (_, account) = call(&client, "GET", server.url("/api/v1/domains/example.org/accounts/admin"), None).await;
+    assert!(account["last_login_at"].is_string(), "{account}");
 
     let (s, _) = call(&client, "DELETE", server.url("/api/v1/session"), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
