@@ -232,21 +232,7 @@ async fn append(tx: &mut Tx, e: Entry) -> Result<Record> {
             crate::Backend::Sqlite => (APPEND_SQLITE, 2),
             crate::Backend::Postgres => (APPEND_POSTGRES, 1),
         };
-        let done = sqlx::query(sql)
-            .bind(&record.chain)
-            .bind(record.seq)
-            .bind(record.at)
-            .bind(day_of(record.at))
-            .bind(i64::from(record.security))
-            .bind(&record.action)
-            .bind(&record.actor)
-            .bind(&record.source_ip)
-            .bind(&record.source_host)
-            .bind(&record.target)
-            .bind(&record.summary)
-            .bind(&record.prev_hash)
-            .bind(&record.hash)
-            .bind(&record.acting)
+        let done = bind_record(sqlx::query(sql), &record)
             .bind(&next.day)
             .bind(next.day_records)
             .bind(head.seq)
@@ -288,29 +274,30 @@ fn link(e: Entry, head: &Head) -> (Record, Head) {
     (record, next)
 }
 
+/// Binds a record's 14 columns, numbered as `audit_records` lists them (chain, seq, at, day,
+/// security, action, actor, source_ip, source_host, target, summary, prev_hash, hash, acting).
+fn bind_record<'q>(q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>, record: &'q Record) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    q.bind(&record.chain)
+        .bind(record.seq)
+        .bind(record.at)
+        .bind(day_of(record.at))
+        .bind(i64::from(record.security))
+        .bind(&record.action)
+        .bind(&record.actor)
+        .bind(&record.source_ip)
+        .bind(&record.source_host)
+        .bind(&record.target)
+        .bind(&record.summary)
+        .bind(&record.prev_hash)
+        .bind(&record.hash)
+        .bind(&record.acting)
+}
+
 /// Inserts `record`, and the seal of `previous`'s day when the record starts a later one.
 async fn write(tx: &mut Tx, record: &Record, previous: &Head) -> Result<()> {
-    let day = day_of(record.at);
-    sqlx::query(
-        "INSERT INTO audit_records (chain, seq, at, day, security, action, actor, source_ip, source_host, \
-         target, summary, prev_hash, hash, acting) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(&record.chain)
-    .bind(record.seq)
-    .bind(record.at)
-    .bind(&day)
-    .bind(i64::from(record.security))
-    .bind(&record.action)
-    .bind(&record.actor)
-    .bind(&record.source_ip)
-    .bind(&record.source_host)
-    .bind(&record.target)
-    .bind(&record.summary)
-    .bind(&record.prev_hash)
-    .bind(&record.hash)
-    .bind(&record.acting)
-    .execute(tx.conn())
-    .await?;
+    let insert = "INSERT INTO audit_records (chain, seq, at, day, security, action, actor, source_ip, source_host, \
+         target, summary, prev_hash, hash, acting) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    bind_record(sqlx::query(insert), record).execute(tx.conn()).await?;
     seal(tx, record, previous).await
 }
 
