@@ -436,11 +436,6 @@ impl App {
         self.secret(&secret_owner(&dir.domain), BIND_FIELD).await
     }
 
-    /// The bind password of `dir` for logins: `Err` with why it cannot be read.
-    pub(crate) async fn login_bind_password(&self, dir: &Directory) -> BindPassword {
-        self.directory_password(dir).await.map_err(|e| e.to_string())
-    }
-
     /// The directory a login of `domain` goes to, if the domain has one.
     pub(crate) async fn directory_for_login(&self, c: &mut Conn, domain: &str) -> Result<Option<Directory>, AppError> {
         let Some(row) = DirectoryRow::of_domain(c, domain).await? else { return Ok(None) };

@@ -31,6 +31,7 @@ impl App {
         if reason.is_empty() || reason.chars().count() > MAX_REASON {
             return Err(AppError::Invalid(format!("say why you act for the account, in 1 to {MAX_REASON} characters")));
         }
+        let reason = clean_field(reason);
         let mut tx = self.store.begin().await?;
         let (domain, account) = administered_account(tx.conn(), &caller.actor, login).await?;
         if account.id == admin_id {
@@ -53,10 +54,10 @@ impl App {
         SessionRow::insert(&mut tx, &session).await?;
         // The owner hears of it as of a new session of theirs, where their domain mails those.
         if self.notifications_for(tx.conn(), domain.id, account.role).await?.login_success {
-            self.queue_impersonation_mail(&mut tx, &account, &caller.name, &clean_field(reason), &session).await?;
+            self.queue_impersonation_mail(&mut tx, &account, &caller.name, &reason, &session).await?;
         }
         let summary = json!({
-            "reason": clean_field(reason),
+            "reason": reason,
             "session": session.id(),
             "expires_at": deskward_core::audit::timestamp(session.expires_at),
         });

@@ -15,7 +15,7 @@ use deskward_store::{AllowListRow, DomainRow, SessionRuleRow, policies};
 
 use crate::auth_order::{Backend, order_for_login};
 use crate::directory::{BindPassword, Directory};
-use crate::notify::RoleNotifications;
+use crate::notify::{RoleNotifications, switches_of};
 use crate::{App, AppError};
 
 /// Bound on the domains kept; when full the cache starts over.
@@ -53,8 +53,7 @@ impl LoginSettings {
     }
 
     pub fn notifications(&self, role: Role) -> RoleNotifications {
-        let off = RoleNotifications { role, login_success: false, login_failure: false, own: false };
-        self.notifications.iter().find(|r| r.role == role).copied().unwrap_or(off)
+        switches_of(&self.notifications, role)
     }
 }
 
@@ -94,7 +93,7 @@ impl App {
         let directory = self.directory_for_login(&mut c, domain).await?;
         let order = order_for_login(&mut c, domain, directory.is_some()).await?;
         let bind_password = match &directory {
-            Some(dir) => self.login_bind_password(dir).await,
+            Some(dir) => self.directory_password(dir).await.map_err(|e| e.to_string()),
             None => Ok(None),
         };
         let Some(d) = DomainRow::find(&mut c, domain).await? else {

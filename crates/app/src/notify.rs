@@ -64,8 +64,13 @@ impl NotifyRules {
     }
 }
 
+/// `role`'s switches among a domain's `list`; all off when the list has none for it.
+pub(crate) fn switches_of(list: &[RoleNotifications], role: Role) -> RoleNotifications {
+    let off = RoleNotifications { role, login_success: false, login_failure: false, own: false };
+    list.iter().find(|r| r.role == role).copied().unwrap_or(off)
+}
+
 impl App {
-    /// A role's switches in a domain; both off when no relay is configured.
     /// Every role's switches in a domain; none when mail is off.
     pub(crate) async fn notifications_of(&self, c: &mut Conn, domain_id: i64) -> Result<Vec<RoleNotifications>, AppError> {
         if !self.notify.mail {
@@ -74,13 +79,9 @@ impl App {
         Ok(self.notify.effective(&NotificationRow::get(c, domain_id).await?))
     }
 
+    /// A role's switches in a domain; all off when no relay is configured.
     pub(crate) async fn notifications_for(&self, c: &mut Conn, domain_id: i64, role: Role) -> Result<RoleNotifications, AppError> {
-        let off = RoleNotifications { role, login_success: false, login_failure: false, own: false };
-        if !self.notify.mail {
-            return Ok(off);
-        }
-        let rows = NotificationRow::get(c, domain_id).await?;
-        Ok(self.notify.effective(&rows).into_iter().find(|r| r.role == role).unwrap_or(off))
+        Ok(switches_of(&self.notifications_of(c, domain_id).await?, role))
     }
 
     /// Queues the mail telling an account about its new session, in the login's transaction.
