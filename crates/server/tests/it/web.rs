@@ -521,3 +521,26 @@ async fn an_administrator_acts_for_a_user_on_the_account_page_and_comes_back() {
     let (_, mine) = page(&server, &ursula, "/account").await;
     assert!(mine.contains(&format!("administrator {ADMIN} acted for you: ticket 31")), "her recent logins say so");
 }
+
+/// The way back from an impersonation leads only to the acting administrator's own session:
+/// a return cookie holding anyone else's token is dropped, and the browser goes to the login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_an_impersonation_returns_to_no_one_else() {
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    add_account(&server, &admin, "example.org", "ursula", "user", PW).await;
+    let (s, v) = call(&admin, "POST", server.url("/api/v1/domains/example.org/accounts/ursula/impersonate"), Some(serde_json::json!({"reason": "ticket 5"}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let acting = v["token"].as_str().unwrap().to_owned();
+    // Ursula's own session token, which a hostile page might have planted as the return cookie.
+    let r = login(&server, &server.client(), "ursula@example.org", PW).await;
+    let set = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    let hers = set.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    let cookies = format!("__Host-deskward_session={acting}; __Host-deskward_return={hers}");
+    let browser = server.client();
+    let page = browser.get(server.url("/account")).header("cookie", &cookies).send().await.unwrap().text().await.unwrap();
+    let r = browser.post(server.url("/logout")).header("cookie", &cookies).form(&[("csrf", csrf_of(&page))]).send().await.unwrap();
+    assert_eq!(r.url().path(), "/login", "not back into someone else's session");
+    // The impersonation itself ended.
+    let r = server.client().get(server.url("/api/v1/me")).bearer_auth(&acting).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
