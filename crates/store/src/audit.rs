@@ -188,11 +188,21 @@ impl Heads {
 impl Tx {
     /// Commits the transaction together with its audit records: both or neither.
     pub async fn commit(mut self, audit: impl Into<Audit>) -> Result<()> {
-        for entry in audit.into().0 {
-            append(&mut self, entry).await?;
+        let mut entries = audit.into().0;
+        let last = entries.pop();
+        for entry in entries {
+            append(&mut self, entry, false).await?;
         }
+        let committed = match last {
+            Some(entry) => append(&mut self, entry, true).await?,
+            None => false,
+        };
         let (heads, pending) = (self.heads.clone(), std::mem::take(&mut self.pending));
-        self.inner.commit().await?;
+        if committed {
+            self.committed();
+        } else {
+            self.commit_now().await?;
+        }
         heads.committed(pending);
         Ok(())
     }
@@ -200,37 +210,63 @@ impl Tx {
     /// Commits a write that is no one's change (see [`Housekeeping`]).
     pub async fn commit_unaudited(self, why: Housekeeping) -> Result<()> {
         tracing::trace!(?why, "unaudited commit");
-        Ok(self.inner.commit().await?)
+        self.commit_now().await
     }
 }
 
 /// The compare-and-set of a known head and the record's insert, in one round trip: the head
-/// moves only from the expected record, and the record is inserted only if it moved. SQLite
-/// runs the two statements as one command (`changes()` is the UPDATE's count); PostgreSQL
-/// runs the UPDATE as a data-modifying CTE. Parameters: the record's 14 columns as in
-/// [`write`], then the head's new day and day count, then the expected head's seq and hash.
-const APPEND_SQLITE: &str = "UPDATE audit_chains SET seq = $2, hash = $13, day = $15, day_records = $16 \
-     WHERE chain = $1 AND seq = $17 AND hash = $18; \
-     INSERT INTO audit_records (chain, seq, at, day, security, action, actor, source_ip, source_host, \
-     target, summary, prev_hash, hash, acting) \
-     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 WHERE changes() = 1";
+/// moves only from the expected record, and the record is inserted only if it moved.
+/// Parameters: the record's 14 columns as in [`write`], then the head's new day and day count,
+/// then the expected head's seq and hash.
+///
+/// SQLite runs the two statements as one command. When the head did not move (`changes()`
+/// counts the UPDATE's rows) the record's seq is NULL, so the INSERT fails and the command
+/// stops there: a COMMIT appended to it ([`APPEND_SQLITE_COMMIT`]) runs only after the record
+/// is in.
+macro_rules! append_sqlite {
+    ($end:literal) => {
+        concat!(
+            "UPDATE audit_chains SET seq = $2, hash = $13, day = $15, day_records = $16 \
+             WHERE chain = $1 AND seq = $17 AND hash = $18; \
+             INSERT INTO audit_records (chain, seq, at, day, security, action, actor, source_ip, source_host, \
+             target, summary, prev_hash, hash, acting) \
+             SELECT $1, CASE WHEN changes() = 1 THEN $2 END, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14",
+            $end
+        )
+    };
+}
+const APPEND_SQLITE: &str = append_sqlite!("");
+/// The append and the transaction's COMMIT in one command, which saves the commit's round trip.
+const APPEND_SQLITE_COMMIT: &str = append_sqlite!("; COMMIT");
+/// PostgreSQL runs the UPDATE as a data-modifying CTE; the record is inserted only if it moved.
 const APPEND_POSTGRES: &str = "WITH moved AS (UPDATE audit_chains SET seq = $2, hash = $13, day = $15, day_records = $16 \
      WHERE chain = $1 AND seq = $17 AND hash = $18 RETURNING 1) \
      INSERT INTO audit_records (chain, seq, at, day, security, action, actor, source_ip, source_host, \
      target, summary, prev_hash, hash, acting) \
      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM moved";
 
+/// The SQLite append's failure when the head had moved (see [`append_sqlite`]).
+fn head_moved(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|db| db.kind() == sqlx::error::ErrorKind::NotNullViolation && db.message().contains("audit_records.seq"))
+}
+
 /// Appends one record to its chain. With a known head (moved by this transaction, or cached
 /// from an earlier commit) one round trip moves it by compare-and-set and inserts the record;
 /// the head row's write lock makes a concurrent append of the same domain on PostgreSQL wait,
 /// then find the head changed and take the slow path, which reads the real head under the lock.
-async fn append(tx: &mut Tx, e: Entry) -> Result<Record> {
+///
+/// With `last` set, SQLite commits in the same command where it can; the answer says whether
+/// the transaction has committed.
+async fn append(tx: &mut Tx, e: Entry, last: bool) -> Result<bool> {
     let known = tx.pending.iter().rev().find(|h| h.chain == e.chain).cloned().or_else(|| tx.heads.get(&e.chain));
     if let Some(head) = known {
         let (record, next) = link(e.clone(), &head);
-        let (sql, both) = match tx.backend {
-            crate::Backend::Sqlite => (APPEND_SQLITE, 2),
-            crate::Backend::Postgres => (APPEND_POSTGRES, 1),
+        let fold = last && tx.backend == crate::Backend::Sqlite && !seals_day(&record, &head);
+        let sql = match (tx.backend, fold) {
+            (crate::Backend::Sqlite, true) => APPEND_SQLITE_COMMIT,
+            (crate::Backend::Sqlite, false) => APPEND_SQLITE,
+            (crate::Backend::Postgres, _) => APPEND_POSTGRES,
         };
         let done = bind_record(sqlx::query(sql), &record)
             .bind(&next.day)
@@ -238,15 +274,24 @@ async fn append(tx: &mut Tx, e: Entry) -> Result<Record> {
             .bind(head.seq)
             .bind(&head.hash)
             .execute(tx.conn())
-            .await?;
-        if done.rows_affected() == both {
-            seal(tx, &record, &head).await?;
+            .await;
+        let moved = match (tx.backend, done) {
+            (crate::Backend::Sqlite, Ok(_)) => true,
+            (crate::Backend::Sqlite, Err(e)) if head_moved(&e) => false,
+            (crate::Backend::Postgres, Ok(done)) => done.rows_affected() == 1,
+            (_, Err(e)) => return Err(e.into()),
+        };
+        if moved {
             tx.pending.push(next);
-            return Ok(record);
+            if !fold {
+                seal(tx, &record, &head).await?;
+            }
+            return Ok(fold);
         }
         tx.heads.forget(&e.chain);
     }
-    slow_append(tx, e).await
+    slow_append(tx, e).await?;
+    Ok(false)
 }
 
 /// The record that follows `head`, and the head after it. A record of a later day starts a
@@ -301,10 +346,14 @@ async fn write(tx: &mut Tx, record: &Record, previous: &Head) -> Result<()> {
     seal(tx, record, previous).await
 }
 
+/// Whether `record` starts a later day than `previous`, whose day then gets its seal.
+fn seals_day(record: &Record, previous: &Head) -> bool {
+    day_of(record.at) > previous.day && previous.seq > 0 && !previous.day.is_empty()
+}
+
 /// Seals `previous`'s day when `record` starts a later one.
 async fn seal(tx: &mut Tx, record: &Record, previous: &Head) -> Result<()> {
-    let day = day_of(record.at);
-    if day > previous.day && previous.seq > 0 && !previous.day.is_empty() {
+    if seals_day(record, previous) {
         sqlx::query("INSERT INTO audit_seals (chain, day, last_seq, last_hash, records) VALUES ($1, $2, $3, $4, $5)")
             .bind(&record.chain)
             .bind(&previous.day)

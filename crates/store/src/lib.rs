@@ -156,17 +156,25 @@ impl Store {
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`)
     /// so two writers wait for each other instead of failing when one upgrades a read.
     pub async fn begin(&self) -> Result<Tx> {
-        let (inner, turn) = match self.backend {
-            Backend::Sqlite => {
-                // A writer that never ends its transaction is answered as a busy pool is.
-                let turn = tokio::time::timeout(self.write_wait, self.writers.clone().lock_owned())
+        let turn = match self.backend {
+            // A writer that never ends its transaction is answered as a busy pool is.
+            Backend::Sqlite => Some(
+                tokio::time::timeout(self.write_wait, self.writers.clone().lock_owned())
                     .await
-                    .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))?;
-                (self.pool.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
-            }
-            Backend::Postgres => (self.pool.begin().await?, None),
+                    .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))?,
+            ),
+            Backend::Postgres => None,
         };
-        Ok(Tx { inner, backend: self.backend, heads: self.heads.clone(), pending: Vec::new(), _turn: turn })
+        let conn = self.pool.acquire().await?;
+        // The Tx exists before BEGIN runs, so a BEGIN that fails or is cancelled half-way is
+        // rolled back (or its connection closed) by the Tx's drop.
+        let mut tx = Tx { conn: Some(conn), backend: self.backend, heads: self.heads.clone(), pending: Vec::new(), _turn: turn };
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        sqlx::raw_sql(begin).execute(tx.conn()).await?;
+        Ok(tx)
     }
 
     pub async fn close(&self) {
@@ -176,14 +184,17 @@ impl Store {
 
 /// A write transaction. Dropping it without [`Tx::commit`] rolls everything back; committing
 /// takes the change's audit records (`audit.rs`), or names why there are none.
+///
+/// Deskward runs BEGIN and COMMIT itself rather than through sqlx's transaction type, so that
+/// on SQLite the last audit record and the COMMIT travel in one command (`audit.rs`).
 pub struct Tx {
-    inner: sqlx::Transaction<'static, Any>,
+    /// `None` only once the transaction has ended (committed, or handed to the rollback).
+    conn: Option<PoolConnection<Any>>,
     backend: Backend,
     heads: audit::Heads,
     /// Chain heads this transaction moved, for the cache once it commits.
     pending: Vec<audit::Head>,
-    /// SQLite: this process's write turn, released when the transaction ends (declared after
-    /// `inner`, so it drops after it).
+    /// SQLite: this process's write turn, released when the transaction has ended.
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
@@ -196,7 +207,44 @@ impl std::fmt::Debug for Tx {
 impl Tx {
     /// The connection inside the transaction, for reads that must see its writes.
     pub fn conn(&mut self) -> &mut Conn {
-        &mut self.inner
+        match &mut self.conn {
+            Some(c) => c,
+            // Only `commit` and `drop` take the connection, and both consume the Tx.
+            None => unreachable!("a transaction's connection is used after it ended"),
+        }
+    }
+
+    /// Marks the transaction committed: its connection goes back to the pool as it is.
+    fn committed(&mut self) {
+        self.conn.take();
+    }
+
+    /// Ends the transaction with a plain COMMIT.
+    async fn commit_now(mut self) -> Result<()> {
+        sqlx::raw_sql("COMMIT").execute(self.conn()).await?;
+        self.committed();
+        Ok(())
+    }
+}
+
+impl Drop for Tx {
+    /// Rolls back a transaction that did not commit, then returns its connection (and the
+    /// write turn) — or closes the connection, which also rolls back, when that fails.
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else { return };
+        let turn = self._turn.take();
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
+                        conn.close_on_drop();
+                    }
+                    drop(conn);
+                    drop(turn);
+                });
+            }
+            Err(_) => conn.close_on_drop(),
+        }
     }
 }
 

@@ -1,0 +1,147 @@
+//! Transactions as Deskward runs them (its own BEGIN, COMMIT and ROLLBACK; on SQLite the last
+//! audit record and the COMMIT in one command), on SQLite and on PostgreSQL: a change commits
+//! with its records or not at all, an abandoned transaction leaves nothing and frees its
+//! connection, and a chain head moved by another process is found and followed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use deskward_core::audit::{ChainCheck, GENESIS};
+use deskward_store::{AuditEntry, Backend, DomainRow, GroupRow, Housekeeping, OpenOptions, Store};
+
+const CHAIN: &str = "tx.test";
+
+fn entry(n: usize) -> AuditEntry {
+    AuditEntry {
+        chain: CHAIN.into(),
+        at: 1_795_435_445 + i64::try_from(n).unwrap(),
+        security: false,
+        action: "group.create".into(),
+        actor: "admin@tx.test".into(),
+        source_ip: "192.0.2.1".into(),
+        source_host: String::new(),
+        target: format!("group:g{n}"),
+        summary: "{}".into(),
+        acting: String::new(),
+    }
+}
+
+async fn open(url: &str, connections: u32) -> Store {
+    let options = OpenOptions { max_connections: connections, connect_timeout: Duration::from_secs(5) };
+    Store::open(url, &options).await.unwrap()
+}
+
+/// The test's databases: a SQLite file, and a PostgreSQL database when one is configured.
+async fn urls() -> Vec<(Backend, String)> {
+    let dir = std::env::temp_dir().join(format!("deskward-store-tx-{:016x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut urls = vec![(Backend::Sqlite, format!("sqlite://{}?mode=rwc", dir.join("d.db").display()))];
+    if deskward_testkit::postgres_available("store transactions on postgres") {
+        urls.push((Backend::Postgres, deskward_testkit::fresh_database().await.unwrap()));
+    }
+    urls
+}
+
+async fn domain(store: &Store) -> i64 {
+    let mut tx = store.begin().await.unwrap();
+    let d = DomainRow::insert(&mut tx, CHAIN, 0).await.unwrap();
+    tx.commit_unaudited(Housekeeping::BenchmarkBaseline).await.unwrap();
+    d.id
+}
+
+async fn groups(store: &Store, domain: i64) -> Vec<String> {
+    let mut c = store.conn().await.unwrap();
+    GroupRow::list(&mut c, domain).await.unwrap().into_iter().map(|g| g.name).collect()
+}
+
+/// Walks the whole chain from its genesis to its head; the targets of its records.
+async fn verified_chain(store: &Store) -> Vec<String> {
+    let mut c = store.conn().await.unwrap();
+    let records = deskward_store::audit::after(&mut c, CHAIN, 0, 1000).await.unwrap();
+    let head = deskward_store::audit::head(&mut c, CHAIN).await.unwrap().unwrap();
+    let mut check = ChainCheck::from_genesis(CHAIN);
+    for r in &records {
+        check.push(r).unwrap();
+    }
+    check.finish(head.seq, &head.hash).unwrap();
+    assert_ne!(head.hash, GENESIS);
+    records.into_iter().map(|r| r.target).collect()
+}
+
+async fn add_group(store: &Store, domain: i64, n: usize) {
+    let mut tx = store.begin().await.unwrap();
+    GroupRow::insert(&mut tx, domain, &format!("g{n}")).await.unwrap();
+    tx.commit(entry(n)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_moved_by_another_process_is_followed() {
+    for (backend, url) in urls().await {
+        // Two handles on one database are the server and the command line: each caches the
+        // head it last wrote, so the first one's cached head goes stale.
+        let (server, cli) = (open(&url, 2).await, open(&url, 2).await);
+        let d = domain(&server).await;
+        add_group(&server, d, 1).await;
+        add_group(&cli, d, 2).await;
+        add_group(&cli, d, 3).await;
+        add_group(&server, d, 4).await;
+        add_group(&server, d, 5).await;
+        assert_eq!(verified_chain(&server).await, ["group:g1", "group:g2", "group:g3", "group:g4", "group:g5"], "{backend:?}");
+        assert_eq!(groups(&server, d).await, ["g1", "g2", "g3", "g4", "g5"], "{backend:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_transaction_leaves_nothing_and_frees_its_connection() {
+    for (backend, url) in urls().await {
+        // One connection: the next transaction gets the very connection the abandoned one had.
+        let store = open(&url, 1).await;
+        let d = domain(&store).await;
+        add_group(&store, d, 1).await;
+        for n in 2..5 {
+            let mut tx = store.begin().await.unwrap();
+            GroupRow::insert(&mut tx, d, &format!("g{n}")).await.unwrap();
+            drop(tx);
+        }
+        // A transaction whose statement failed is abandoned too.
+        let mut tx = store.begin().await.unwrap();
+        GroupRow::insert(&mut tx, d, "g1").await.unwrap_err();
+        drop(tx);
+        add_group(&store, d, 5).await;
+        assert_eq!(groups(&store, d).await, ["g1", "g5"], "{backend:?}");
+        assert_eq!(verified_chain(&store).await, ["group:g1", "group:g5"], "{backend:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_record_fails_does_not_commit() {
+    for (backend, url) in urls().await {
+        let store = open(&url, 2).await;
+        let d = domain(&store).await;
+        add_group(&store, d, 1).await;
+        // The database now refuses every further record (the head is cached, so the next
+        // commit takes the one-command path).
+        let refuse = match backend {
+            Backend::Sqlite => "CREATE TRIGGER refuse BEFORE INSERT ON audit_records BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            Backend::Postgres => {
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$; \
+                 CREATE TRIGGER refuse BEFORE INSERT ON audit_records FOR EACH ROW EXECUTE FUNCTION refuse()"
+            }
+        };
+        let mut c = store.conn().await.unwrap();
+        sqlx::raw_sql(refuse).execute(&mut *c).await.unwrap();
+        drop(c);
+        let mut tx = store.begin().await.unwrap();
+        GroupRow::insert(&mut tx, d, "g2").await.unwrap();
+        let err = tx.commit(entry(2)).await.unwrap_err();
+        assert!(err.to_string().contains("refused"), "{backend:?}: {err}");
+        assert_eq!(groups(&store, d).await, ["g1"], "{backend:?}: the change went in without its record");
+        let mut c = store.conn().await.unwrap();
+        sqlx::raw_sql("DROP TRIGGER refuse ON audit_records").execute(&mut *c).await.ok();
+        sqlx::raw_sql("DROP TRIGGER refuse").execute(&mut *c).await.ok();
+        drop(c);
+        add_group(&store, d, 3).await;
+        assert_eq!(verified_chain(&store).await, ["group:g1", "group:g3"], "{backend:?}");
+    }
+}
