@@ -103,6 +103,9 @@ pub struct Store {
     write_wait: Duration,
 }
 
+/// How long a PostgreSQL connection may sit idle before it is checked with a ping when handed out.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(2);
+
 /// Options for [`Store::open`].
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
@@ -119,7 +122,23 @@ impl Store {
         let connect: AnyConnectOptions = url.parse().map_err(open_err)?;
         let mut pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
-            .acquire_timeout(options.connect_timeout);
+            .acquire_timeout(options.connect_timeout)
+            // sqlx pings every idle connection before handing it out: a round trip on the path
+            // of every request, several for a login. A connection to a local file cannot be
+            // dropped by a peer; a PostgreSQL connection is checked only after it sat idle
+            // long enough for a server restart or a firewall to have ended it. The ping when
+            // a connection comes back to the pool, which finds one broken in use, stays.
+            .test_before_acquire(false);
+        if backend == Backend::Postgres {
+            pool = pool.before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= CHECK_IDLE_AFTER {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            });
+        }
         if backend == Backend::Sqlite {
             // In WAL mode NORMAL syncs at checkpoints, not at every commit: a committed
             // transaction survives a crash of the process (it is in the OS's cache), and only
