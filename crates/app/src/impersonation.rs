@@ -62,6 +62,6 @@ impl App {
             "expires_at": deskward_core::audit::timestamp(session.expires_at),
         });
         tx.commit(self.entry(caller, &domain.name, "login.impersonation", format!("account:{}", account.login()), summary)).await?;
-        Ok(LoginOutcome { token, session, account })
+        Ok(LoginOutcome { token, session, account, memberships: None })
     }
 }

@@ -49,6 +49,8 @@ pub struct LoginOutcome {
     pub token: String,
     pub session: SessionRow,
     pub account: AccountRow,
+    /// The account's groups (id, name) as the session opened, when the login read them.
+    pub memberships: Option<Vec<(i64, String)>>,
 }
 
 /// Why a login failed, for the security event (never the password).
@@ -411,7 +413,7 @@ impl App {
         if let Some(new_hash) = &upgraded {
             AccountRow::upgrade_hash(&mut tx, account.id, &stored, new_hash).await?;
         }
-        SessionRow::insert_for_login(&mut tx, &session, now).await?;
+        let memberships = SessionRow::insert_for_login(&mut tx, &session, now).await?;
         if notify {
             self.queue_login_mail(&mut tx, &account, &caller.source, now).await?;
         }
@@ -426,6 +428,6 @@ impl App {
             summary["method"] = json!("kerberos");
         }
         tx.commit(self.entry(&me, &account.domain, "login", format!("account:{}", account.login()), summary)).await?;
-        Ok(LoginOutcome { token, session, account })
+        Ok(LoginOutcome { token, session, account, memberships: Some(memberships) })
     }
 }

@@ -143,15 +143,25 @@ async fn authenticated(c: &mut deskward_store::Conn, session: SessionRow, accoun
         Some(id) => ClassRow::get(c, id).await?.map_or(Features::ALL, |k| k.features),
         None => Features::ALL,
     };
+    Ok(identity(session, account, memberships, features))
+}
+
+fn identity(session: SessionRow, account: AccountRow, memberships: Vec<(i64, String)>, features: Features) -> Authenticated {
     let (group_ids, groups) = memberships.into_iter().unzip();
-    Ok(Authenticated { session, account, groups, group_ids, features })
+    Authenticated { session, account, groups, group_ids, features }
 }
 
 impl App {
-    /// The identity a login just opened, as a session's requests will see it.
-    pub async fn authenticated(&self, session: SessionRow, account: AccountRow) -> Result<Authenticated, AppError> {
+    /// The identity a login just opened, as a session's requests will see it. A login that
+    /// read the groups with its session's insert costs no further read unless the account
+    /// has a class.
+    pub async fn authenticated(&self, outcome: crate::LoginOutcome) -> Result<(String, Authenticated), AppError> {
+        let crate::LoginOutcome { token, session, account, memberships } = outcome;
+        if let (Some(memberships), None) = (memberships, account.class_id) {
+            return Ok((token, identity(session, account, memberships, Features::ALL)));
+        }
         let mut c = self.store.conn().await?;
-        authenticated(&mut c, session, account).await
+        Ok((token, authenticated(&mut c, session, account).await?))
     }
 
     /// Checks a session token; ends the session when it expired or its account was disabled.

@@ -53,14 +53,8 @@ impl GroupRow {
 
     /// (id, name) of the groups an account belongs to, sorted by name.
     pub async fn memberships(c: &mut Conn, account_id: i64) -> Result<Vec<(i64, String)>> {
-        let rows = sqlx::query(
-            "SELECT g.id, g.name FROM account_groups g JOIN group_members m ON m.group_id = g.id \
-             WHERE m.account_id = $1 ORDER BY g.name",
-        )
-        .bind(account_id)
-        .fetch_all(c)
-        .await?;
-        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
+        let rows = sqlx::query(memberships!("$1")).bind(account_id).fetch_all(c).await?;
+        memberships_of(&rows)
     }
 
     pub async fn insert(tx: &mut Tx, domain_id: i64, name: &str) -> Result<i64> {
@@ -115,4 +109,9 @@ async fn members(c: &mut Conn, group_id: i64) -> Result<Vec<String>> {
     .bind(group_id)
     .fetch_all(c)
     .await?)
+}
+
+/// Reads the rows of [`memberships!`].
+pub(crate) fn memberships_of(rows: &[sqlx::any::AnyRow]) -> Result<Vec<(i64, String)>> {
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
 }

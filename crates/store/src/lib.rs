@@ -4,6 +4,17 @@
 //! Reads take a plain connection; writes take a [`Tx`], so every change happens inside a
 //! transaction that the caller commits.
 
+/// The groups (id, name) of the account whose id is parameter `$n`, by name.
+macro_rules! memberships {
+    ($param:literal) => {
+        concat!(
+            "SELECT g.id, g.name FROM account_groups g JOIN group_members m ON m.group_id = g.id WHERE m.account_id = ",
+            $param,
+            " ORDER BY g.name"
+        )
+    };
+}
+
 mod accounts;
 pub mod allow_lists;
 pub mod audit;

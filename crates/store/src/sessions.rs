@@ -104,18 +104,23 @@ impl SessionRow {
         Ok(())
     }
 
-    /// Inserts a login's session and records the login on its account, in one round trip.
-    pub async fn insert_for_login(tx: &mut Tx, s: &SessionRow, now: i64) -> Result<()> {
+    /// Inserts a login's session, records the login on its account and reads the account's
+    /// groups for the login's answer, in one round trip.
+    pub async fn insert_for_login(tx: &mut Tx, s: &SessionRow, now: i64) -> Result<Vec<(i64, String)>> {
         let sql = match tx.backend {
-            crate::Backend::Sqlite => concat!(insert_session!(), "); UPDATE accounts SET last_login_at = $14 WHERE id = $2"),
+            crate::Backend::Sqlite => {
+                concat!(insert_session!(), "); UPDATE accounts SET last_login_at = $14 WHERE id = $2; ", memberships!("$2"))
+            }
+            // Data-modifying CTEs run to completion whether or not the query reads them.
             crate::Backend::Postgres => concat!(
                 "WITH s AS (",
                 insert_session!(),
-                ") RETURNING account_id) UPDATE accounts SET last_login_at = $14 FROM s WHERE accounts.id = s.account_id"
+                ") RETURNING account_id), u AS (UPDATE accounts SET last_login_at = $14 FROM s WHERE accounts.id = s.account_id) ",
+                memberships!("$2")
             ),
         };
-        bind_session(sqlx::query(sql), s).bind(now).execute(tx.conn()).await?;
-        Ok(())
+        let rows = bind_session(sqlx::query(sql), s).bind(now).fetch_all(tx.conn()).await?;
+        crate::groups::memberships_of(&rows)
     }
 
     /// Extends the idle deadline. Runs outside a transaction on purpose: it is bookkeeping, not

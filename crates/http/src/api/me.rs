@@ -36,12 +36,12 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let outcome = app.login(&req.login, &req.password, req.remember, &source).await?;
-    let auth = app.authenticated(outcome.session, outcome.account).await?;
+    let (token, auth) = app.authenticated(outcome).await?;
     let body = me_of(&auth);
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     // A remembered session's cookie outlives the browser; any other dies with it.
     let age = auth.session.remembered.then(|| auth.session.expires_at - app.now());
-    response.headers_mut().insert(header::SET_COOKIE, cookie(&outcome.token, age)?);
+    response.headers_mut().insert(header::SET_COOKIE, cookie(&token, age)?);
     Ok(response)
 }
 
@@ -55,8 +55,8 @@ pub async fn impersonate(
     ApiJson(req): ApiJson<ImpersonateRequest>,
 ) -> Result<(StatusCode, Json<Impersonation>), ApiError> {
     let outcome = app.impersonate(&caller, &format!("{name}@{domain}"), &req.reason).await?;
-    let auth = app.authenticated(outcome.session, outcome.account).await?;
-    Ok((StatusCode::CREATED, Json(Impersonation { token: outcome.token, session: me_of(&auth) })))
+    let (token, auth) = app.authenticated(outcome).await?;
+    Ok((StatusCode::CREATED, Json(Impersonation { token, session: me_of(&auth) })))
 }
 
 /// Ends the caller's session if there is one; answers 204 either way and clears the cookie, so

@@ -38,14 +38,27 @@ async fn system_admin_manages_tenancy(backend: Backend) {
     let (_, v) = call(&admin, "GET", u("/api/v1/domains/acme.test/accounts/dave"), None).await;
     assert_eq!(v["groups"], json!(["support"]));
     // A change made through this server applies to open sessions at once, cache or not.
+    let (s, _) = call(&admin, "POST", u("/api/v1/domains/acme.test/groups"), Some(json!({"name": "alpha"}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = call(&admin, "PUT", u("/api/v1/domains/acme.test/groups/alpha/members/dave"), None).await;
+    assert_eq!(s, StatusCode::OK);
     let dave = server.client();
-    assert_eq!(login(&server, &dave, "dave@acme.test", "pw11-pass-9-long!").await.status(), StatusCode::CREATED);
+    let r = login(&server, &dave, "dave@acme.test", "pw11-pass-9-long!").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // The login's answer names the groups (read with the session's insert) and the class.
+    let answer: serde_json::Value = r.json().await.unwrap();
+    assert_eq!((answer["groups"].clone(), answer["class"].as_str()), (json!(["alpha", "support"]), Some("no-im")), "{answer}");
     let (_, me) = call(&dave, "GET", u("/api/v1/me"), None).await;
-    assert_eq!(me["groups"], json!(["support"]));
+    assert_eq!(me["groups"], json!(["alpha", "support"]));
     let (s, _) = call(&admin, "PATCH", u("/api/v1/domains/acme.test/accounts/dave"), Some(json!({"role": "user", "class": ""}))).await;
     assert_eq!(s, StatusCode::OK);
     let (_, me) = call(&dave, "GET", u("/api/v1/me"), None).await;
     assert_eq!((me["role"].as_str(), me["class"].clone()), (Some("user"), json!(null)), "{me}");
+    let (s, _) = call(&admin, "DELETE", u("/api/v1/domains/acme.test/groups/alpha"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let r = login(&server, &server.client(), "dave@acme.test", "pw11-pass-9-long!").await;
+    let answer: serde_json::Value = r.json().await.unwrap();
+    assert_eq!((answer["groups"].clone(), answer["class"].clone()), (json!(["support"]), json!(null)), "{answer}");
 
     let (s, v) = call(&admin, "PATCH", u("/api/v1/domains/acme.test/classes/no-im"), Some(json!({"quota_storage_bytes": -1, "quota_documents": 10}))).await;
     assert_eq!(s, StatusCode::OK, "{v}");
