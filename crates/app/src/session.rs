@@ -137,8 +137,12 @@ pub(crate) fn token_hash(token: &str) -> String {
 
 /// A session's identity with the account's groups and class features, which the
 /// authentication epoch covers (changing either bumps it), so the cache may keep them.
-async fn authenticated(c: &mut deskward_store::Conn, session: SessionRow, account: AccountRow) -> Result<Authenticated, AppError> {
-    let memberships = GroupRow::memberships(c, account.id).await?;
+/// `memberships`: the groups when the caller read them already.
+async fn authenticated(c: &mut deskward_store::Conn, session: SessionRow, account: AccountRow, memberships: Option<Vec<(i64, String)>>) -> Result<Authenticated, AppError> {
+    let memberships = match memberships {
+        Some(m) => m,
+        None => GroupRow::memberships(c, account.id).await?,
+    };
     let features = match account.class_id {
         Some(id) => ClassRow::get(c, id).await?.map_or(Features::ALL, |k| k.features),
         None => Features::ALL,
@@ -157,11 +161,11 @@ impl App {
     /// has a class.
     pub async fn authenticated(&self, outcome: crate::LoginOutcome) -> Result<(String, Authenticated), AppError> {
         let crate::LoginOutcome { token, session, account, memberships } = outcome;
-        if let (Some(memberships), None) = (memberships, account.class_id) {
-            return Ok((token, identity(session, account, memberships, Features::ALL)));
-        }
-        let mut c = self.store.conn().await?;
-        Ok((token, authenticated(&mut c, session, account).await?))
+        let auth = match (memberships, account.class_id) {
+            (Some(memberships), None) => identity(session, account, memberships, Features::ALL),
+            (memberships, _) => authenticated(&mut *self.store.conn().await?, session, account, memberships).await?,
+        };
+        Ok((token, auth))
     }
 
     /// Checks a session token; ends the session when it expired or its account was disabled.
@@ -191,7 +195,7 @@ impl App {
             tx.commit_unaudited(Housekeeping::ExpiredSessions).await?;
             return Err(AppError::Unauthenticated);
         };
-        let auth = authenticated(&mut c, session, account).await?;
+        let auth = authenticated(&mut c, session, account, None).await?;
         drop(c);
         self.auth_cache.insert(generation, hash, auth.clone());
         if background { Ok(auth) } else { self.touch_if_due(auth, now).await }

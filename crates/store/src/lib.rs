@@ -140,22 +140,20 @@ impl Store {
             // long enough for a server restart or a firewall to have ended it. The ping when
             // a connection comes back to the pool, which finds one broken in use, stays.
             .test_before_acquire(false);
-        if backend == Backend::Postgres {
-            pool = pool.before_acquire(|conn, meta| {
+        pool = match backend {
+            Backend::Postgres => pool.before_acquire(|conn, meta| {
                 Box::pin(async move {
                     if meta.idle_for >= CHECK_IDLE_AFTER {
                         sqlx::Connection::ping(conn).await?;
                     }
                     Ok(true)
                 })
-            });
-        }
-        if backend == Backend::Sqlite {
+            }),
             // In WAL mode NORMAL syncs at checkpoints, not at every commit: a committed
             // transaction survives a crash of the process (it is in the OS's cache), and only
             // an OS crash or power loss can take back the last commits. FULL cost a disk flush
             // per login.
-            pool = pool.after_connect(|conn, _| {
+            Backend::Sqlite => pool.after_connect(|conn, _| {
                 Box::pin(async move {
                     sqlx::raw_sql("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
                     // Deleted and replaced content is overwritten rather than left in free
@@ -163,8 +161,8 @@ impl Store {
                     sqlx::raw_sql("PRAGMA secure_delete = ON").execute(conn).await?;
                     Ok(())
                 })
-            });
-        }
+            }),
+        };
         let pool = pool
             .connect_with(connect)
             .await
