@@ -156,16 +156,19 @@ fn collect_refs<'a>(value: &'a Value, refs: &mut Vec<&'a str>) {
     }
 }
 
-/// The real router over an in-memory database; no socket.
+/// The real router over a fresh database file; no socket.
 async fn router() -> Router {
-    // One connection: each new connection to `sqlite::memory:` would be a new, empty database.
+    static DATABASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let options = OpenOptions {
         max_connections: 1,
         connect_timeout: Duration::from_secs(5),
     };
-    let store = Store::open("sqlite::memory:", &options)
-        .await
-        .expect("in-memory store opens");
+    let n = DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("deskward-openapi-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("deskward.db").display());
+    let store = Store::open(&url, &options).await.expect("store opens");
     let params = HashParams {
         memory_kib: 64,
         iterations: 1,

@@ -435,23 +435,37 @@ pub async fn after(c: &mut Conn, chain: &str, after_seq: i64, limit: i64) -> Res
     rows.iter().map(from_row).collect()
 }
 
-/// The records of one UTC day of a chain, in chain order.
+/// The records of one UTC day of a chain, in chain order. A chain's days follow each other in
+/// seq order and each day before the head's ends at its seal, so the day is a key range: the
+/// records after the seal of the day before, through the day's seal (or the head).
 pub async fn of_day(c: &mut Conn, chain: &str, day: &str) -> Result<Vec<Record>> {
-    let rows = sqlx::query(select!("WHERE chain = $1 AND day = $2 ORDER BY seq"))
-        .bind(chain)
-        .bind(day)
-        .fetch_all(c)
-        .await?;
+    let rows = sqlx::query(select!(
+        "WHERE chain = $1 AND day = $2 \
+         AND seq > COALESCE((SELECT MAX(last_seq) FROM audit_seals WHERE chain = $1 AND day < $2), 0) \
+         AND seq <= COALESCE((SELECT last_seq FROM audit_seals WHERE chain = $1 AND day = $2), \
+                             (SELECT seq FROM audit_chains WHERE chain = $1 AND day <= $2), 0) \
+         ORDER BY seq"
+    ))
+    .bind(chain)
+    .bind(day)
+    .fetch_all(c)
+    .await?;
     rows.iter().map(from_row).collect()
 }
 
-/// The days of a chain that have records, oldest first, with their counts.
+/// The days of a chain that have records in the store, oldest first, with their counts: from
+/// the seals and the head, as [`of_day`] finds them, without reading the records.
 pub async fn days(c: &mut Conn, chain: &str) -> Result<Vec<(String, i64)>> {
-    let rows = sqlx::query("SELECT day, COUNT(*) AS n FROM audit_records WHERE chain = $1 GROUP BY day ORDER BY day")
-        .bind(chain)
-        .fetch_all(c)
-        .await?;
-    rows.iter().map(|r| Ok((r.try_get("day")?, r.try_get("n")?))).collect()
+    let Some(head) = head(c, chain).await? else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    let mut before = 0;
+    for seal in seals(c, chain).await? {
+        out.push((seal.day, seal.last_seq - before.max(head.archived_seq)));
+        before = seal.last_seq;
+    }
+    out.push((head.day, head.seq - before.max(head.archived_seq)));
+    out.retain(|(_, n)| *n > 0);
+    Ok(out)
 }
 
 /// The seals of a chain, oldest first.

@@ -67,6 +67,8 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     #[error("{what} already exists")]
     Conflict { what: String },
+    #[error("an in-memory SQLite database cannot be shared by Deskward's connections; give a file")]
+    InMemory,
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("stored {what} is corrupt: {detail}")]
@@ -105,13 +107,39 @@ pub struct Store {
     backend: Backend,
     /// The audit chains' heads as this process last committed or read them (`audit.rs`).
     heads: audit::Heads,
-    /// SQLite: this process's writers queue here for the write lock. Contending for it inside
-    /// SQLite instead makes all but one sleep in its busy handler (1 ms, then longer), which
-    /// cost two concurrent logins more than their work; a queued writer starts the moment the
-    /// one before ends. Another process (the CLI) still meets the busy handler.
-    writers: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: the connection this process writes through (see [`Writer`]).
+    writer: Option<Arc<Writer>>,
     /// How long a writer waits for its turn, as for a pooled connection.
     write_wait: Duration,
+}
+
+/// SQLite allows one writer at a time, so this process writes through one connection of its
+/// own, outside the pool, and its writers queue for it here. Contending for the write lock
+/// inside SQLite instead makes all but one sleep in its busy handler (1 ms, then longer); a
+/// queued writer starts the moment the one before ends. Another process (the command line)
+/// still meets the busy handler.
+///
+/// One connection also keeps its page cache: a connection that finds the database changed by
+/// another connection since its last transaction drops its cache and reads every page again,
+/// and a pooled writer found that on nearly every write. Nor does it pay the pool's check of a
+/// connection coming back.
+#[derive(Debug)]
+struct Writer {
+    /// `None` until the first write, and after a failed rollback closed the connection.
+    conn: Arc<tokio::sync::Mutex<Option<sqlx::AnyConnection>>>,
+    connect: AnyConnectOptions,
+}
+
+/// The settings of every SQLite connection.
+async fn sqlite_settings(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
+    // In WAL mode NORMAL syncs at checkpoints, not at every commit: a committed transaction
+    // survives a crash of the process (it is in the OS's cache), and only an OS crash or power
+    // loss can take back the last commits. FULL cost a disk flush per login.
+    sqlx::raw_sql("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+    // Deleted and replaced content is overwritten rather than left in free space, so a secret
+    // stored before encryption was on does not linger.
+    sqlx::raw_sql("PRAGMA secure_delete = ON").execute(conn).await?;
+    Ok(())
 }
 
 /// How long a PostgreSQL connection may sit idle before it is checked with a ping when handed out.
@@ -130,6 +158,11 @@ impl Store {
         sqlx::any::install_default_drivers();
         let open_err = |source| StoreError::Open { url: redact(url), source };
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
+        if backend == Backend::Sqlite && (url.contains(":memory:") || url.contains("mode=memory")) {
+            // Each connection to it would be a database of its own, and the writer is not
+            // the readers' connection.
+            return Err(StoreError::InMemory);
+        }
         let connect: AnyConnectOptions = url.parse().map_err(open_err)?;
         let mut pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
@@ -149,25 +182,14 @@ impl Store {
                     Ok(true)
                 })
             }),
-            // In WAL mode NORMAL syncs at checkpoints, not at every commit: a committed
-            // transaction survives a crash of the process (it is in the OS's cache), and only
-            // an OS crash or power loss can take back the last commits. FULL cost a disk flush
-            // per login.
-            Backend::Sqlite => pool.after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlx::raw_sql("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                    // Deleted and replaced content is overwritten rather than left in free
-                    // space, so a secret stored before encryption was on does not linger.
-                    sqlx::raw_sql("PRAGMA secure_delete = ON").execute(conn).await?;
-                    Ok(())
-                })
-            }),
+            Backend::Sqlite => pool.after_connect(|conn, _| Box::pin(sqlite_settings(conn))),
         };
         let pool = pool
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await
             .map_err(open_err)?;
-        let store = Store { pool, backend, heads: audit::Heads::default(), writers: Arc::default(), write_wait: options.connect_timeout };
+        let writer = (backend == Backend::Sqlite).then(|| Arc::new(Writer { conn: Arc::default(), connect }));
+        let store = Store { pool, backend, heads: audit::Heads::default(), writer, write_wait: options.connect_timeout };
         if backend == Backend::Sqlite {
             // WAL lets readers proceed while one writer commits; the setting persists in the file.
             sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&store.pool).await.map_err(open_err)?;
@@ -184,19 +206,24 @@ impl Store {
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`)
     /// so two writers wait for each other instead of failing when one upgrades a read.
     pub async fn begin(&self) -> Result<Tx> {
-        let turn = match self.backend {
-            // A writer that never ends its transaction is answered as a busy pool is.
-            Backend::Sqlite => Some(
-                tokio::time::timeout(self.write_wait, self.writers.clone().lock_owned())
+        let conn = match &self.writer {
+            Some(writer) => {
+                // A writer that never ends its transaction is answered as a busy pool is.
+                let mut turn = tokio::time::timeout(self.write_wait, writer.conn.clone().lock_owned())
                     .await
-                    .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))?,
-            ),
-            Backend::Postgres => None,
+                    .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))?;
+                if turn.is_none() {
+                    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect_with(&writer.connect).await?;
+                    sqlite_settings(&mut conn).await?;
+                    *turn = Some(conn);
+                }
+                TxConn::Writer(turn)
+            }
+            None => TxConn::Pooled(self.pool.acquire().await?),
         };
-        let conn = self.pool.acquire().await?;
         // The Tx exists before BEGIN runs, so a BEGIN that fails or is cancelled half-way is
         // rolled back (or its connection closed) by the Tx's drop.
-        let mut tx = Tx { conn: Some(conn), backend: self.backend, heads: self.heads.clone(), pending: Vec::new(), _turn: turn };
+        let mut tx = Tx { conn: Some(conn), backend: self.backend, heads: self.heads.clone(), pending: Vec::new() };
         let begin = match self.backend {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
@@ -207,6 +234,14 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(writer) = &self.writer {
+            // A transaction still running gets the time a writer waits for its turn.
+            if let Ok(mut conn) = tokio::time::timeout(self.write_wait, writer.conn.lock()).await
+                && let Some(conn) = conn.take()
+            {
+                let _ = sqlx::Connection::close(conn).await;
+            }
+        }
     }
 }
 
@@ -217,13 +252,38 @@ impl Store {
 /// on SQLite the last audit record and the COMMIT travel in one command (`audit.rs`).
 pub struct Tx {
     /// `None` only once the transaction has ended (committed, or handed to the rollback).
-    conn: Option<PoolConnection<Any>>,
+    conn: Option<TxConn>,
     backend: Backend,
     heads: audit::Heads,
     /// Chain heads this transaction moved, for the cache once it commits.
     pending: Vec<audit::Head>,
-    /// SQLite: this process's write turn, released when the transaction has ended.
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+/// A transaction's connection.
+enum TxConn {
+    /// PostgreSQL: a connection from the pool.
+    Pooled(PoolConnection<Any>),
+    /// SQLite: the process's writer connection, held for the whole transaction, which is the
+    /// write turn; [`Store::begin`] leaves it `Some`.
+    Writer(tokio::sync::OwnedMutexGuard<Option<sqlx::AnyConnection>>),
+}
+
+impl TxConn {
+    fn get(&mut self) -> Option<&mut Conn> {
+        match self {
+            TxConn::Pooled(c) => Some(c),
+            TxConn::Writer(c) => c.as_mut(),
+        }
+    }
+
+    /// Closes the connection, which rolls back what it had not committed; the writer is opened
+    /// again by the next transaction.
+    fn abandon(self) {
+        match self {
+            TxConn::Pooled(mut c) => c.close_on_drop(),
+            TxConn::Writer(mut c) => drop(c.take()),
+        }
+    }
 }
 
 impl std::fmt::Debug for Tx {
@@ -235,14 +295,16 @@ impl std::fmt::Debug for Tx {
 impl Tx {
     /// The connection inside the transaction, for reads that must see its writes.
     pub fn conn(&mut self) -> &mut Conn {
-        match &mut self.conn {
+        match self.conn.as_mut().and_then(TxConn::get) {
             Some(c) => c,
-            // Only `commit` and `drop` take the connection, and both consume the Tx.
+            // Only `commit` and `drop` take the connection, and both consume the Tx; `begin`
+            // opens the writer before it makes a Tx.
             None => unreachable!("a transaction's connection is used after it ended"),
         }
     }
 
-    /// Marks the transaction committed: its connection goes back to the pool as it is.
+    /// Marks the transaction committed: its connection goes back to the pool (or the writer's
+    /// turn to the next writer) as it is.
     fn committed(&mut self) {
         self.conn.take();
     }
@@ -260,18 +322,19 @@ impl Drop for Tx {
     /// write turn) — or closes the connection, which also rolls back, when that fails.
     fn drop(&mut self) {
         let Some(mut conn) = self.conn.take() else { return };
-        let turn = self._turn.take();
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn(async move {
-                    if sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
-                        conn.close_on_drop();
+                    let rolled_back = match conn.get() {
+                        Some(c) => sqlx::raw_sql("ROLLBACK").execute(c).await.is_ok(),
+                        None => true,
+                    };
+                    if !rolled_back {
+                        conn.abandon();
                     }
-                    drop(conn);
-                    drop(turn);
                 });
             }
-            Err(_) => conn.close_on_drop(),
+            Err(_) => conn.abandon(),
         }
     }
 }

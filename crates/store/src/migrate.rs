@@ -17,7 +17,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_auth_orders.sql")),
     (12, include_str!("../migrations/0012_documents.sql")),
     (13, include_str!("../migrations/0013_impersonation.sql")),
+    (14, include_str!("../migrations/0014_audit_day_ranges.sql")),
 ];
+
+/// What SQLite alone runs after a migration's shared SQL, in the same transaction: its own
+/// table layouts, where the dialects part.
+const SQLITE_ONLY: &[(i64, &str)] = &[(14, include_str!("../migrations/0014_audit_day_ranges.sqlite.sql"))];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {
     let mut conn = store.conn().await?;
@@ -42,6 +47,11 @@ pub(crate) async fn run(store: &Store) -> Result<()> {
         }
         let fail = |source| StoreError::Migrate { version, source };
         sqlx::raw_sql(sql).execute(tx.conn()).await.map_err(fail)?;
+        if store.backend == crate::Backend::Sqlite
+            && let Some((_, sqlite)) = SQLITE_ONLY.iter().find(|m| m.0 == version)
+        {
+            sqlx::raw_sql(*sqlite).execute(tx.conn()).await.map_err(fail)?;
+        }
         sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
             .bind(version)
             .bind(unix_now())

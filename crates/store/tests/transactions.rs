@@ -145,3 +145,14 @@ async fn a_change_whose_record_fails_does_not_commit() {
         assert_eq!(verified_chain(&store).await, ["group:g1", "group:g3"], "{backend:?}");
     }
 }
+
+/// Each connection to an in-memory SQLite database is a database of its own, so the store
+/// refuses one with a clear error instead of answering from an empty schema.
+#[tokio::test]
+async fn an_in_memory_database_is_refused_clearly() {
+    let options = OpenOptions { max_connections: 1, connect_timeout: Duration::from_secs(5) };
+    for url in ["sqlite::memory:", "sqlite://file:x?mode=memory&cache=shared"] {
+        let err = Store::open(url, &options).await.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("in-memory SQLite database"), "{url}: {err}");
+    }
+}
