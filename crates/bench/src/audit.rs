@@ -4,7 +4,9 @@
 //!    one run, on SQLite and (when `DESKWARD_TEST_POSTGRES_ADMIN_URL` is set) PostgreSQL. The
 //!    change is a group insert in its own transaction; rounds alternate so noise hits both,
 //!    and the median of the paired rounds' ratios is printed beside the overall one.
-//! 2. Verification speed: a chain of RECORDS records (default 1,000,000) is written to a
+//! 2. The same through the API router: an administrator's group creations, audited and not
+//!    (`audit_api.rs`), on both stores.
+//! 3. Verification speed: a chain of RECORDS records (default 1,000,000) is written to a
 //!    SQLite database, then `deskward audit verify` walks it as an operator would.
 
 use std::path::Path;
@@ -72,25 +74,27 @@ async fn rates(store: &Store, domain: i64) -> anyhow::Result<(f64, f64, f64)> {
     Ok((per / audited.as_secs_f64(), per / plain.as_secs_f64(), ratios[ratios.len() / 2]))
 }
 
-fn report(store: &str, (audited, plain, median): (f64, f64, f64)) {
+fn report(what: &str, (audited, plain, median): (f64, f64, f64)) {
     let added_us = (1.0 / audited - 1.0 / plain) * 1e6;
     println!(
-        "{store}: audited changes/s {audited:.0}, without audit {plain:.0} = {:.2}; median of {ROUNDS} paired rounds {median:.2} (target >= 0.80); the record adds {added_us:.0} us per change",
+        "{what}: audited changes/s {audited:.0}, without audit {plain:.0} = {:.2}; median of the paired rounds {median:.2} (target >= 0.80); the record adds {added_us:.0} us per change",
         audited / plain
     );
 }
 
 pub async fn run(bin: &Path, records: usize) -> anyhow::Result<()> {
-    println!("deskward audit benchmark: {ROUNDS} pairs of rounds of {PER_ROUND} changes, audited and not, per store");
+    println!("deskward audit benchmark: pairs of rounds of changes, audited and not, per store: {ROUNDS} pairs of {PER_ROUND} in the store, 11 pairs of 400 through the API");
     let dir = std::env::temp_dir().join(format!("deskward-bench-audit-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("data"))?;
     let sqlite = format!("sqlite://{}?mode=rwc", dir.join("data/deskward.db").display());
     let (store, domain) = open(&sqlite).await?;
-    report("SQLite", rates(&store, domain).await?);
+    report("SQLite, store (a group insert in its own transaction)", rates(&store, domain).await?);
+    report("SQLite, API (an administrator creates a group)", crate::audit_api::rates(&store).await?);
     if std::env::var("DESKWARD_TEST_POSTGRES_ADMIN_URL").is_ok() {
         let url = deskward_testkit::fresh_database().await?;
         let (pg, pg_domain) = open(&url).await?;
-        report("PostgreSQL", rates(&pg, pg_domain).await?);
+        report("PostgreSQL, store (a group insert in its own transaction)", rates(&pg, pg_domain).await?);
+        report("PostgreSQL, API (an administrator creates a group)", crate::audit_api::rates(&pg).await?);
         pg.close().await;
     } else {
         println!("PostgreSQL: skipped (set DESKWARD_TEST_POSTGRES_ADMIN_URL, as scripts/bench does)");

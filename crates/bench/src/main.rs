@@ -13,6 +13,7 @@
 //! (see `documents.rs`).
 
 mod audit;
+mod audit_api;
 mod directory;
 mod documents;
 mod guard;

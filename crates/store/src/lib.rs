@@ -111,6 +111,8 @@ pub struct Store {
     writer: Option<Arc<Writer>>,
     /// How long a writer waits for its turn, as for a pooled connection.
     write_wait: Duration,
+    /// Set only by [`Store::benchmark_baseline`].
+    unaudited: bool,
 }
 
 /// SQLite allows one writer at a time, so this process writes through one connection of its
@@ -189,13 +191,22 @@ impl Store {
             .await
             .map_err(open_err)?;
         let writer = (backend == Backend::Sqlite).then(|| Arc::new(Writer { conn: Arc::default(), connect }));
-        let store = Store { pool, backend, heads: audit::Heads::default(), writer, write_wait: options.connect_timeout };
+        let store = Store { pool, backend, heads: audit::Heads::default(), writer, write_wait: options.connect_timeout, unaudited: false };
         if backend == Backend::Sqlite {
             // WAL lets readers proceed while one writer commits; the setting persists in the file.
             sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&store.pool).await.map_err(open_err)?;
         }
         migrate::run(&store).await?;
         Ok(store)
+    }
+
+    /// The same database, whose transactions commit without their audit records: only for the
+    /// audit benchmark's baseline, the same changes with auditing switched off. Nothing in the
+    /// server calls it and no setting reaches it (a test holds every crate but the benchmark to
+    /// that).
+    #[doc(hidden)]
+    pub fn benchmark_baseline(&self) -> Store {
+        Store { unaudited: true, ..self.clone() }
     }
 
     /// A connection for reads.
@@ -223,7 +234,7 @@ impl Store {
         };
         // The Tx exists before BEGIN runs, so a BEGIN that fails or is cancelled half-way is
         // rolled back (or its connection closed) by the Tx's drop.
-        let mut tx = Tx { conn: Some(conn), backend: self.backend, heads: self.heads.clone(), pending: Vec::new() };
+        let mut tx = Tx { conn: Some(conn), backend: self.backend, heads: self.heads.clone(), pending: Vec::new(), unaudited: self.unaudited };
         let begin = match self.backend {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
@@ -257,6 +268,8 @@ pub struct Tx {
     heads: audit::Heads,
     /// Chain heads this transaction moved, for the cache once it commits.
     pending: Vec<audit::Head>,
+    /// Begun by [`Store::benchmark_baseline`]'s store.
+    unaudited: bool,
 }
 
 /// A transaction's connection.

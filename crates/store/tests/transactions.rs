@@ -156,3 +156,30 @@ async fn an_in_memory_database_is_refused_clearly() {
         assert!(err.contains("in-memory SQLite database"), "{url}: {err}");
     }
 }
+
+/// Only the audit benchmark may take a store whose changes commit without their records: no
+/// other crate's code or tests call it.
+#[test]
+fn only_the_benchmark_switches_auditing_off() {
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    sources(&crates, &mut files);
+    assert!(files.len() > 50, "the workspace's sources are found: {}", files.len());
+    let call = concat!(".benchmark", "_baseline(");
+    let callers: Vec<_> = files
+        .iter()
+        .filter(|f| !f.starts_with(crates.join("bench")))
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains(call))
+        .collect();
+    assert!(callers.is_empty(), "{callers:?}");
+}
