@@ -2,7 +2,7 @@
 //! change ([`Tx::commit`] is the only way in), and the reads that browse, search, verify,
 //! export and archive it.
 
-use deskward_core::audit::{GENESIS, Record, day_of};
+use deskward_core::audit::{GENESIS, Record, day_of, day_start};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -334,12 +334,19 @@ async fn append(tx: &mut Tx, e: Entry, last: bool) -> Result<bool> {
 }
 
 /// The record that follows `head`, and the head after it. A record of a later day starts a
-/// new day count; a clock set back keeps the later day (days only move forward in a chain).
+/// new day count. Days only move forward in a chain: a record stamped before the head's day (a
+/// clock set back across midnight, a node whose clock is behind) is stamped at the start of
+/// the head's day instead. Left earlier, it would sit in one day's key range with another
+/// day's date, and the day's seal, export and archive would name it as moved or deleted.
 fn link(e: Entry, head: &Head) -> (Record, Head) {
+    let at = match day_start(&head.day) {
+        Some(start) if day_of(e.at) < head.day => start,
+        _ => e.at,
+    };
     let mut record = Record {
         chain: e.chain,
         seq: head.seq + 1,
-        at: e.at,
+        at,
         security: e.security,
         action: e.action,
         actor: e.actor,
@@ -353,7 +360,7 @@ fn link(e: Entry, head: &Head) -> (Record, Head) {
     };
     record.hash = record.compute_hash();
     let day = day_of(record.at);
-    let (day, day_records) = if day > head.day { (day, 1) } else { (head.day.clone(), head.day_records + 1) };
+    let (day, day_records) = if day > head.day { (day, 1) } else { (day, head.day_records + 1) };
     let next = Head { chain: record.chain.clone(), seq: record.seq, hash: record.hash.clone(), day, day_records };
     (record, next)
 }

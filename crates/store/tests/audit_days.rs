@@ -109,6 +109,19 @@ async fn days_are_found_from_the_seals_as_the_records_say() {
         let expected = by_column(&store).await;
         assert_eq!(expected.iter().map(|(d, n, _)| (d.as_str(), *n)).collect::<Vec<_>>(), [("2026-03-03", 2), ("2026-03-05", 2)]);
         assert_eq!(by_seals(&store).await, expected, "{backend:?}");
+
+        // A clock set back across midnight: the record is stamped at the start of the chain's
+        // day, so the day it is listed under, its seal and its own date agree.
+        commit(&store, vec![entry("2026-03-04", 0)]).await;
+        commit(&store, vec![entry("2026-03-06", 0)]).await;
+        let mut c = store.conn().await.unwrap();
+        let fifth = audit::of_day(&mut c, CHAIN, "2026-03-05").await.unwrap();
+        assert_eq!(fifth.iter().map(|r| r.target.as_str()).collect::<Vec<_>>(), ["group:2026-03-05-0", "group:2026-03-05-1", "group:2026-03-04-0"], "{backend:?}");
+        assert_eq!(fifth[2].at, day_start("2026-03-05").unwrap(), "{backend:?}");
+        let seal = audit::seals(&mut c, CHAIN).await.unwrap().pop().unwrap();
+        assert_eq!((seal.day.as_str(), seal.last_seq, seal.last_hash.as_str(), seal.records), ("2026-03-05", fifth[2].seq, fifth[2].hash.as_str(), 3));
+        drop(c);
+        assert_eq!(by_seals(&store).await, by_column(&store).await, "{backend:?}");
         store.close().await;
     }
 }
