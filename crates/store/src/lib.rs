@@ -217,7 +217,38 @@ impl Store {
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`)
     /// so two writers wait for each other instead of failing when one upgrades a read.
     pub async fn begin(&self) -> Result<Tx> {
-        let conn = match &self.writer {
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        let mut lost = 0;
+        loop {
+            // The Tx exists before BEGIN runs, so a BEGIN that fails or is cancelled half-way
+            // is rolled back (or its connection closed) by the Tx's drop.
+            let conn = self.tx_conn().await?;
+            let mut tx = Tx { conn: Some(conn), backend: self.backend, heads: self.heads.clone(), pending: Vec::new(), unaudited: self.unaudited };
+            match sqlx::raw_sql(begin).execute(tx.conn()).await {
+                Ok(_) => return Ok(tx),
+                // A pooled PostgreSQL connection the server ended while it sat in the pool (a
+                // restart, an administrator) is closed, and BEGIN goes to another: nothing ran
+                // yet. Connections idle for a while are pinged before use, but a restart ends
+                // the busy ones too.
+                Err(e) if self.backend == Backend::Postgres && connection_lost(&e) && lost < self.pool.options().get_max_connections() => {
+                    tracing::info!(error = %e, "the database server closed a pooled connection; the transaction begins on another");
+                    lost += 1;
+                    if let Some(c) = tx.conn.take() {
+                        c.abandon();
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The connection a transaction runs on: the SQLite writer (opened if need be) or a pooled
+    /// PostgreSQL connection.
+    async fn tx_conn(&self) -> Result<TxConn> {
+        Ok(match &self.writer {
             Some(writer) => {
                 // A writer that never ends its transaction is answered as a busy pool is.
                 let mut turn = tokio::time::timeout(self.write_wait, writer.conn.clone().lock_owned())
@@ -231,16 +262,7 @@ impl Store {
                 TxConn::Writer(turn)
             }
             None => TxConn::Pooled(self.pool.acquire().await?),
-        };
-        // The Tx exists before BEGIN runs, so a BEGIN that fails or is cancelled half-way is
-        // rolled back (or its connection closed) by the Tx's drop.
-        let mut tx = Tx { conn: Some(conn), backend: self.backend, heads: self.heads.clone(), pending: Vec::new(), unaudited: self.unaudited };
-        let begin = match self.backend {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
-        };
-        sqlx::raw_sql(begin).execute(tx.conn()).await?;
-        Ok(tx)
+        })
     }
 
     pub async fn close(&self) {
@@ -349,6 +371,16 @@ impl Drop for Tx {
             }
             Err(_) => conn.abandon(),
         }
+    }
+}
+
+/// Whether a PostgreSQL connection is gone: its socket closed, or the server ended its session
+/// (SQLSTATE class 57P: shut down; 08: connection exception).
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")),
+        _ => false,
     }
 }
 

@@ -183,3 +183,36 @@ fn only_the_benchmark_switches_auditing_off() {
         .collect();
     assert!(callers.is_empty(), "{callers:?}");
 }
+
+/// PostgreSQL ends the sessions of pooled connections (as a restart or an administrator does)
+/// while they sit in the pool, too recently used to be pinged: the next transactions begin on
+/// fresh connections, and their changes commit with their records.
+#[tokio::test]
+async fn connections_the_server_ended_are_replaced_when_a_transaction_begins() {
+    if !deskward_testkit::postgres_available("ended connections on postgres") {
+        return;
+    }
+    let url = deskward_testkit::fresh_database().await.unwrap();
+    let store = open(&url, 3).await;
+    let domain = domain(&store).await;
+    // Three transactions at once leave three connections in the pool.
+    let (a, b, c) = (store.begin().await.unwrap(), store.begin().await.unwrap(), store.begin().await.unwrap());
+    for tx in [a, b, c] {
+        tx.commit_unaudited(Housekeeping::BenchmarkBaseline).await.unwrap();
+    }
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(ended.len() >= 3 && ended.iter().all(|e| *e), "{ended:?}");
+    for n in 0..3 {
+        let mut tx = store.begin().await.unwrap();
+        GroupRow::insert(&mut tx, domain, &format!("g{n}")).await.unwrap();
+        tx.commit(entry(n)).await.unwrap();
+    }
+    assert_eq!(groups(&store, domain).await, ["g0", "g1", "g2"]);
+    assert_eq!(verified_chain(&store).await, ["group:g0", "group:g1", "group:g2"]);
+}
