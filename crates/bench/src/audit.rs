@@ -46,8 +46,7 @@ async fn open(url: &str) -> anyhow::Result<(Store, i64)> {
 /// each pair of neighbouring rounds: a burst of load from elsewhere on the machine then moves
 /// one pair, not the figure.
 async fn rates(store: &Store, domain: i64) -> anyhow::Result<(f64, f64, f64)> {
-    let (mut audited, mut plain) = (Duration::ZERO, Duration::ZERO);
-    let mut ratios = Vec::new();
+    let mut pairs = Vec::new();
     let mut n = 0;
     for round in 0..ROUNDS {
         let mut took = [Duration::ZERO; 2];
@@ -65,13 +64,20 @@ async fn rates(store: &Store, domain: i64) -> anyhow::Result<(f64, f64, f64)> {
             }
             took[usize::from(with_audit)] = start.elapsed();
         }
-        plain += took[0];
-        audited += took[1];
-        ratios.push(took[0].as_secs_f64() / took[1].as_secs_f64());
+        pairs.push(took);
     }
+    Ok(paired_rates(&pairs, PER_ROUND))
+}
+
+/// Changes per second with and without audit, overall, and the median of the pairs' ratios,
+/// from pairs of rounds of `per_round` changes: each pair's time without audit, then with.
+pub(crate) fn paired_rates(pairs: &[[Duration; 2]], per_round: usize) -> (f64, f64, f64) {
+    let plain: Duration = pairs.iter().map(|p| p[0]).sum();
+    let audited: Duration = pairs.iter().map(|p| p[1]).sum();
+    let mut ratios: Vec<f64> = pairs.iter().map(|p| p[0].as_secs_f64() / p[1].as_secs_f64()).collect();
     ratios.sort_by(f64::total_cmp);
-    let per = (ROUNDS * PER_ROUND) as f64;
-    Ok((per / audited.as_secs_f64(), per / plain.as_secs_f64(), ratios[ratios.len() / 2]))
+    let changes = (pairs.len() * per_round) as f64;
+    (changes / audited.as_secs_f64(), changes / plain.as_secs_f64(), ratios.get(ratios.len() / 2).copied().unwrap_or(0.0))
 }
 
 fn report(what: &str, (audited, plain, median): (f64, f64, f64)) {

@@ -102,19 +102,14 @@ pub async fn rates(store: &Store) -> anyhow::Result<(f64, f64, f64)> {
     // A first round warms both: caches, prepared statements, the session.
     round(&audited_router, &token, &next).await?;
     round(&plain_router, &token, &next).await?;
-    let (mut audited, mut plain) = (Duration::ZERO, Duration::ZERO);
-    let mut ratios = Vec::new();
+    let mut pairs = Vec::new();
     for r in 0..ROUNDS {
         let mut took = [Duration::ZERO; 2];
         for with_audit in [r % 2 == 0, r % 2 == 1] {
             let router = if with_audit { &audited_router } else { &plain_router };
             took[usize::from(with_audit)] = round(router, &token, &next).await?;
         }
-        plain += took[0];
-        audited += took[1];
-        ratios.push(took[0].as_secs_f64() / took[1].as_secs_f64());
+        pairs.push(took);
     }
-    ratios.sort_by(f64::total_cmp);
-    let per = (ROUNDS * PER_ROUND) as f64;
-    Ok((per / audited.as_secs_f64(), per / plain.as_secs_f64(), ratios[ratios.len() / 2]))
+    Ok(crate::audit::paired_rates(&pairs, PER_ROUND))
 }

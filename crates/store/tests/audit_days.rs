@@ -4,10 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::time::Duration;
 
 use deskward_core::audit::day_start;
-use deskward_store::{Audit, AuditEntry, Backend, OpenOptions, Store, audit};
+use deskward_store::{Audit, AuditEntry, OpenOptions, Store, audit};
 use sqlx::Row;
 
 const CHAIN: &str = "days.test";
@@ -25,16 +27,6 @@ fn entry(day: &str, n: usize) -> AuditEntry {
         summary: "{}".into(),
         acting: String::new(),
     }
-}
-
-async fn urls() -> Vec<(Backend, String)> {
-    let dir = std::env::temp_dir().join(format!("deskward-store-days-{:016x}", rand::random::<u64>()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut urls = vec![(Backend::Sqlite, format!("sqlite://{}?mode=rwc", dir.join("d.db").display()))];
-    if deskward_testkit::postgres_available("audit days on postgres") {
-        urls.push((Backend::Postgres, deskward_testkit::fresh_database().await.unwrap()));
-    }
-    urls
 }
 
 /// What the records' day column says: each day with its count, and each day's targets.
@@ -77,7 +69,7 @@ async fn commit(store: &Store, entries: Vec<AuditEntry>) {
 
 #[tokio::test]
 async fn days_are_found_from_the_seals_as_the_records_say() {
-    for (backend, url) in urls().await {
+    for (backend, url) in common::urls("audit days on postgres").await {
         let store = Store::open(&url, &OpenOptions { max_connections: 2, connect_timeout: Duration::from_secs(5) }).await.unwrap();
         // Three records on the 1st (two in one transaction), none on the 2nd, two on the 3rd,
         // one on the 5th, written by separate transactions and one spanning a day change.

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::time::Duration;
 
 use deskward_core::audit::{ChainCheck, GENESIS};
@@ -30,17 +32,6 @@ fn entry(n: usize) -> AuditEntry {
 async fn open(url: &str, connections: u32) -> Store {
     let options = OpenOptions { max_connections: connections, connect_timeout: Duration::from_secs(5) };
     Store::open(url, &options).await.unwrap()
-}
-
-/// The test's databases: a SQLite file, and a PostgreSQL database when one is configured.
-async fn urls() -> Vec<(Backend, String)> {
-    let dir = std::env::temp_dir().join(format!("deskward-store-tx-{:016x}", rand::random::<u64>()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut urls = vec![(Backend::Sqlite, format!("sqlite://{}?mode=rwc", dir.join("d.db").display()))];
-    if deskward_testkit::postgres_available("store transactions on postgres") {
-        urls.push((Backend::Postgres, deskward_testkit::fresh_database().await.unwrap()));
-    }
-    urls
 }
 
 async fn domain(store: &Store) -> i64 {
@@ -77,7 +68,7 @@ async fn add_group(store: &Store, domain: i64, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_head_moved_by_another_process_is_followed() {
-    for (backend, url) in urls().await {
+    for (backend, url) in common::urls("store transactions on postgres").await {
         // Two handles on one database are the server and the command line: each caches the
         // head it last wrote, so the first one's cached head goes stale.
         let (server, cli) = (open(&url, 2).await, open(&url, 2).await);
@@ -94,7 +85,7 @@ async fn a_head_moved_by_another_process_is_followed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abandoned_transaction_leaves_nothing_and_frees_its_connection() {
-    for (backend, url) in urls().await {
+    for (backend, url) in common::urls("store transactions on postgres").await {
         // One connection: the next transaction gets the very connection the abandoned one had.
         let store = open(&url, 1).await;
         let d = domain(&store).await;
@@ -116,7 +107,7 @@ async fn an_abandoned_transaction_leaves_nothing_and_frees_its_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_whose_record_fails_does_not_commit() {
-    for (backend, url) in urls().await {
+    for (backend, url) in common::urls("store transactions on postgres").await {
         let store = open(&url, 2).await;
         let d = domain(&store).await;
         add_group(&store, d, 1).await;
