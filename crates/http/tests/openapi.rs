@@ -15,6 +15,7 @@ use deskward_app::{App, Hasher, HasherLimits};
 use deskward_core::password::HashParams;
 use deskward_http::{HttpOptions, OPENAPI, ROUTES};
 use deskward_store::{OpenOptions, Store};
+use deskward_testkit::TempDir;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -156,18 +157,15 @@ fn collect_refs<'a>(value: &'a Value, refs: &mut Vec<&'a str>) {
     }
 }
 
-/// The real router over a fresh database file; no socket.
-async fn router() -> Router {
-    static DATABASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// The real router over a fresh database file, whose directory goes when the test ends; no
+/// socket.
+async fn router() -> (Router, TempDir) {
     let options = OpenOptions {
         max_connections: 1,
         connect_timeout: Duration::from_secs(5),
     };
-    let n = DATABASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("deskward-openapi-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temporary directory");
-    let url = format!("sqlite://{}?mode=rwc", dir.join("deskward.db").display());
+    let dir = TempDir::new("openapi");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("deskward.db").display());
     let store = Store::open(&url, &options).await.expect("store opens");
     let params = HashParams {
         memory_kib: 64,
@@ -187,7 +185,7 @@ async fn router() -> Router {
         request_timeout: Duration::from_secs(30),
         trusted_proxies: Default::default(),
     };
-    deskward_http::router(App::new(store, hasher), &http)
+    (deskward_http::router(App::new(store, hasher), &http), dir)
 }
 
 fn concrete(path: &str) -> String {
@@ -221,7 +219,7 @@ async fn answer(router: &Router, method: &str, path: &str) -> (StatusCode, Optio
 
 #[tokio::test]
 async fn every_route_is_served() {
-    let router = router().await;
+    let (router, _dir) = router().await;
     let mut problems = Vec::new();
     for (method, path) in ROUTES {
         let (status, code) = answer(&router, method, path).await;
@@ -238,7 +236,7 @@ async fn every_route_is_served() {
 async fn undescribed_methods_are_refused() {
     let spec = spec();
     let described = documented(&spec);
-    let router = router().await;
+    let (router, _dir) = router().await;
     let mut problems = Vec::new();
     let paths: BTreeSet<&String> = described.iter().map(|(_, path)| path).collect();
     for path in paths {

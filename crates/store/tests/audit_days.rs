@@ -69,7 +69,8 @@ async fn commit(store: &Store, entries: Vec<AuditEntry>) {
 
 #[tokio::test]
 async fn days_are_found_from_the_seals_as_the_records_say() {
-    for (backend, url) in common::urls("audit days on postgres").await {
+    let (_dir, urls) = common::urls("audit days on postgres").await;
+    for (backend, url) in urls {
         let store = Store::open(&url, &OpenOptions { max_connections: 2, connect_timeout: Duration::from_secs(5) }).await.unwrap();
         // Three records on the 1st (two in one transaction), none on the 2nd, two on the 3rd,
         // one on the 5th, written by separate transactions and one spanning a day change.

@@ -68,7 +68,8 @@ async fn add_group(store: &Store, domain: i64, n: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_head_moved_by_another_process_is_followed() {
-    for (backend, url) in common::urls("store transactions on postgres").await {
+    let (_dir, urls) = common::urls("store transactions on postgres").await;
+    for (backend, url) in urls {
         // Two handles on one database are the server and the command line: each caches the
         // head it last wrote, so the first one's cached head goes stale.
         let (server, cli) = (open(&url, 2).await, open(&url, 2).await);
@@ -85,7 +86,8 @@ async fn a_head_moved_by_another_process_is_followed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abandoned_transaction_leaves_nothing_and_frees_its_connection() {
-    for (backend, url) in common::urls("store transactions on postgres").await {
+    let (_dir, urls) = common::urls("store transactions on postgres").await;
+    for (backend, url) in urls {
         // One connection: the next transaction gets the very connection the abandoned one had.
         let store = open(&url, 1).await;
         let d = domain(&store).await;
@@ -107,7 +109,8 @@ async fn an_abandoned_transaction_leaves_nothing_and_frees_its_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_whose_record_fails_does_not_commit() {
-    for (backend, url) in common::urls("store transactions on postgres").await {
+    let (_dir, urls) = common::urls("store transactions on postgres").await;
+    for (backend, url) in urls {
         let store = open(&url, 2).await;
         let d = domain(&store).await;
         add_group(&store, d, 1).await;
