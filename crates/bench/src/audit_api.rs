@@ -28,12 +28,15 @@ const PER_ROUND: usize = 400;
 /// Requests in flight at once, as several administrators' browsers would send them.
 const CLIENTS: usize = 4;
 
-fn app(store: Store) -> anyhow::Result<Router> {
-    // One login only: the hash's cost is not what is measured.
+/// The use cases over `store`. One login only: the hash's cost is not what is measured.
+fn use_cases(store: Store) -> anyhow::Result<App> {
     let params = HashParams { memory_kib: 64, iterations: 1, parallelism: 1 };
-    let hasher = Hasher::new(params, HasherLimits { max_in_flight: 2, max_queued: 64 })?;
+    Ok(App::new(store, Hasher::new(params, HasherLimits { max_in_flight: 2, max_queued: 64 })?))
+}
+
+fn app(store: Store) -> anyhow::Result<Router> {
     let http = HttpOptions { max_body_bytes: 65536, request_timeout: Duration::from_secs(30), trusted_proxies: Default::default() };
-    Ok(deskward_http::router(App::new(store, hasher), &http))
+    Ok(deskward_http::router(use_cases(store)?, &http))
 }
 
 fn request(method: &str, uri: &str, token: Option<&str>, body: serde_json::Value) -> anyhow::Result<Request<Body>> {
@@ -51,7 +54,7 @@ fn request(method: &str, uri: &str, token: Option<&str>, body: serde_json::Value
 
 /// A domain with an administrator, logged in; the session's token.
 async fn admin_session(store: &Store, router: &Router) -> anyhow::Result<String> {
-    let app = App::new(store.clone(), Hasher::new(HashParams { memory_kib: 64, iterations: 1, parallelism: 1 }, HasherLimits { max_in_flight: 1, max_queued: 4 })?);
+    let app = use_cases(store.clone())?;
     let operator = Caller::operator("bench");
     app.create_domain(&operator, DOMAIN).await?;
     let admin = NewAccountInput { name: "admin".into(), role: "domain-admin".into(), class: None, password: Some(PASSWORD.into()), must_change_password: false, email: None };

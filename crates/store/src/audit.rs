@@ -291,9 +291,10 @@ fn head_moved(e: &sqlx::Error) -> bool {
 }
 
 /// Appends one record to its chain. With a known head (moved by this transaction, or cached
-/// from an earlier commit) one round trip moves it by compare-and-set and inserts the record;
-/// the head row's write lock makes a concurrent append of the same domain on PostgreSQL wait,
-/// then find the head changed and take the slow path, which reads the real head under the lock.
+/// from an earlier commit) one round trip moves it by compare-and-set and inserts the record.
+/// On PostgreSQL the head row's write lock makes a concurrent append of the same domain from
+/// another process (or one past its turn, see [`Heads::turns`]) wait, then find the head
+/// changed and take the slow path, which reads the real head under the lock.
 ///
 /// With `last` set, SQLite commits in the same command where it can; the answer says whether
 /// the transaction has committed.
