@@ -160,7 +160,7 @@ pub(crate) struct Head {
 pub(crate) struct Heads {
     heads: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Head>>>,
     /// PostgreSQL: each chain's turn in this process, from a transaction's first append until
-    /// its commit has updated the cache (see [`Heads::turns`]).
+    /// its appends hold the head rows (see [`Heads::turns`]).
     turns: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>>,
 }
 
@@ -209,6 +209,17 @@ impl Heads {
         }
     }
 
+    /// Drops cached heads that a failed commit had announced, unless a later one replaced them.
+    fn retract(&self, heads: &[Head]) {
+        if let Ok(mut m) = self.heads.lock() {
+            for h in heads {
+                if m.get(&h.chain) == Some(h) {
+                    m.remove(&h.chain);
+                }
+            }
+        }
+    }
+
     fn forget(&self, chain: &str) {
         if let Ok(mut m) = self.heads.lock() {
             m.remove(chain);
@@ -223,7 +234,7 @@ impl Tx {
             return self.commit_unaudited(Housekeeping::BenchmarkBaseline).await;
         }
         let mut entries = audit.into().0;
-        let _turns = match self.backend {
+        let turns = match self.backend {
             crate::Backend::Postgres => self.heads.turns(&entries).await,
             // The writer connection is already every chain's turn.
             crate::Backend::Sqlite => Vec::new(),
@@ -239,9 +250,24 @@ impl Tx {
         let (heads, pending) = (self.heads.clone(), std::mem::take(&mut self.pending));
         if committed {
             self.committed();
-        } else {
-            self.commit_now().await?;
+            heads.committed(pending);
+            return Ok(());
         }
+        if self.backend == crate::Backend::Postgres {
+            // This transaction holds its chains' head rows until it ends, so the next append
+            // of the same chain can be sent now: it waits for the row on the server, and
+            // PostgreSQL checks its compare-and-set against the row this transaction leaves.
+            // The chain's turn then covers one round trip instead of two. Should the COMMIT
+            // fail, that append finds the head unmoved and takes the slow path.
+            heads.committed(pending.clone());
+            drop(turns);
+            if let Err(e) = self.commit_now().await {
+                heads.retract(&pending);
+                return Err(e);
+            }
+            return Ok(());
+        }
+        self.commit_now().await?;
         heads.committed(pending);
         Ok(())
     }

@@ -210,3 +210,67 @@ async fn connections_the_server_ended_are_replaced_when_a_transaction_begins() {
     assert_eq!(groups(&store, domain).await, ["g0", "g1", "g2"]);
     assert_eq!(verified_chain(&store).await, ["group:g0", "group:g1", "group:g2"]);
 }
+
+/// Many transactions append to one chain at once, and some fail at their COMMIT (a deferred
+/// check) after their record was written: every committed change has its record, in one
+/// unbroken chain, and no refused change left one. On PostgreSQL the next append of a chain is
+/// sent while the one before it is still committing, so this is the failure it must survive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_refused_at_commit_among_concurrent_ones_leave_the_chain_whole() {
+    let (_dir, urls) = common::urls("store transactions on postgres").await;
+    for (backend, url) in urls {
+        let store = open(&url, 4).await;
+        let d = domain(&store).await;
+        let deferred = match backend {
+            Backend::Sqlite => {
+                "CREATE TABLE parents (id INTEGER PRIMARY KEY); \
+                 CREATE TABLE deferred_check (n INTEGER REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED)"
+            }
+            Backend::Postgres => {
+                "CREATE TABLE deferred_check (n BIGINT); \
+                 CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$; \
+                 CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON deferred_check \
+                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse()"
+            }
+        };
+        let mut c = store.conn().await.unwrap();
+        sqlx::raw_sql(deferred).execute(&mut *c).await.unwrap();
+        drop(c);
+        let mut tasks = Vec::new();
+        for t in 0..6 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut committed = Vec::new();
+                for i in 0..20 {
+                    let n = t * 100 + i;
+                    let mut tx = store.begin().await.unwrap();
+                    GroupRow::insert(&mut tx, d, &format!("g{n}")).await.unwrap();
+                    let refused = n % 7 == 3;
+                    if refused {
+                        sqlx::query("INSERT INTO deferred_check (n) VALUES ($1)").bind(i64::try_from(n).unwrap()).execute(tx.conn()).await.unwrap();
+                    }
+                    match tx.commit(entry(n)).await {
+                        Ok(()) => {
+                            assert!(!refused, "g{n} committed despite its deferred check");
+                            committed.push(format!("g{n}"));
+                        }
+                        Err(e) => assert!(refused, "g{n} failed: {e}"),
+                    }
+                }
+                committed
+            }));
+        }
+        let mut committed = Vec::new();
+        for t in tasks {
+            committed.extend(t.await.unwrap());
+        }
+        committed.sort();
+        let mut stored = groups(&store, d).await;
+        stored.sort();
+        assert_eq!(stored, committed, "{backend:?}");
+        let mut recorded: Vec<String> = verified_chain(&store).await.into_iter().map(|t| t.trim_start_matches("group:").to_owned()).collect();
+        recorded.sort();
+        assert_eq!(recorded, committed, "{backend:?}: records and committed changes differ");
+        assert!(committed.len() > 90 && committed.len() < 120, "{backend:?}: {} committed", committed.len());
+    }
+}
