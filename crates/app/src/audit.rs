@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use deskward_core::audit::{Break, ChainCheck, Record, SYSTEM_CHAIN, clean_field};
+use deskward_core::audit::{Break, ChainCheck, Record, SYSTEM_CHAIN, clean_field, conversation_chain, conversations_of};
 use deskward_core::authz::Actor;
 use deskward_core::class::Features;
 use deskward_core::{DomainName, Role};
@@ -250,10 +250,16 @@ impl App {
         Ok(())
     }
 
-    /// For the server's syslog forwarder: chains with records not yet forwarded.
+    /// For the server's syslog forwarder: chains with records not yet forwarded. Conversation
+    /// logs are not forwarded: a copy of users' messages in the SIEM would escape the domain's
+    /// switch, its retention and its admins' access rules.
     pub async fn audit_unforwarded(&self) -> Result<Vec<ChainHead>, AppError> {
         let mut c = self.store.conn().await?;
-        Ok(records::chains(&mut c).await?.into_iter().filter(|h| h.seq > h.forwarded_seq.max(h.archived_seq)).collect())
+        Ok(records::chains(&mut c)
+            .await?
+            .into_iter()
+            .filter(|h| h.seq > h.forwarded_seq.max(h.archived_seq) && conversations_of(&h.chain).is_none())
+            .collect())
     }
 
     /// For the forwarder: up to `limit` records of `chain` after `after`.
@@ -277,7 +283,10 @@ impl App {
                 return match chain {
                     None => Ok(None),
                     Some(SYSTEM_CHAIN) => Ok(Some(SYSTEM_CHAIN.to_owned())),
-                    Some(c) => Ok(Some(DomainName::parse(c)?.to_string())),
+                    Some(c) => match conversations_of(c) {
+                        Some(d) => Ok(Some(conversation_chain(DomainName::parse(d)?.as_str()))),
+                        None => Ok(Some(DomainName::parse(c)?.to_string())),
+                    },
                 };
             }
             Actor::Account { role: Role::DomainAdmin, domain_id, .. } => {
@@ -289,6 +298,7 @@ impl App {
         match chain {
             None => Ok(Some(own)),
             Some(c) if c == own => Ok(Some(own)),
+            Some(c) if conversations_of(c) == Some(own.as_str()) => Ok(Some(conversation_chain(&own))),
             Some(_) => Err(AppError::Forbidden("administrator rights for this domain are required".into())),
         }
     }
@@ -318,7 +328,8 @@ impl App {
         let only = self.readable_chain(caller, None).await?;
         let mut c = self.store.conn().await?;
         let all = records::chains(&mut c).await?;
-        Ok(all.into_iter().filter(|h| only.as_ref().is_none_or(|o| *o == h.chain)).collect())
+        // A domain admin's own chains: the domain's audit chain and its conversation log.
+        Ok(all.into_iter().filter(|h| only.as_ref().is_none_or(|o| *o == h.chain || conversations_of(&h.chain) == Some(o))).collect())
     }
 
     /// A chain's days with their record counts, oldest first.

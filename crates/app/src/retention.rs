@@ -3,7 +3,7 @@
 //! in a transaction that records the archiving in the same chain. The chain's head keeps the
 //! last archived record's hash, so the store's chain still verifies from that boundary.
 
-use deskward_core::audit::{Record, day_of};
+use deskward_core::audit::{Record, conversation_chain, day_of};
 use deskward_store::DomainRow;
 use deskward_store::audit as records;
 use serde_json::json;
@@ -34,7 +34,8 @@ impl App {
         Ok(row)
     }
 
-    /// The days of each chain that are older than its domain's retention, oldest first.
+    /// The days of each chain (a domain's audit chain and its conversation log) that are older
+    /// than the domain's retention, oldest first.
     pub async fn audit_due(&self) -> Result<Vec<(String, Vec<String>)>, AppError> {
         let mut c = self.store.conn().await?;
         let now = self.now();
@@ -42,10 +43,13 @@ impl App {
         for d in DomainRow::list(&mut c).await? {
             let Some(keep) = d.audit_retention_days else { continue };
             let cutoff = day_of(now - keep * 86_400);
-            let days: Vec<String> =
-                records::days(&mut c, &d.name).await?.into_iter().map(|(day, _)| day).filter(|day| *day < cutoff).collect();
-            if !days.is_empty() {
-                due.push((d.name, days));
+            // The domain's conversation log is kept as long as its audit log.
+            for chain in [d.name.clone(), conversation_chain(&d.name)] {
+                let days: Vec<String> =
+                    records::days(&mut c, &chain).await?.into_iter().map(|(day, _)| day).filter(|day| *day < cutoff).collect();
+                if !days.is_empty() {
+                    due.push((chain, days));
+                }
             }
         }
         Ok(due)

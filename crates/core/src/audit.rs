@@ -9,6 +9,23 @@ use sha2::{Digest, Sha256};
 /// installation's settings).
 pub const SYSTEM_CHAIN: &str = "_system";
 
+/// What ends the name of a domain's conversation log (`example.org:im`), a chain of its own
+/// beside the domain's audit chain. A colon is in no domain name, so the two never meet.
+const CONVERSATIONS: &str = ":im";
+
+/// The chain of `domain`'s logged instant-messaging conversations.
+pub fn conversation_chain(domain: &str) -> String {
+    format!("{domain}{CONVERSATIONS}")
+}
+
+/// The domain whose conversation log `chain` is, if it is one.
+pub fn conversations_of(chain: &str) -> Option<&str> {
+    chain.strip_suffix(CONVERSATIONS)
+}
+
+/// Longest message text a conversation record keeps; longer text is cut, with its length noted.
+pub const MAX_MESSAGE: usize = 64 * 1024;
+
 /// The "previous hash" of a chain's first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -101,6 +118,20 @@ pub fn clean_field(s: &str) -> String {
         out.push(if c.is_control() { '\u{FFFD}' } else { c });
     }
     out
+}
+
+/// Cuts a message text to [`MAX_MESSAGE`] bytes on a character boundary; `None` when it fits.
+/// Newlines and other control characters stay: the record holds the text JSON-escaped, so they
+/// cannot break a line of an export.
+pub fn cut_message(text: &str) -> Option<&str> {
+    if text.len() <= MAX_MESSAGE {
+        return None;
+    }
+    let mut end = MAX_MESSAGE;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(&text[..end])
 }
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
@@ -375,5 +406,16 @@ mod tests {
         let cut = clean_field(&long);
         assert!(cut.len() <= MAX_FIELD + '…'.len_utf8());
         assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn long_messages_are_cut_on_a_character_boundary() {
+        assert_eq!(cut_message("hello\nworld"), None);
+        let long = "é".repeat(MAX_MESSAGE);
+        let cut = cut_message(&long).unwrap();
+        assert!(cut.len() <= MAX_MESSAGE && cut.len() > MAX_MESSAGE - 4);
+        assert!(cut.chars().all(|c| c == 'é'));
+        assert_eq!(conversations_of(&conversation_chain("example.org")), Some("example.org"));
+        assert_eq!(conversations_of("example.org"), None);
     }
 }

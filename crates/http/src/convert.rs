@@ -20,6 +20,7 @@ pub fn domain(d: &DomainRow) -> proto::Domain {
         created_at: time(d.created_at),
         accounts: d.accounts,
         audit_retention_days: d.audit_retention_days,
+        im_logging: d.im_logging,
     }
 }
 

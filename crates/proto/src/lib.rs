@@ -90,6 +90,8 @@ pub struct Domain {
     /// Days the domain's audit records stay in the store before they are archived to files;
     /// `null` keeps them forever.
     pub audit_retention_days: Option<i64>,
+    /// Whether the domain's instant-messaging conversations are logged.
+    pub im_logging: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +106,8 @@ pub struct UpdateDomain {
     pub disabled: Option<bool>,
     /// Days to keep audit records in the store (system admins only); `0` keeps them forever.
     pub audit_retention_days: Option<u32>,
+    /// Log the domain's conversations, or stop (system admins only).
+    pub im_logging: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

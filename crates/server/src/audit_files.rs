@@ -6,16 +6,23 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use deskward_core::audit::{ChainCheck, Record, SYSTEM_CHAIN};
+use deskward_core::audit::{ChainCheck, Record, SYSTEM_CHAIN, conversations_of};
 use deskward_core::DomainName;
 
-/// Refuses a chain name that is not a domain name or `_system`, so it is safe as a directory.
+/// A chain's directory: `<dir>/<domain>`, `<dir>/<domain>/im` for its conversation log, or
+/// `<dir>/_system`. Refuses any other chain name, so the result is always safe as a path.
 pub fn chain_dir(dir: &Path, chain: &str) -> anyhow::Result<PathBuf> {
-    if chain != SYSTEM_CHAIN {
-        DomainName::parse(chain)?;
+    if chain == SYSTEM_CHAIN {
+        return Ok(dir.join(chain));
     }
-    Ok(dir.join(chain))
+    match conversations_of(chain) {
+        Some(domain) => Ok(dir.join(DomainName::parse(domain)?.as_str()).join(CONVERSATIONS_DIR)),
+        None => Ok(dir.join(DomainName::parse(chain)?.as_str())),
+    }
 }
+
+/// The folder of a domain's conversation log inside the domain's own.
+const CONVERSATIONS_DIR: &str = "im";
 
 /// `<dir>/<chain>/<yyyy>/<mm>/<dd>.jsonl`.
 pub fn day_path(dir: &Path, chain: &str, day: &str) -> anyhow::Result<PathBuf> {
@@ -69,6 +76,10 @@ pub fn days(dir: &Path, chain: &str) -> anyhow::Result<Vec<(String, PathBuf)>> {
         Ok(v)
     };
     for (y, year) in entries(&root)? {
+        // A domain's folder also holds its conversation log's, which is a chain of its own.
+        if y == CONVERSATIONS_DIR && conversations_of(chain).is_none() {
+            continue;
+        }
         for (m, month) in entries(&year)? {
             for (file, path) in entries(&month)? {
                 let Some(d) = file.strip_suffix(".jsonl") else { continue };

@@ -34,7 +34,7 @@ pub async fn run_once(app: &App, caller: &Caller, dir: &Path) -> anyhow::Result<
             days.len(),
             days.first().map_or("", String::as_str),
             days.last().map_or("", String::as_str),
-            dir.join(&chain).display()
+            audit_files::chain_dir(dir, &chain)?.display()
         ));
     }
     Ok(done)

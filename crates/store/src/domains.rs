@@ -14,11 +14,13 @@ pub struct DomainRow {
     pub accounts: i64,
     /// Days audit records stay in the store; `None` keeps them forever.
     pub audit_retention_days: Option<i64>,
+    /// Whether the domain's instant-messaging conversations are logged.
+    pub im_logging: bool,
 }
 
 macro_rules! select {
     ($tail:literal) => {
-        concat!("SELECT d.id, d.name, d.disabled, d.created_at, d.audit_retention_days, \
+        concat!("SELECT d.id, d.name, d.disabled, d.created_at, d.audit_retention_days, d.im_logging, \
      (SELECT COUNT(*) FROM accounts a WHERE a.domain_id = d.id) AS accounts FROM domains d", " ", $tail)
     };
 }
@@ -31,6 +33,7 @@ fn from_row(row: &AnyRow) -> Result<DomainRow> {
         created_at: row.try_get("created_at")?,
         accounts: row.try_get("accounts")?,
         audit_retention_days: row.try_get("audit_retention_days")?,
+        im_logging: flag_of(row, "im_logging")?,
     })
 }
 
@@ -62,12 +65,21 @@ impl DomainRow {
             .execute(tx.conn())
             .await
             .map_err(conflict(format!("domain {name}")))?;
-        Ok(DomainRow { id, name: name.to_owned(), disabled: false, created_at: now, accounts: 0, audit_retention_days: None })
+        Ok(DomainRow { id, name: name.to_owned(), disabled: false, created_at: now, accounts: 0, audit_retention_days: None, im_logging: false })
     }
 
     pub async fn set_audit_retention(tx: &mut Tx, id: i64, days: Option<i64>) -> Result<()> {
         sqlx::query("UPDATE domains SET audit_retention_days = $1 WHERE id = $2")
             .bind(days)
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_im_logging(tx: &mut Tx, id: i64, on: bool) -> Result<()> {
+        sqlx::query("UPDATE domains SET im_logging = $1 WHERE id = $2")
+            .bind(i64::from(on))
             .bind(id)
             .execute(tx.conn())
             .await?;

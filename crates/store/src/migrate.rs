@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../migrations/0012_documents.sql")),
     (13, include_str!("../migrations/0013_impersonation.sql")),
     (14, include_str!("../migrations/0014_audit_day_ranges.sql")),
+    (15, include_str!("../migrations/0015_conversation_logging.sql")),
 ];
 
 /// What SQLite alone runs after a migration's shared SQL, in the same transaction: its own

@@ -35,6 +35,9 @@ pub async fn update(
     if let Some(days) = req.audit_retention_days {
         app.set_audit_retention(&caller, &domain, (days > 0).then_some(days)).await?;
     }
+    if let Some(on) = req.im_logging {
+        app.set_im_logging(&caller, &domain, on).await?;
+    }
     let row = match req.disabled {
         Some(disabled) => app.set_domain_disabled(&caller, &domain, disabled).await?,
         None => app.get_domain(&caller, &domain).await?,

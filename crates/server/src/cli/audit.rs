@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::bail;
 use clap::Subcommand;
 use deskward_app::App;
-use deskward_core::audit::{ChainCheck, Record, timestamp};
+use deskward_core::audit::{ChainCheck, Record, SYSTEM_CHAIN, conversation_chain, conversations_of, timestamp};
 use deskward_store::audit::Filter;
 
 use super::fail;
@@ -42,14 +42,15 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// The chains (one per domain, and _system) with their last record
+    /// The chains (one per domain, a domain's conversation log <domain>:im, and _system) with their last record
     Chains,
     /// The days of a domain's log, with their record counts
     Days {
         #[arg(long)]
         domain: String,
     },
-    /// Write a domain's records (every domain's without --domain) as OUT/<domain>/<yyyy>/<mm>/<dd>.jsonl
+    /// Write a domain's records (every domain's without --domain) as OUT/<domain>/<yyyy>/<mm>/<dd>.jsonl,
+    /// and its conversation log's as OUT/<domain>/im/<yyyy>/<mm>/<dd>.jsonl
     Export {
         #[arg(long)]
         domain: Option<String>,
@@ -62,7 +63,7 @@ pub enum Cmd {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
-    /// Check a domain's hash chain in the store (and in archive files); exits non-zero naming the first bad record
+    /// Check a domain's hash chains (audit and conversation log) in the store and in archive files; exits non-zero naming the first bad record
     Verify {
         #[arg(long)]
         domain: String,
@@ -115,7 +116,7 @@ pub async fn run(app: &App, settings: &deskward_config::Settings, cmd: Cmd) -> a
         }
         Cmd::Export { domain, out } => {
             let chains = match domain {
-                Some(d) => vec![d],
+                Some(d) => domain_chains(app, &d).await?,
                 None => app.audit_chains(&op).await.map_err(fail)?.into_iter().map(|h| h.chain).collect(),
             };
             for chain in chains {
@@ -126,10 +127,14 @@ pub async fn run(app: &App, settings: &deskward_config::Settings, cmd: Cmd) -> a
                     files += 1;
                     records += day_records.len();
                 }
-                println!("{chain}: wrote {records} records in {files} day files under {}", out.join(&chain).display());
+                println!("{chain}: wrote {records} records in {files} day files under {}", audit_files::chain_dir(&out, &chain)?.display());
             }
         }
-        Cmd::Verify { domain, archive } => verify(app, &domain, archive).await?,
+        Cmd::Verify { domain, archive } => {
+            for chain in domain_chains(app, &domain).await? {
+                verify(app, &chain, archive.clone()).await?;
+            }
+        }
         Cmd::Archive { out } => {
             let dir = out.unwrap_or_else(|| crate::retention::archive_dir(settings));
             let done = crate::retention::run_once(app, &op, &dir).await?;
@@ -140,6 +145,17 @@ pub async fn run(app: &App, settings: &deskward_config::Settings, cmd: Cmd) -> a
         }
     }
     Ok(())
+}
+
+/// The chains `--domain` names: the domain's audit chain and, once a message was logged, its
+/// conversation log. A chain's own name (`example.org:im`, `_system`) names just that chain.
+async fn domain_chains(app: &App, domain: &str) -> anyhow::Result<Vec<String>> {
+    if conversations_of(domain).is_some() || domain == SYSTEM_CHAIN {
+        return Ok(vec![domain.to_owned()]);
+    }
+    let conversations = conversation_chain(domain);
+    let logged = app.audit_chains(&crate::cli::operator()).await.map_err(fail)?.iter().any(|h| h.chain == conversations);
+    Ok(if logged { vec![domain.to_owned(), conversations] } else { vec![domain.to_owned()] })
 }
 
 async fn verify(app: &App, domain: &str, archive: Option<PathBuf>) -> anyhow::Result<()> {

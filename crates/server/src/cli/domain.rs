@@ -3,6 +3,8 @@
 use clap::Subcommand;
 use deskward_app::App;
 
+use deskward_core::audit::conversation_chain;
+
 use super::{fail, time};
 
 #[derive(Subcommand, Debug)]
@@ -26,6 +28,9 @@ pub enum Cmd {
         /// to files; 0 keeps them forever
         #[arg(long)]
         audit_retention_days: Option<u32>,
+        /// Log the domain's instant-messaging conversations (on) or stop (off)
+        #[arg(long, value_name = "on|off", value_parser = on_off)]
+        im_logging: Option<bool>,
     },
 }
 
@@ -45,11 +50,12 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
             let d = app.get_domain(&op, &name).await.map_err(fail)?;
             let retention = d.audit_retention_days.map_or_else(|| "forever".to_owned(), |n| format!("{n} days"));
             println!(
-                "name:      {}\nstatus:    {}\naccounts:  {}\ncreated:   {}\naudit:     kept {retention}",
+                "name:      {}\nstatus:    {}\naccounts:  {}\ncreated:   {}\naudit:     kept {retention}\nim log:    {}",
                 d.name,
                 if d.disabled { "disabled" } else { "enabled" },
                 d.accounts,
-                time(Some(d.created_at))
+                time(Some(d.created_at)),
+                if d.im_logging { "on" } else { "off" }
             );
         }
         Cmd::Disable { name } => {
@@ -64,7 +70,14 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
             app.remove_domain(&op, &name).await.map_err(fail)?;
             println!("removed domain {name}");
         }
-        Cmd::Set { name, audit_retention_days } => {
+        Cmd::Set { name, audit_retention_days, im_logging } => {
+            if let Some(on) = im_logging {
+                let d = app.set_im_logging(&op, &name, on).await.map_err(fail)?;
+                match d.im_logging {
+                    true => println!("{}: conversations are logged (audit chain {})", d.name, conversation_chain(&d.name)),
+                    false => println!("{}: conversations are not logged", d.name),
+                }
+            }
             if let Some(days) = audit_retention_days {
                 let d = app.set_audit_retention(&op, &name, (days > 0).then_some(days)).await.map_err(fail)?;
                 match d.audit_retention_days {
@@ -75,4 +88,12 @@ pub async fn run(app: &App, cmd: Cmd) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{s:?}: use on or off")),
+    }
 }

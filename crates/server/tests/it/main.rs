@@ -10,6 +10,7 @@ mod audit;
 mod audit_forwarding;
 mod audit_integrity;
 mod bad_input;
+mod conversations;
 mod cli;
 mod credentials;
 mod directory;
