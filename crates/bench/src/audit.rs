@@ -80,6 +80,12 @@ pub(crate) fn paired_rates(pairs: &[[Duration; 2]], per_round: usize) -> (f64, f
     (changes / audited.as_secs_f64(), changes / plain.as_secs_f64(), ratios.get(ratios.len() / 2).copied().unwrap_or(0.0))
 }
 
+/// Appends that had to read their chain's head: one per chain it created; more means
+/// concurrent changes of one process fell off the one-statement path.
+fn slow_appends(what: &str, store: &Store) {
+    println!("{what}: {} appends found their chain's head moved and read it (1 per new chain is expected)", store.audit_slow_appends());
+}
+
 fn report(what: &str, (audited, plain, median): (f64, f64, f64)) {
     let added_us = (1.0 / audited - 1.0 / plain) * 1e6;
     println!(
@@ -96,11 +102,13 @@ pub async fn run(bin: &Path, records: usize) -> anyhow::Result<()> {
     let (store, domain) = open(&sqlite).await?;
     report("SQLite, store (a group insert in its own transaction)", rates(&store, domain).await?);
     report("SQLite, API (an administrator creates a group)", crate::audit_api::rates(&store).await?);
+    slow_appends("SQLite", &store);
     if std::env::var("DESKWARD_TEST_POSTGRES_ADMIN_URL").is_ok() {
         let url = deskward_testkit::fresh_database().await?;
         let (pg, pg_domain) = open(&url).await?;
         report("PostgreSQL, store (a group insert in its own transaction)", rates(&pg, pg_domain).await?);
         report("PostgreSQL, API (an administrator creates a group)", crate::audit_api::rates(&pg).await?);
+        slow_appends("PostgreSQL", &pg);
         pg.close().await;
     } else {
         println!("PostgreSQL: skipped (set DESKWARD_TEST_POSTGRES_ADMIN_URL, as scripts/bench does)");

@@ -162,6 +162,8 @@ pub(crate) struct Heads {
     /// PostgreSQL: each chain's turn in this process, from a transaction's first append until
     /// its appends hold the head rows (see [`Heads::turns`]).
     turns: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>>,
+    /// Appends that found the head moved and read it (see [`Store::audit_slow_appends`]).
+    slow: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// How long a PostgreSQL commit waits for its chains' turns in this process before it appends
@@ -218,6 +220,10 @@ impl Heads {
                 }
             }
         }
+    }
+
+    pub(crate) fn slow_appends(&self) -> u64 {
+        self.slow.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn forget(&self, chain: &str) {
@@ -304,11 +310,20 @@ const APPEND_SQLITE: &str = append_sqlite!("");
 /// The append and the transaction's COMMIT in one command, which saves the commit's round trip.
 const APPEND_SQLITE_COMMIT: &str = append_sqlite!("; COMMIT");
 /// PostgreSQL runs the UPDATE as a data-modifying CTE; the record is inserted only if it moved.
-const APPEND_POSTGRES: &str = "WITH moved AS (UPDATE audit_chains SET seq = $2, hash = $13, day = $15, day_records = $16 \
-     WHERE chain = $1 AND seq = $17 AND hash = $18 RETURNING 1) \
+/// The comparison is in the SET, not the WHERE: a WHERE naming the expected head would skip a
+/// row still showing the head before it (the transaction that writes the expected head has
+/// not committed yet) without waiting for it. Matching on the chain alone, the UPDATE waits for
+/// the row's lock and compares against the row that transaction leaves. The new hash in
+/// RETURNING tells whether the head moved to this record.
+const APPEND_POSTGRES: &str = "WITH moved AS (UPDATE audit_chains SET \
+     seq = CASE WHEN seq = $17 AND hash = $18 THEN $2 ELSE seq END, \
+     hash = CASE WHEN seq = $17 AND hash = $18 THEN $13 ELSE hash END, \
+     day = CASE WHEN seq = $17 AND hash = $18 THEN $15 ELSE day END, \
+     day_records = CASE WHEN seq = $17 AND hash = $18 THEN $16 ELSE day_records END \
+     WHERE chain = $1 RETURNING seq, hash) \
      INSERT INTO audit_records (chain, seq, at, day, security, action, actor, source_ip, source_host, \
      target, summary, prev_hash, hash, acting) \
-     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM moved";
+     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM moved WHERE moved.seq = $2 AND moved.hash = $13";
 
 /// The SQLite append's failure when the head had moved (see [`append_sqlite`]).
 fn head_moved(e: &sqlx::Error) -> bool {
@@ -442,6 +457,7 @@ async fn seal(tx: &mut Tx, record: &Record, previous: &Head) -> Result<()> {
 /// The append without a known head: takes the head row's lock and reads it in one statement
 /// (creating the row for a new chain), then writes the record and the moved head.
 async fn slow_append(tx: &mut Tx, e: Entry) -> Result<Record> {
+    tx.heads.slow.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let bump = "UPDATE audit_chains SET seq = seq + 1 WHERE chain = $1 RETURNING seq, hash, day, day_records";
     let mut head = sqlx::query(bump).bind(&e.chain).fetch_optional(tx.conn()).await?;
     if head.is_none() {

@@ -209,6 +209,13 @@ impl Store {
         Store { unaudited: true, ..self.clone() }
     }
 
+    /// How many appends of this process found their chain's head moved (by another process,
+    /// or a transaction that failed) and read the real one, the slow path. Concurrent changes
+    /// in this process should not need it: the benchmark prints it, and a test checks it.
+    pub fn audit_slow_appends(&self) -> u64 {
+        self.heads.slow_appends()
+    }
+
     /// A connection for reads.
     pub async fn conn(&self) -> Result<PoolConnection<Any>> {
         Ok(self.pool.acquire().await?)
