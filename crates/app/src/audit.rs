@@ -94,6 +94,9 @@ impl EventQueue {
     }
 }
 
+/// Longest text a search looks for in summaries.
+const MAX_SEARCH_TEXT: usize = 200;
+
 /// Events queued before the writer falls behind; later ones are dropped and counted.
 const QUEUE: usize = 4096;
 /// Events written per transaction.
@@ -317,6 +320,9 @@ impl App {
             && s >= u
         {
             return Err(AppError::Invalid("since must be before until".into()));
+        }
+        if filter.text.as_ref().is_some_and(|t| t.chars().count() > MAX_SEARCH_TEXT) {
+            return Err(AppError::Invalid(format!("the text to find may have at most {MAX_SEARCH_TEXT} characters")));
         }
         filter.limit = filter.limit.clamp(1, 10_000);
         let mut c = self.store.conn().await?;

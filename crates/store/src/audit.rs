@@ -99,11 +99,13 @@ pub struct Filter {
     /// Unix seconds, exclusive.
     pub until: Option<i64>,
     pub security_only: bool,
+    /// Text the summary holds (a message's words, a changed value), in any case.
+    pub text: Option<String>,
     pub limit: i64,
 }
 
 macro_rules! select {
-    ($tail:literal) => {
+    ($tail:expr) => {
         concat!(
             "SELECT chain, seq, at, security, action, actor, source_ip, source_host, target, summary, \
              acting, prev_hash, hash FROM audit_records",
@@ -576,19 +578,50 @@ pub async fn seals(c: &mut Conn, chain: &str) -> Result<Vec<Seal>> {
 }
 
 /// Records matching `f`, newest first.
+/// The LIKE pattern that finds `text` in a summary: escaped as the JSON summary holds it
+/// (quotes, backslashes, control characters), with LIKE's own wildcards escaped.
+fn summary_pattern(text: &str) -> String {
+    let json = serde_json::to_string(text).unwrap_or_default();
+    let inner = json.get(1..json.len().saturating_sub(1)).unwrap_or_default();
+    let mut pattern = String::from("%");
+    for c in inner.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The search: one static statement per store, where a NULL parameter switches its condition
+/// off. Words in the summary are matched without regard to case: ASCII letters on SQLite
+/// (its LIKE), all letters on PostgreSQL (ILIKE).
+macro_rules! search {
+    ($like:literal) => {
+        select!(concat!(
+            "WHERE (CAST($1 AS TEXT) IS NULL OR chain = $1) \
+             AND (CAST($2 AS TEXT) IS NULL OR actor = $2 OR acting = $2 OR target = $11) \
+             AND (CAST($3 AS TEXT) IS NULL OR action = $3 OR action LIKE $4) \
+             AND (CAST($5 AS TEXT) IS NULL OR source_ip = $5) \
+             AND (CAST($6 AS TEXT) IS NULL OR target = $6) \
+             AND (CAST($7 AS BIGINT) IS NULL OR at >= $7) \
+             AND (CAST($8 AS BIGINT) IS NULL OR at < $8) \
+             AND security >= $9 \
+             AND (CAST($12 AS TEXT) IS NULL OR summary ",
+            $like,
+            " $12 ESCAPE '\\') \
+             ORDER BY at DESC, chain, seq DESC LIMIT $10"
+        ))
+    };
+}
+
 pub async fn search(c: &mut Conn, f: &Filter) -> Result<Vec<Record>> {
-    // One static statement: a NULL parameter switches its condition off.
-    let rows = sqlx::query(select!(
-        "WHERE (CAST($1 AS TEXT) IS NULL OR chain = $1) \
-         AND (CAST($2 AS TEXT) IS NULL OR actor = $2 OR acting = $2 OR target = $11) \
-         AND (CAST($3 AS TEXT) IS NULL OR action = $3 OR action LIKE $4) \
-         AND (CAST($5 AS TEXT) IS NULL OR source_ip = $5) \
-         AND (CAST($6 AS TEXT) IS NULL OR target = $6) \
-         AND (CAST($7 AS BIGINT) IS NULL OR at >= $7) \
-         AND (CAST($8 AS BIGINT) IS NULL OR at < $8) \
-         AND security >= $9 \
-         ORDER BY at DESC, chain, seq DESC LIMIT $10"
-    ))
+    let sql = match c.backend_name() {
+        "PostgreSQL" => search!("ILIKE"),
+        _ => search!("LIKE"),
+    };
+    let rows = sqlx::query(sql)
     .bind(f.chain.as_deref())
     .bind(f.user.as_deref())
     .bind(f.action.as_deref())
@@ -600,6 +633,7 @@ pub async fn search(c: &mut Conn, f: &Filter) -> Result<Vec<Record>> {
     .bind(i64::from(f.security_only))
     .bind(f.limit)
     .bind(f.user.as_ref().map(|u| format!("account:{u}")))
+    .bind(f.text.as_deref().map(summary_pattern))
     .fetch_all(c)
     .await?;
     rows.iter().map(from_row).collect()

@@ -24,6 +24,7 @@ pub struct Search {
     until: Option<String>,
     #[serde(default)]
     security: bool,
+    text: Option<String>,
     limit: Option<i64>,
 }
 
@@ -60,6 +61,7 @@ pub fn filter(app: &State, q: Search) -> Result<Filter, AppError> {
         since: q.since.as_deref().map(|t| parse_time(t, now)).transpose()?,
         until: q.until.as_deref().map(|t| parse_time(t, now)).transpose()?,
         security_only: q.security,
+        text: q.text.filter(|t| !t.is_empty()),
         limit: q.limit.unwrap_or(100),
     })
 }

@@ -36,6 +36,8 @@ pub(super) struct SearchForm {
     since: String,
     #[serde(default)]
     until: String,
+    #[serde(default)]
+    text: String,
     security: Option<String>,
 }
 
@@ -47,6 +49,7 @@ struct Fields {
     ip: String,
     since: String,
     until: String,
+    text: String,
     security: bool,
 }
 
@@ -142,6 +145,7 @@ pub(super) async fn search(Extract(app): Extract<State>, session: Result<AnySess
         ip: q.ip.clone(),
         since: q.since.clone(),
         until: q.until.clone(),
+        text: q.text.clone(),
         security: q.security.is_some(),
     });
     page.chains = match chains(&app, &caller).await {
@@ -161,6 +165,7 @@ pub(super) async fn search(Extract(app): Extract<State>, session: Result<AnySess
             since,
             until,
             security_only: q.security.is_some(),
+            text: some(&q.text),
             limit: LIMIT as i64,
         },
         (Err(e), _) | (_, Err(e)) => return failed(page, e),

@@ -36,6 +36,9 @@ pub enum Cmd {
         /// Only security events
         #[arg(long)]
         security: bool,
+        /// Records whose summary holds this text (a message's words, a changed value), in any case
+        #[arg(long)]
+        text: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: i64,
         /// One JSON record per line, as exported
@@ -76,7 +79,7 @@ pub enum Cmd {
 pub async fn run(app: &App, settings: &deskward_config::Settings, cmd: Cmd) -> anyhow::Result<()> {
     let op = crate::cli::operator();
     match cmd {
-        Cmd::List { domain, user, action, ip, target, since, until, security, limit, json } => {
+        Cmd::List { domain, user, action, ip, target, since, until, security, text, limit, json } => {
             let now = app.now();
             let time = |t: Option<String>| t.map(|t| deskward_http::parse_time(&t, now)).transpose().map_err(fail);
             let filter = Filter {
@@ -88,6 +91,7 @@ pub async fn run(app: &App, settings: &deskward_config::Settings, cmd: Cmd) -> a
                 since: time(since)?,
                 until: time(until)?,
                 security_only: security,
+                text,
                 limit,
             };
             for r in app.audit_search(&op, filter).await.map_err(fail)? {

@@ -127,6 +127,21 @@ async fn conversations_are_logged_where_switched_on_and_read_by_their_admins(bac
     assert_eq!(log[3]["summary"]["to"], json!(["ola@other.test"]));
     assert_eq!(log[1]["summary"]["text"].as_str().unwrap().len(), deskward_core::audit::MAX_MESSAGE);
     assert_eq!(log[1]["summary"]["cut_from_bytes"], 100_000);
+    // Words are found in any case; the needle is matched as the record holds it (escaped), and
+    // LIKE's wildcards in it are plain characters.
+    let found = |q: &'static str| {
+        let (server, admin) = (&server, &admin);
+        async move { records(server, admin, &format!("domain=example.org:im&text={q}")).await }
+    };
+    assert_eq!(found("A%20REPLY").await.len(), 1);
+    assert_eq!(found("line%0Asecond").await.len(), 1, "a newline in the text");
+    assert_eq!(found("%3Cscript%3E").await.len(), 1);
+    assert!(found("%25").await.is_empty(), "% is not a wildcard");
+    assert!(found("_%20reply").await.is_empty(), "_ is not a wildcard");
+    let out = server.cli_ok(&["audit", "list", "--domain", "example.org:im", "--text", "both LOGS"], None);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let (s, v) = call(&admin, "GET", server.url(&format!("/api/v1/audit?text={}", "x".repeat(201))), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     // The conversation log is not in the domain's audit log.
     assert!(records(&server, &admin, "domain=example.org&action=im.message").await.is_empty());
 
