@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::audit::records;
-use crate::support::{ADMIN, ADMIN_PW, add_account, call, login, start};
+use crate::support::{ADMIN, ADMIN_PW, add_account, call, login, files_under, start};
 
 on_both_stores! {
     retention_archives_old_days_and_the_chain_still_verifies => retention_archives_old_days_and_the_chain_still_verifies;
@@ -61,20 +61,6 @@ async fn admin_server(options: ServerOptions) -> (Server, reqwest::Client) {
     (server, admin)
 }
 
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.path().is_dir() {
-                out.extend(files(&e.path()));
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 async fn retention_archives_old_days_and_the_chain_still_verifies(backend: Backend) {
     let (server, admin) = admin_server(ServerOptions::new(backend)).await;
@@ -103,7 +89,7 @@ async fn retention_archives_old_days_and_the_chain_still_verifies(backend: Backe
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("example.org: archived {stored} records")), "{text}");
     let archive = server.data_dir.join("audit-archive");
-    let written = files(&archive.join("example.org"));
+    let written = files_under(&archive.join("example.org"));
     assert_eq!(written.len(), 1, "{written:?}");
     let lines = std::fs::read_to_string(&written[0]).unwrap().lines().count();
     assert_eq!(lines, stored);

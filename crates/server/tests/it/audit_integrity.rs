@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::audit::{events, records};
-use crate::support::{call, code, login, sql, sql_text, with_admin};
+use crate::support::{call, code, files_under, login, sql, sql_text, with_admin};
 
 on_both_stores! {
     tampering_in_the_store_is_named => tampering_in_the_store_is_named;
@@ -96,7 +96,7 @@ async fn tampering_in_an_export_is_named(backend: Backend) {
     let out_dir = server.data_dir.join("export");
     let out = server.cli_ok(&["audit", "export", "--domain", "example.org", "--out", out_dir.to_str().unwrap()], None);
     assert!(out.contains("example.org: wrote"), "{out}");
-    let files: Vec<_> = walk(&out_dir.join("example.org"));
+    let files: Vec<_> = files_under(&out_dir.join("example.org"));
     assert_eq!(files.len(), 1, "one day of records: {files:?}");
     let file = &files[0];
     // The layout is <domain>/<yyyy>/<mm>/<dd>.jsonl.
@@ -138,17 +138,6 @@ async fn tampering_in_an_export_is_named(backend: Backend) {
     assert!(verify(&server, &archive).0);
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        if e.path().is_dir() {
-            out.extend(walk(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
-}
 
 async fn a_crash_loses_no_record_and_leaves_none_alone(backend: Backend) {
     let (mut server, admin) = with_admin(backend).await;
@@ -263,7 +252,7 @@ async fn hostile_values_cannot_break_records(backend: Backend) {
     let out_dir = server.data_dir.join("export");
     server.cli_ok(&["audit", "export", "--out", out_dir.to_str().unwrap()], None);
     let mut lines = 0;
-    for file in walk(&out_dir) {
+    for file in files_under(&out_dir) {
         for line in std::fs::read_to_string(&file).unwrap().lines() {
             let v: serde_json::Value = serde_json::from_str(line).expect("each line is one record");
             assert!(v["seq"].as_i64().is_some());

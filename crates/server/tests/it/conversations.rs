@@ -4,7 +4,6 @@
 //! the API only by the admins who may, exported, verified, archived by retention, and kept out
 //! of syslog forwarding.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use deskward_app::{App, Caller, ConversationMessage, Hasher, HasherLimits, Source};
@@ -18,7 +17,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
 use crate::audit::records;
-use crate::support::{add_account, call, code, login, with_admin};
+use crate::support::{add_account, call, code, files_under, logged_in, with_admin};
 
 on_both_stores! {
     conversations_are_logged_where_switched_on_and_read_by_their_admins => conversations_are_logged_where_switched_on_and_read_by_their_admins;
@@ -53,29 +52,11 @@ async fn send(app: &App, from: &str, to: &str, text: &str) -> Vec<String> {
     app.log_conversation(&sender(from), &message).await.unwrap()
 }
 
-async fn as_user(server: &Server, login_name: &str) -> Client {
-    let client = server.client();
-    assert_eq!(login(server, &client, login_name, PW).await.status(), StatusCode::CREATED, "{login_name}");
-    client
-}
 
 async fn switch(server: &Server, who: &Client, domain: &str, on: bool) -> (StatusCode, Value) {
     call(who, "PATCH", server.url(&format!("/api/v1/domains/{domain}")), Some(json!({ "im_logging": on }))).await
 }
 
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
-}
 
 async fn conversations_are_logged_where_switched_on_and_read_by_their_admins(backend: Backend) {
     let (server, admin) = with_admin(backend).await;
@@ -92,7 +73,7 @@ async fn conversations_are_logged_where_switched_on_and_read_by_their_admins(bac
     assert_eq!(d["im_logging"], false);
 
     // Only a system admin switches it, and the switch is recorded in the domain's audit log.
-    let dora = as_user(&server, "dora@example.org").await;
+    let dora = logged_in(&server, "dora@example.org", PW).await;
     let (s, v) = switch(&server, &dora, "example.org", true).await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "forbidden"), "{v}");
     let (s, v) = switch(&server, &admin, "example.org", true).await;
@@ -158,10 +139,10 @@ async fn conversations_are_logged_where_switched_on_and_read_by_their_admins(bac
         let (s, v) = call(&dora, "GET", server.url(path), None).await;
         assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "forbidden"), "{path}");
     }
-    let otto = as_user(&server, "otto@other.test").await;
+    let otto = logged_in(&server, "otto@other.test", PW).await;
     let (s, v) = call(&otto, "GET", server.url("/api/v1/audit?domain=other.test:im"), None).await;
     assert_eq!((s, v.as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{v}");
-    let uma = as_user(&server, "uma@example.org").await;
+    let uma = logged_in(&server, "uma@example.org", PW).await;
     let (s, _) = call(&uma, "GET", server.url("/api/v1/audit?domain=example.org:im"), None).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // A chain name that is neither a domain nor a domain's log is refused, not looked up.
@@ -182,11 +163,11 @@ async fn conversations_are_logged_where_switched_on_and_read_by_their_admins(bac
     let out_arg = out_dir.to_str().unwrap();
     let out = server.cli_ok(&["audit", "export", "--domain", "example.org", "--out", out_arg], None);
     assert!(out.contains("example.org:im: wrote 4 records in 1 day files"), "{out}");
-    let im_files = files(&out_dir.join("example.org/im"));
+    let im_files = files_under(&out_dir.join("example.org/im"));
     assert_eq!(im_files.len(), 1, "{im_files:?}");
     let text = std::fs::read_to_string(&im_files[0]).unwrap();
     assert_eq!(text.lines().count(), 4, "one record per line, whatever the text held");
-    let domain_files = files(&out_dir.join("example.org"));
+    let domain_files = files_under(&out_dir.join("example.org"));
     assert!(domain_files.iter().any(|f| !f.starts_with(out_dir.join("example.org/im"))), "{domain_files:?}");
     let out = server.cli_ok(&["audit", "verify", "--domain", "example.org", "--archive", out_arg], None);
     assert!(out.contains("example.org: intact") && out.contains("example.org:im: intact"), "{out}");
@@ -204,7 +185,7 @@ async fn conversations_are_logged_where_switched_on_and_read_by_their_admins(bac
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("example.org:im: archived 4 records"), "{text}");
     let archive = server.data_dir.join("audit-archive");
-    assert_eq!(files(&archive.join("example.org/im")).len(), 1);
+    assert_eq!(files_under(&archive.join("example.org/im")).len(), 1);
     let out = server.cli_ok(&["audit", "verify", "--domain", "example.org", "--archive", archive.to_str().unwrap()], None);
     assert!(out.contains("example.org:im: intact"), "{out}");
 }

@@ -6,7 +6,7 @@ use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
 use crate::audit::records;
-use crate::support::{ADMIN, add_account, call, code, eventually, login, sql, with_admin};
+use crate::support::{ADMIN, add_account, call, code, eventually, files_under, logged_in, login, sql, with_admin};
 
 on_both_stores! {
     an_administrator_acts_for_a_user => an_administrator_acts_for_a_user;
@@ -29,11 +29,6 @@ async fn bearer(server: &Server, token: &str, method: &str, path: &str, body: Op
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn logged_in(server: &Server, who: &str) -> Client {
-    let c = server.client();
-    assert_eq!(login(server, &c, who, PW).await.status(), StatusCode::CREATED, "{who} logs in");
-    c
-}
 
 /// Opens an impersonation; the status and the body.
 async fn act_for(server: &Server, admin: &Client, who: &str, reason: &str) -> (StatusCode, Value) {
@@ -46,8 +41,8 @@ async fn an_administrator_acts_for_a_user(backend: Backend) {
     add_account(&server, &admin, "example.org", "dana", "domain-admin", PW).await;
     add_account(&server, &admin, "example.org", "bob", "user", PW).await;
     add_account(&server, &admin, "example.org", "root2", "system-admin", PW).await;
-    let dana = logged_in(&server, "dana@example.org").await;
-    let bob = logged_in(&server, "bob@example.org").await;
+    let dana = logged_in(&server, "dana@example.org", PW).await;
+    let bob = logged_in(&server, "bob@example.org", PW).await;
 
     let (s, v) = act_for(&server, &dana, "bob@example.org", "ticket 7: cannot find the sales folder").await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
@@ -107,7 +102,7 @@ async fn an_administrator_acts_for_a_user(backend: Backend) {
     assert_eq!(s, StatusCode::OK);
     assert!(eventually(|| async { bearer(&server, &token, "GET", "/api/v1/me", None).await.0 == StatusCode::UNAUTHORIZED }).await);
     // …and a changed role ends them too.
-    let root2 = logged_in(&server, "root2@example.org").await;
+    let root2 = logged_in(&server, "root2@example.org", PW).await;
     let (s, v) = act_for(&server, &root2, "bob@example.org", "ticket 10").await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     let token = v["token"].as_str().unwrap().to_owned();
@@ -120,7 +115,7 @@ async fn an_administrator_acts_for_a_user(backend: Backend) {
     assert!(out.contains("intact"), "{out}");
     let dir = server.data_dir.join("export");
     server.cli_ok(&["audit", "export", "--domain", "example.org", "--out", dir.to_str().unwrap()], None);
-    let exported: String = walk(&dir.join("example.org")).iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
+    let exported: String = files_under(&dir.join("example.org")).iter().map(|f| std::fs::read_to_string(f).unwrap()).collect();
     assert!(exported.contains("\"acting\":\"dana@example.org\""), "the export names the acting administrator");
     let out = server.cli_ok(&["audit", "verify", "--domain", "example.org", "--archive", dir.to_str().unwrap()], None);
     assert!(out.contains("intact"), "{out}");
@@ -130,15 +125,6 @@ async fn an_administrator_acts_for_a_user(backend: Backend) {
     assert!(!out.status.success() && text.contains("folder.create"), "an edited acting administrator is named: {text}");
 }
 
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
-    }
-    files
-}
 
 async fn impersonation_is_refused_beyond_the_administrators_reach(backend: Backend) {
     let (server, admin) = with_admin(backend).await;
@@ -149,8 +135,8 @@ async fn impersonation_is_refused_beyond_the_administrators_reach(backend: Backe
     add_account(&server, &admin, "example.org", "bob", "user", PW).await;
     add_account(&server, &admin, "example.org", "gone", "user", PW).await;
     add_account(&server, &admin, "other.test", "eve", "user", PW).await;
-    let dana = logged_in(&server, "dana@example.org").await;
-    let ann = logged_in(&server, "ann@example.org").await;
+    let dana = logged_in(&server, "dana@example.org", PW).await;
+    let ann = logged_in(&server, "ann@example.org", PW).await;
 
     // Not above or beside one's own role, not in another domain, not oneself.
     for (who, status) in [

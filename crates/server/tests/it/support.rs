@@ -145,3 +145,25 @@ where
     }
     false
 }
+
+/// Every file under `dir` (none when it does not exist), in path order.
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A client logged in as `who`.
+pub async fn logged_in(server: &Server, who: &str, password: &str) -> Client {
+    let c = server.client();
+    assert_eq!(login(server, &c, who, password).await.status(), StatusCode::CREATED, "{who} logs in");
+    c
+}

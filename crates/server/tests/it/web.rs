@@ -247,11 +247,6 @@ async fn post_form(server: &deskward_testkit::Server, client: &reqwest::Client, 
     (r.status(), r.url().path().to_owned(), r.text().await.unwrap())
 }
 
-async fn logged_in(server: &deskward_testkit::Server, who: &str, password: &str) -> reqwest::Client {
-    let c = server.client();
-    assert_eq!(login(server, &c, who, password).await.status(), StatusCode::CREATED, "login {who}");
-    c
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn document_pages_refuse_forgery_hide_what_is_not_shared_and_open_share_links() {
