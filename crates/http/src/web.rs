@@ -26,6 +26,7 @@ use subtle::ConstantTimeEq;
 mod audit;
 mod directory;
 mod documents;
+mod domains;
 mod kerberos;
 mod secrets;
 mod shared_links;
@@ -58,6 +59,8 @@ pub const PAGES: &[(&str, &str)] = &[
     ("GET", "/admin/audit"),
     ("GET", "/admin/audit/{chain}"),
     ("GET", "/admin/audit/{chain}/{day}"),
+    ("GET", "/admin/domains"),
+    ("POST", "/admin/domains/{domain}"),
     ("GET", "/admin/secrets"),
     ("POST", "/admin/secrets/enable"),
     ("GET", "/admin/directories"),
@@ -107,6 +110,8 @@ pub fn routes() -> Router<State> {
         .route("/admin/audit", get(audit::search))
         .route("/admin/audit/{chain}", get(audit::days))
         .route("/admin/audit/{chain}/{day}", get(audit::day))
+        .route("/admin/domains", get(domains::list))
+        .route("/admin/domains/{domain}", post(domains::save))
         .route("/admin/secrets", get(secrets::page))
         .route("/admin/secrets/enable", post(secrets::enable))
         .route("/admin/directories", get(directory::list))

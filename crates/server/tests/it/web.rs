@@ -4,8 +4,9 @@
 
 use deskward_testkit::{Backend, Browser, browser_available};
 use reqwest::StatusCode;
+use serde_json::{Value, json};
 
-use crate::audit::events;
+use crate::audit::{events, records};
 use crate::support::*;
 
 const PW: &str = "Her-secret-passphrase-1";
@@ -538,4 +539,76 @@ async fn stopping_an_impersonation_returns_to_no_one_else() {
     // The impersonation itself ended.
     let r = server.client().get(server.url("/api/v1/me")).bearer_auth(&acting).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_admins_set_retention_and_conversation_logging_on_the_domains_page() {
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    server.cli_ok(&["domain", "add", "other.test"], None);
+    add_account(&server, &admin, "example.org", "dora", "domain-admin", PW).await;
+    let form_of = "/admin/domains/example.org";
+
+    // A domain admin sees their domain's settings and changes nothing.
+    let dora = logged_in(&server, "dora@example.org", PW).await;
+    let (s, text) = page(&server, &dora, "/admin/domains").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(text.contains("example.org") && !text.contains("other.test") && text.contains("forever") && text.contains("not logged"), "{text}");
+    assert!(!text.contains("name=\"csrf\""), "a read-only page carries no form");
+    let (_, account) = page(&server, &dora, "/account").await;
+    let dora_csrf = csrf_of(&account);
+    let (s, _, _) = post_form(&server, &dora, form_of, &[("csrf", &dora_csrf), ("im_logging", "on")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    events(&server, &admin, "domain=example.org&action=access.denied", 1).await;
+
+    // The system admin: a forged form and a bad number change nothing.
+    let (_, text) = page(&server, &admin, "/admin/domains").await;
+    assert!(text.contains("other.test"), "{text}");
+    let csrf = csrf_of(&text);
+    let (s, _, _) = post_form(&server, &admin, form_of, &[("csrf", "forged"), ("im_logging", "on")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, text) = post_form(&server, &admin, form_of, &[("csrf", &csrf), ("audit_retention_days", "a week"), ("im_logging", "on")]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(text.contains("number of days"), "{text}");
+    let (s, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org"), None).await;
+    assert_eq!((s, &v["im_logging"], &v["audit_retention_days"]), (StatusCode::OK, &json!(false), &Value::Null), "{v}");
+
+    // Saved: both settings, each recorded once; saving the same again records nothing.
+    for _ in 0..2 {
+        let (s, path, text) = post_form(&server, &admin, form_of, &[("csrf", &csrf), ("audit_retention_days", "30"), ("im_logging", "on")]).await;
+        assert_eq!((s, path.as_str()), (StatusCode::OK, "/admin/domains"), "{text}");
+        assert!(text.contains("The settings of example.org are saved."), "{text}");
+    }
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org"), None).await;
+    assert_eq!((&v["im_logging"], &v["audit_retention_days"]), (&json!(true), &json!(30)), "{v}");
+    assert_eq!(records(&server, &admin, "domain=example.org&action=domain.im_logging").await.len(), 1);
+    assert_eq!(records(&server, &admin, "domain=example.org&action=domain.audit_retention").await.len(), 1);
+    // An unticked box switches logging off; an empty number keeps records forever.
+    let (s, _, _) = post_form(&server, &admin, form_of, &[("csrf", &csrf), ("audit_retention_days", "")]).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org"), None).await;
+    assert_eq!((&v["im_logging"], &v["audit_retention_days"]), (&json!(false), &Value::Null), "{v}");
+    let (_, text) = page(&server, &dora, "/admin/domains").await;
+    assert!(text.contains("not logged") && text.contains("forever"), "{text}");
+
+    if !browser_available("the domains page in Chromium") {
+        return;
+    }
+    let b = Browser::start().await.expect("chromium starts");
+    b.goto(&server.url("/login")).await.unwrap();
+    b.fill("input[name=login]", ADMIN).await.unwrap();
+    b.fill("input[name=password]", ADMIN_PW).await.unwrap();
+    b.click("#submit").await.unwrap();
+    b.wait_for_path("/account").await.unwrap();
+    b.click("#admin-domains").await.unwrap();
+    b.wait_for_path("/admin/domains").await.unwrap();
+    b.fill("form[action='/admin/domains/other.test'] input[name=audit_retention_days]", "90").await.unwrap();
+    b.click("form[action='/admin/domains/other.test'] input[name=im_logging]").await.unwrap();
+    b.click("form[action='/admin/domains/other.test'] button").await.unwrap();
+    b.wait_for_text("#notice", "settings of other.test are saved").await.unwrap();
+    let console = b.console().await.unwrap();
+    let violations: Vec<&String> = console.iter().filter(|m| m.contains("Content Security Policy") || m.contains("Refused to")).collect();
+    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+    b.quit().await;
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/other.test"), None).await;
+    assert_eq!((&v["im_logging"], &v["audit_retention_days"]), (&json!(true), &json!(90)), "{v}");
 }
