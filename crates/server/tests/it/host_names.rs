@@ -43,10 +43,37 @@ fn dnsmasq(records: &[(&str, &str)]) -> Option<Dns> {
         let octets: Vec<&str> = ip.split('.').rev().collect();
         cmd.arg(format!("--ptr-record={}.in-addr.arpa,{name}", octets.join(".")));
     }
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("dnsmasq starts");
-    // Wait until it answers: dig is not assumed, so try the port with a bare query.
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    Some(Dns { child, port })
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("dnsmasq starts");
+    // Wait until it answers a real query (a loaded machine starts it slowly), or say why not.
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+    let query = ptr_query(records.first().map_or("127.0.0.1", |r| r.0));
+    for _ in 0..50 {
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).ok();
+            panic!("dnsmasq exited ({status}): {err}");
+        }
+        socket.send_to(&query, ("127.0.0.1", port)).unwrap();
+        let mut answer = [0u8; 512];
+        if matches!(socket.recv_from(&mut answer), Ok((n, _)) if n >= 12 && answer[..2] == query[..2]) {
+            return Some(Dns { child, port });
+        }
+    }
+    panic!("dnsmasq on port {port} does not answer");
+}
+
+/// A DNS query (RFC 1035) for the PTR record of an IPv4 address.
+fn ptr_query(ip: &str) -> Vec<u8> {
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    let mut labels: Vec<&str> = ip.split('.').rev().collect();
+    labels.extend(["in-addr", "arpa"]);
+    for l in labels {
+        q.push(u8::try_from(l.len()).unwrap());
+        q.extend_from_slice(l.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 12, 0, 1]);
+    q
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
