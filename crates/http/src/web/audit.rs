@@ -64,6 +64,8 @@ struct RecordLine {
     from: String,
     target: String,
     summary: String,
+    /// A logged instant message, as "to …" and its text, shown as text rather than JSON.
+    message: Option<(String, String)>,
 }
 
 struct DayLink {
@@ -113,7 +115,23 @@ fn line(r: &Record) -> RecordLine {
         from: if r.source_host.is_empty() { r.source_ip.clone() } else { format!("{} ({})", r.source_host, r.source_ip) },
         target: r.target.clone(),
         summary: r.summary.clone(),
+        message: message(r),
     }
+}
+
+/// The recipients and text of a logged message (`im.message`).
+fn message(r: &Record) -> Option<(String, String)> {
+    if r.action != "im.message" {
+        return None;
+    }
+    let summary: serde_json::Value = serde_json::from_str(&r.summary).ok()?;
+    let to: Vec<&str> = summary["to"].as_array()?.iter().filter_map(serde_json::Value::as_str).collect();
+    // Line breaks and tabs stay; other control characters are shown as replacement marks.
+    let mut text: String = summary["text"].as_str()?.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { '\u{FFFD}' } else { c }).collect();
+    if let Some(n) = summary["cut_from_bytes"].as_u64() {
+        text.push_str(&format!(" […cut; {n} bytes in all]"));
+    }
+    Some((format!("to {}", to.join(", ")), text))
 }
 
 /// The page with `e` shown; a refusal for lack of rights is recorded as a security event.

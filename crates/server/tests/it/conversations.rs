@@ -149,6 +149,15 @@ async fn conversations_are_logged_where_switched_on_and_read_by_their_admins(bac
     let (s, _) = call(&admin, "GET", server.url("/api/v1/audit?domain=..%2F..:im"), None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
+    // On the web page a day of the log reads as messages, escaped, not as JSON.
+    let day = days[0]["day"].as_str().unwrap();
+    let r = dora.get(server.url(&format!("/admin/audit/example.org:im/{day}"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("to ola@other.test") && html.contains("a reply") && html.contains("[…cut; 100000 bytes in all]"), "{html}");
+    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;") && !html.contains("<script>alert"), "the text is escaped");
+    assert!(!html.contains('\u{1b}') && !html.contains('\u{0}'), "control characters are not sent to the browser");
+
     // Messages are not forwarded to syslog.
     assert!(app.audit_unforwarded().await.unwrap().iter().all(|h| !h.chain.ends_with(":im")));
 
