@@ -164,14 +164,8 @@ async fn a_held_login_is_confirmed_and_completed_in_the_browser() {
     b.click("#confirm").await.unwrap();
     b.wait_for_text("#notice", "127.0.0.1 is now trusted for bob@example.org").await.unwrap();
 
-    b.goto(&server.url("/login")).await.unwrap();
-    b.fill("input[name=login]", "bob@example.org").await.unwrap();
-    b.fill("input[name=password]", BOB_PW).await.unwrap();
-    b.click("#submit").await.unwrap();
-    b.wait_for_path("/account").await.unwrap();
+    log_in_on_page(&b, &server, "bob@example.org", BOB_PW).await;
     assert_eq!(b.text("h1").await.as_deref(), Some("bob@example.org"));
-    let console = b.console().await.unwrap();
-    let violations: Vec<&String> = console.iter().filter(|m| m.contains("Content Security Policy") || m.contains("Refused to")).collect();
-    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+    assert_no_csp_violations(&b).await;
     b.quit().await;
 }

@@ -519,11 +519,7 @@ async fn an_admin_connects_tests_and_syncs_a_directory_on_the_pages() {
         return;
     }
     let b = deskward_testkit::Browser::start().await.expect("chromium starts");
-    b.goto(&server.url("/login")).await.unwrap();
-    b.fill("input[name=login]", ADMIN).await.unwrap();
-    b.fill("input[name=password]", ADMIN_PW).await.unwrap();
-    b.click("#submit").await.unwrap();
-    b.wait_for_path("/account").await.unwrap();
+    log_in_on_page(&b, &server, ADMIN, ADMIN_PW).await;
     b.click("#admin-directories").await.unwrap();
     b.wait_for_path("/admin/directories").await.unwrap();
     b.click("a[href='/admin/directories/example.org']").await.unwrap();
@@ -566,9 +562,7 @@ async fn an_admin_connects_tests_and_syncs_a_directory_on_the_pages() {
     b.fill("#url", "http://elsewhere").await.unwrap();
     b.click("#save").await.unwrap();
     b.wait_for_text("#error", "must look like ldaps://host:636").await.unwrap();
-    let console = b.console().await.unwrap();
-    let violations: Vec<&String> = console.iter().filter(|m| m.contains("Content Security Policy") || m.contains("Refused to")).collect();
-    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+    assert_no_csp_violations(&b).await;
     b.quit().await;
     let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/directory"), None).await;
     assert_eq!(v["url"], json!(slapd.ldaps_url()));

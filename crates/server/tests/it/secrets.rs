@@ -348,11 +348,7 @@ async fn an_admin_turns_encryption_on_from_the_page() {
         return;
     }
     let b = Browser::start().await.expect("chromium starts");
-    b.goto(&server.url("/login")).await.unwrap();
-    b.fill("input[name=login]", ADMIN).await.unwrap();
-    b.fill("input[name=password]", ADMIN_PW).await.unwrap();
-    b.click("#submit").await.unwrap();
-    b.wait_for_path("/account").await.unwrap();
+    log_in_on_page(&b, &server, ADMIN, ADMIN_PW).await;
     b.click("#admin-secrets").await.unwrap();
     b.wait_for_path("/admin/secrets").await.unwrap();
     b.wait_for_text("#state", "Encryption is off").await.unwrap();
@@ -364,9 +360,7 @@ async fn an_admin_turns_encryption_on_from_the_page() {
     let secrets = b.text("#secrets").await.unwrap();
     assert!(secrets.contains("mail.relay / password") && secrets.contains("sealed with key") && secrets.contains("opens"), "{secrets}");
     assert!(b.text("main").await.unwrap().contains("deskward secrets disable"));
-    let console = b.console().await.unwrap();
-    let violations: Vec<&String> = console.iter().filter(|m| m.contains("Content Security Policy") || m.contains("Refused to")).collect();
-    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+    assert_no_csp_violations(&b).await;
     b.quit().await;
     let (s, v): (StatusCode, Value) = call(&admin, "GET", server.url("/api/v1/secrets"), None).await;
     assert_eq!((s, &v["enabled"]), (StatusCode::OK, &json!(true)), "{v}");

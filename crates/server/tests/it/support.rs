@@ -167,3 +167,19 @@ pub async fn logged_in(server: &Server, who: &str, password: &str) -> Client {
     assert_eq!(login(server, &c, who, password).await.status(), StatusCode::CREATED, "{who} logs in");
     c
 }
+
+/// Logs `who` in through the login page in the browser and waits for the account page.
+pub async fn log_in_on_page(b: &deskward_testkit::Browser, server: &Server, who: &str, password: &str) {
+    b.goto(&server.url("/login")).await.unwrap();
+    b.fill("input[name=login]", who).await.unwrap();
+    b.fill("input[name=password]", password).await.unwrap();
+    b.click("#submit").await.unwrap();
+    b.wait_for_path("/account").await.unwrap();
+}
+
+/// Fails if the browser's console reported a Content-Security-Policy violation.
+pub async fn assert_no_csp_violations(b: &deskward_testkit::Browser) {
+    let console = b.console().await.unwrap();
+    let violations: Vec<&String> = console.iter().filter(|m| m.contains("Content Security Policy") || m.contains("Refused to")).collect();
+    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+}

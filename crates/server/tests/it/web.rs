@@ -74,9 +74,7 @@ async fn a_person_logs_in_sees_their_account_changes_the_password_and_logs_out()
     // The new password works; the old one does not.
     assert_eq!(login(&server, &server.client(), "ursula@example.org", PW).await.status(), StatusCode::UNAUTHORIZED);
 
-    let console = b.console().await.unwrap();
-    let violations: Vec<&String> = console.iter().filter(|m| m.contains("Content Security Policy") || m.contains("Refused to")).collect();
-    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+    assert_no_csp_violations(&b).await;
     b.quit().await;
 }
 
@@ -185,11 +183,7 @@ async fn admins_search_and_browse_the_audit_log_on_pages() {
         return;
     }
     let b = Browser::start().await.expect("chromium starts");
-    b.goto(&server.url("/login")).await.unwrap();
-    b.fill("input[name=login]", ADMIN).await.unwrap();
-    b.fill("input[name=password]", ADMIN_PW).await.unwrap();
-    b.click("#submit").await.unwrap();
-    b.wait_for_path("/account").await.unwrap();
+    log_in_on_page(&b, &server, ADMIN, ADMIN_PW).await;
     b.click("#admin-audit").await.unwrap();
     b.wait_for_path("/admin/audit").await.unwrap();
     b.fill("input[name=action]", "login.failed").await.unwrap();
@@ -200,9 +194,7 @@ async fn admins_search_and_browse_the_audit_log_on_pages() {
     b.wait_for_path("/admin/audit/example.org").await.unwrap();
     b.click("#days a").await.unwrap();
     b.wait_for_text("#records", "account.create").await.unwrap();
-    let console = b.console().await.unwrap();
-    let violations: Vec<&String> = console.iter().filter(|m| m.contains("Content Security Policy") || m.contains("Refused to")).collect();
-    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+    assert_no_csp_violations(&b).await;
     b.quit().await;
 }
 
@@ -428,11 +420,7 @@ async fn a_person_shares_a_folder_with_a_group_on_the_document_pages() {
     std::fs::write(&file, "forecast").unwrap();
 
     let b = Browser::start().await.expect("chromium starts");
-    b.goto(&server.url("/login")).await.unwrap();
-    b.fill("input[name=login]", "alice@example.org").await.unwrap();
-    b.fill("input[name=password]", ALICE_PW).await.unwrap();
-    b.click("#submit").await.unwrap();
-    b.wait_for_path("/account").await.unwrap();
+    log_in_on_page(&b, &server, "alice@example.org", ALICE_PW).await;
     b.click("#documents").await.unwrap();
     b.wait_for_path("/documents").await.unwrap();
     b.wait_for_text("#own-empty", "no folders").await.unwrap();
@@ -478,9 +466,7 @@ async fn a_person_shares_a_folder_with_a_group_on_the_document_pages() {
         assert!(b.text(form).await.is_none(), "bob, who may only read, is shown {form}");
     }
 
-    let console = b.console().await.unwrap();
-    let violations: Vec<&String> = console.iter().filter(|m| m.contains("Content Security Policy") || m.contains("Refused to")).collect();
-    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+    assert_no_csp_violations(&b).await;
     b.quit().await;
 }
 
@@ -594,20 +580,14 @@ async fn system_admins_set_retention_and_conversation_logging_on_the_domains_pag
         return;
     }
     let b = Browser::start().await.expect("chromium starts");
-    b.goto(&server.url("/login")).await.unwrap();
-    b.fill("input[name=login]", ADMIN).await.unwrap();
-    b.fill("input[name=password]", ADMIN_PW).await.unwrap();
-    b.click("#submit").await.unwrap();
-    b.wait_for_path("/account").await.unwrap();
+    log_in_on_page(&b, &server, ADMIN, ADMIN_PW).await;
     b.click("#admin-domains").await.unwrap();
     b.wait_for_path("/admin/domains").await.unwrap();
     b.fill("form[action='/admin/domains/other.test'] input[name=audit_retention_days]", "90").await.unwrap();
     b.click("form[action='/admin/domains/other.test'] input[name=im_logging]").await.unwrap();
     b.click("form[action='/admin/domains/other.test'] button").await.unwrap();
     b.wait_for_text("#notice", "settings of other.test are saved").await.unwrap();
-    let console = b.console().await.unwrap();
-    let violations: Vec<&String> = console.iter().filter(|m| m.contains("Content Security Policy") || m.contains("Refused to")).collect();
-    assert!(violations.is_empty(), "CSP violations: {violations:?}");
+    assert_no_csp_violations(&b).await;
     b.quit().await;
     let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/other.test"), None).await;
     assert_eq!((&v["im_logging"], &v["audit_retention_days"]), (&json!(true), &json!(90)), "{v}");
