@@ -77,7 +77,7 @@ pub fn days(dir: &Path, chain: &str) -> anyhow::Result<Vec<(String, PathBuf)>> {
     };
     for (y, year) in entries(&root)? {
         // A domain's folder also holds its conversation log's, which is a chain of its own.
-        if y == CONVERSATIONS_DIR && conversations_of(chain).is_none() {
+        if y == CONVERSATIONS_DIR {
             continue;
         }
         for (m, month) in entries(&year)? {

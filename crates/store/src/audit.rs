@@ -258,10 +258,7 @@ impl Tx {
         let (heads, pending) = (self.heads.clone(), std::mem::take(&mut self.pending));
         if committed {
             self.committed();
-            heads.committed(pending);
-            return Ok(());
-        }
-        if self.backend == crate::Backend::Postgres {
+        } else if self.backend == crate::Backend::Postgres {
             // This transaction holds its chains' head rows until it ends, so the next append
             // of the same chain can be sent now: it waits for the row on the server, and
             // PostgreSQL checks its compare-and-set against the row this transaction leaves.
@@ -273,9 +270,10 @@ impl Tx {
                 heads.retract(&pending);
                 return Err(e);
             }
-            return Ok(());
+        } else {
+            self.commit_now().await?;
         }
-        self.commit_now().await?;
+        // On PostgreSQL the cache has these heads already; keeping the later one is a no-op.
         heads.committed(pending);
         Ok(())
     }
@@ -577,7 +575,6 @@ pub async fn seals(c: &mut Conn, chain: &str) -> Result<Vec<Seal>> {
         .collect()
 }
 
-/// Records matching `f`, newest first.
 /// The LIKE pattern that finds `text` in a summary: escaped as the JSON summary holds it
 /// (quotes, backslashes, control characters), with LIKE's own wildcards escaped.
 fn summary_pattern(text: &str) -> String {
@@ -616,6 +613,7 @@ macro_rules! search {
     };
 }
 
+/// Records matching `f`, newest first.
 pub async fn search(c: &mut Conn, f: &Filter) -> Result<Vec<Record>> {
     let sql = match c.backend_name() {
         "PostgreSQL" => search!("ILIKE"),
