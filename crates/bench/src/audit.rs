@@ -5,7 +5,11 @@
 //!    change is a group insert in its own transaction; rounds alternate so noise hits both,
 //!    and the median of the paired rounds' ratios is printed beside the overall one.
 //! 2. The same through the API router: an administrator's group creations, audited and not
-//!    (`audit_api.rs`), on both stores.
+//!    (`audit_api.rs`), on both stores. PostgreSQL is measured twice: with `fsync` off (what
+//!    the engine's work costs) and on (as a server is installed: every commit waits for the
+//!    disk, and the changes of one domain wait for each other's commits, see
+//!    `docs/audit.md`). Beside them, one round trip to PostgreSQL is timed: an audited change
+//!    makes exactly one more than the same change without its record.
 //! 3. Verification speed: a chain of RECORDS records (default 1,000,000) is written to a
 //!    SQLite database, then `deskward audit verify` walks it as an operator would.
 
@@ -69,6 +73,19 @@ async fn rates(store: &Store, domain: i64) -> anyhow::Result<(f64, f64, f64)> {
     Ok(paired_rates(&pairs, PER_ROUND))
 }
 
+/// The median time of a one-row read on a pooled connection: the price of one round trip.
+async fn round_trip(store: &Store) -> anyhow::Result<Duration> {
+    let mut conn = store.conn().await?;
+    let mut times = Vec::with_capacity(2000);
+    for _ in 0..2000 {
+        let start = Instant::now();
+        deskward_store::auth_epoch::current(&mut conn).await?;
+        times.push(start.elapsed());
+    }
+    times.sort();
+    Ok(times.get(times.len() / 2).copied().unwrap_or_default())
+}
+
 /// Changes per second with and without audit, overall, and the median of the pairs' ratios,
 /// from pairs of rounds of `per_round` changes: each pair's time without audit, then with.
 pub(crate) fn paired_rates(pairs: &[[Duration; 2]], per_round: usize) -> (f64, f64, f64) {
@@ -104,12 +121,18 @@ pub async fn run(bin: &Path, records: usize) -> anyhow::Result<()> {
     report("SQLite, API (an administrator creates a group)", crate::audit_api::rates(&store).await?);
     slow_appends("SQLite", &store);
     if std::env::var("DESKWARD_TEST_POSTGRES_ADMIN_URL").is_ok() {
-        let url = deskward_testkit::fresh_database().await?;
-        let (pg, pg_domain) = open(&url).await?;
-        report("PostgreSQL, store (a group insert in its own transaction)", rates(&pg, pg_domain).await?);
-        report("PostgreSQL, API (an administrator creates a group)", crate::audit_api::rates(&pg).await?);
-        slow_appends("PostgreSQL", &pg);
-        pg.close().await;
+        for (fsync, what) in [(false, "fsync off"), (true, "fsync on, as installed")] {
+            deskward_testkit::set_fsync(fsync).await?;
+            let (pg, pg_domain) = open(&deskward_testkit::fresh_database().await?).await?;
+            if !fsync {
+                println!("PostgreSQL: one round trip (a one-row read) takes {:.0} us", round_trip(&pg).await?.as_secs_f64() * 1e6);
+            }
+            report(&format!("PostgreSQL ({what}), store (a group insert in its own transaction)"), rates(&pg, pg_domain).await?);
+            report(&format!("PostgreSQL ({what}), API (an administrator creates a group)"), crate::audit_api::rates(&pg).await?);
+            slow_appends(&format!("PostgreSQL ({what})"), &pg);
+            pg.close().await;
+        }
+        deskward_testkit::set_fsync(false).await?;
     } else {
         println!("PostgreSQL: skipped (set DESKWARD_TEST_POSTGRES_ADMIN_URL, as scripts/bench does)");
     }

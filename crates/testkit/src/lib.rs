@@ -18,7 +18,7 @@ mod slapd;
 mod smtp;
 
 pub use browser::{Browser, browser_available};
-pub use postgres::{fresh_database, postgres_available};
+pub use postgres::{fresh_database, postgres_available, set_fsync};
 pub use samba::{AD_BASE_DN, AD_GROUPS_DN, AD_PEOPLE_DN, SambaDc, samba_dc_available};
 pub use kdc::{Kdc, kdc_available};
 pub use server::{Backend, PeakMemory, Server, ServerOptions};

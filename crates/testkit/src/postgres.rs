@@ -12,6 +12,16 @@ pub fn postgres_available(what: &str) -> bool {
     crate::service_present(what, std::env::var(ADMIN_URL_VAR).is_ok(), ADMIN_URL_VAR)
 }
 
+/// Switches the test cluster's `fsync` (off as the test command starts it, for speed; on as a
+/// server is installed) for every session, through the admin URL.
+pub async fn set_fsync(on: bool) -> anyhow::Result<()> {
+    let mut admin = sqlx::PgConnection::connect(&std::env::var(ADMIN_URL_VAR)?).await?;
+    let set = if on { "ALTER SYSTEM SET fsync = on" } else { "ALTER SYSTEM SET fsync = off" };
+    sqlx::raw_sql(set).execute(&mut admin).await?;
+    sqlx::raw_sql("SELECT pg_reload_conf()").execute(&mut admin).await?;
+    Ok(())
+}
+
 /// Creates a new empty database and returns the URL the server should use.
 pub async fn fresh_database() -> anyhow::Result<String> {
     let admin_url = std::env::var(ADMIN_URL_VAR)?;
