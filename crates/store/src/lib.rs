@@ -70,12 +70,21 @@ pub enum StoreError {
     #[error("an in-memory SQLite database cannot be shared by Deskward's connections; give a file")]
     InMemory,
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("stored {what} is corrupt: {detail}")]
     Corrupt { what: &'static str, detail: String },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        if connection_lost(&e) {
+            lost_connections::noticed();
+        }
+        StoreError::Db(e)
+    }
+}
 
 impl StoreError {
     /// The database refuses writes: its disk is full or it is read-only.
@@ -173,13 +182,18 @@ impl Store {
             // of every request, several for a login. A connection to a local file cannot be
             // dropped by a peer; a PostgreSQL connection is checked only after it sat idle
             // long enough for a server restart or a firewall to have ended it. The ping when
-            // a connection comes back to the pool, which finds one broken in use, stays.
+            // a connection comes back to the pool, which finds one broken in use, stays. And
+            // once one connection is found ended, every connection idle since is checked.
             .test_before_acquire(false);
         pool = match backend {
             Backend::Postgres => pool.before_acquire(|conn, meta| {
                 Box::pin(async move {
-                    if meta.idle_for >= CHECK_IDLE_AFTER {
-                        sqlx::Connection::ping(conn).await?;
+                    let check = meta.idle_for >= CHECK_IDLE_AFTER || lost_connections::idle_since_last(meta.idle_for);
+                    if check && let Err(e) = sqlx::Connection::ping(conn).await {
+                        if connection_lost(&e) {
+                            lost_connections::noticed();
+                        }
+                        return Err(e);
                     }
                     Ok(true)
                 })
@@ -242,6 +256,7 @@ impl Store {
                 // the busy ones too.
                 Err(e) if self.backend == Backend::Postgres && connection_lost(&e) && lost < self.pool.options().get_max_connections() => {
                     tracing::info!(error = %e, "the database server closed a pooled connection; the transaction begins on another");
+                    lost_connections::noticed();
                     lost += 1;
                     if let Some(c) = tx.conn.take() {
                         c.abandon();
@@ -391,6 +406,36 @@ fn connection_lost(e: &sqlx::Error) -> bool {
     }
 }
 
+/// When this process last found a PostgreSQL connection ended by its server. A server that
+/// ended one session (a restart, a failover, an administrator) has usually ended the others
+/// that sat idle in the pool: each of them is pinged before its next use, instead of failing
+/// the request that gets it. Process-wide because errors are converted without their store;
+/// at worst another store's pool pings once more.
+mod lost_connections {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// Milliseconds since [`CLOCK`]'s start, plus one; 0: never.
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    static CLOCK: OnceLock<Instant> = OnceLock::new();
+
+    fn now_ms() -> u64 {
+        u64::try_from(CLOCK.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1
+    }
+
+    pub(crate) fn noticed() {
+        LAST.fetch_max(now_ms(), Ordering::Relaxed);
+    }
+
+    /// Whether a connection idle for `idle_for` went idle before the last loss was noticed.
+    pub(crate) fn idle_since_last(idle_for: Duration) -> bool {
+        let last = LAST.load(Ordering::Relaxed);
+        let idle_ms = u64::try_from(idle_for.as_millis()).unwrap_or(u64::MAX);
+        last != 0 && now_ms().saturating_sub(idle_ms) <= last
+    }
+}
+
 /// A fresh random id: positive and below 2^53 so that JSON clients keep it exact.
 pub(crate) fn new_id() -> i64 {
     let bits: u64 = rand::random::<u64>() >> 11;
@@ -401,7 +446,7 @@ pub(crate) fn new_id() -> i64 {
 pub(crate) fn conflict(what: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match e.as_database_error() {
         Some(db) if db.is_unique_violation() => StoreError::Conflict { what: what.into() },
-        _ => StoreError::Db(e),
+        _ => e.into(),
     }
 }
 

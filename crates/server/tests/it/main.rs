@@ -13,6 +13,7 @@ mod bad_input;
 mod conversations;
 mod cli;
 mod credentials;
+mod database_sessions;
 mod directory;
 mod directory_ad;
 mod documents;
