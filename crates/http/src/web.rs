@@ -1,6 +1,7 @@
 //! The server-rendered pages: log in, the account page (who, sessions, recent logins, password
 //! change), log out, the address confirmation, the administration pages (`web/audit.rs`,
-//! `web/secrets.rs`, `web/directory.rs`), folders and documents (`web/documents.rs`), their
+//! `web/secrets.rs`, `web/directory.rs`, `web/domains.rs`, a domain's accounts and groups in
+//! `web/accounts.rs` and `web/groups.rs`), folders and documents (`web/documents.rs`), their
 //! sharing page (`web/sharing.rs`) and share links (`web/shared_links.rs`), and Kerberos single sign-on (`web/kerberos.rs`). The pattern every
 //! page follows:
 //!
@@ -23,10 +24,12 @@ use deskward_app::{AppError, Authenticated, Caller};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+mod accounts;
 mod audit;
 mod directory;
 mod documents;
 mod domains;
+mod groups;
 mod kerberos;
 mod secrets;
 mod shared_links;
@@ -61,6 +64,16 @@ pub const PAGES: &[(&str, &str)] = &[
     ("GET", "/admin/audit/{chain}/{day}"),
     ("GET", "/admin/domains"),
     ("POST", "/admin/domains/{domain}"),
+    ("GET", "/admin/domains/{domain}/accounts"),
+    ("POST", "/admin/domains/{domain}/accounts"),
+    ("POST", "/admin/domains/{domain}/accounts/{name}"),
+    ("POST", "/admin/domains/{domain}/accounts/{name}/password"),
+    ("POST", "/admin/domains/{domain}/accounts/{name}/remove"),
+    ("GET", "/admin/domains/{domain}/groups"),
+    ("POST", "/admin/domains/{domain}/groups"),
+    ("POST", "/admin/domains/{domain}/groups/{group}/remove"),
+    ("POST", "/admin/domains/{domain}/groups/{group}/members"),
+    ("POST", "/admin/domains/{domain}/groups/{group}/members/remove"),
     ("GET", "/admin/secrets"),
     ("POST", "/admin/secrets/enable"),
     ("GET", "/admin/directories"),
@@ -112,6 +125,14 @@ pub fn routes() -> Router<State> {
         .route("/admin/audit/{chain}/{day}", get(audit::day))
         .route("/admin/domains", get(domains::list))
         .route("/admin/domains/{domain}", post(domains::save))
+        .route("/admin/domains/{domain}/accounts", get(accounts::page).post(accounts::create))
+        .route("/admin/domains/{domain}/accounts/{name}", post(accounts::save))
+        .route("/admin/domains/{domain}/accounts/{name}/password", post(accounts::password))
+        .route("/admin/domains/{domain}/accounts/{name}/remove", post(accounts::remove))
+        .route("/admin/domains/{domain}/groups", get(groups::page).post(groups::create))
+        .route("/admin/domains/{domain}/groups/{group}/remove", post(groups::remove))
+        .route("/admin/domains/{domain}/groups/{group}/members", post(groups::add_member))
+        .route("/admin/domains/{domain}/groups/{group}/members/remove", post(groups::remove_member))
         .route("/admin/secrets", get(secrets::page))
         .route("/admin/secrets/enable", post(secrets::enable))
         .route("/admin/directories", get(directory::list))
@@ -247,6 +268,26 @@ async fn forged(app: &State, caller: &Caller, form: &str) -> Response {
     app.security_event(caller, &caller.chain(), "request.csrf", format!("POST {form}"), summary).await;
     (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "This form has expired or did not come from this site. Go back, reload the page and try again.")
         .into_response()
+}
+
+/// A name from a page's path in the form the use cases keep it (trimmed, lower case), so that
+/// the redirect after a change names the page of what changed. One that does not parse is
+/// left as it is, for the use case to refuse.
+fn canonical<T: std::fmt::Display, E>(raw: String, parse: impl Fn(&str) -> Result<T, E>) -> String {
+    parse(&raw).map_or(raw, |name| name.to_string())
+}
+
+/// The session behind a form post: logged in, the form's CSRF token matching (a mismatch is
+/// recorded by [`forged`]), and no password change pending.
+async fn posted(app: &State, session: Result<AnySession, ApiError>, csrf: &str, form: &str) -> Result<(Authenticated, Caller), Response> {
+    let Ok(AnySession(auth, caller)) = session else { return Err(Redirect::to("/login").into_response()) };
+    if !same(&auth.csrf_token(), csrf) {
+        return Err(forged(app, &caller, form).await);
+    }
+    if auth.session.password_change_required {
+        return Err(Redirect::to("/account").into_response());
+    }
+    Ok((auth, caller))
 }
 
 async fn root(session: Result<AnySession, ApiError>) -> Redirect {

@@ -8,11 +8,11 @@ use axum::extract::{Form, Path, Query, State as Extract};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use deskward_app::{AppError, Caller, DirectoryInput};
-use deskward_core::Role;
+use deskward_core::{DomainName, Role};
 use deskward_proto::{AuthOrder, Directory};
 use serde::Deserialize;
 
-use super::{forged, html, message, refused, same, usable};
+use super::{canonical, forged, html, message, refused, same, usable};
 use crate::extract::AnySession;
 use crate::{ApiError, State, convert};
 
@@ -114,6 +114,7 @@ fn optional(text: &str) -> Option<String> {
 }
 
 pub(super) async fn save(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Path(domain): Path<String>, Form(form): Form<SettingsForm>) -> Response {
+    let domain = canonical(domain, DomainName::parse);
     let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
     if !same(&auth.csrf_token(), &form.csrf) {
         return forged(&app, &caller, "/admin/directories/{domain}").await;
@@ -166,6 +167,7 @@ pub(super) struct PasswordForm {
 }
 
 pub(super) async fn password(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Path(domain): Path<String>, Form(form): Form<PasswordForm>) -> Response {
+    let domain = canonical(domain, DomainName::parse);
     let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
     if !same(&auth.csrf_token(), &form.csrf) {
         return forged(&app, &caller, "/admin/directories/{domain}/bind-password").await;
@@ -184,6 +186,7 @@ pub(super) struct TestForm {
 
 /// A connection test reads only, so its answer is the page itself.
 pub(super) async fn test(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Path(domain): Path<String>, Form(form): Form<TestForm>) -> Response {
+    let domain = canonical(domain, DomainName::parse);
     let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
     if !same(&auth.csrf_token(), &form.csrf) {
         return forged(&app, &caller, "/admin/directories/{domain}/test").await;
@@ -207,6 +210,7 @@ pub(super) struct SyncForm {
 }
 
 pub(super) async fn sync(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Path(domain): Path<String>, Form(form): Form<SyncForm>) -> Response {
+    let domain = canonical(domain, DomainName::parse);
     let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
     if !same(&auth.csrf_token(), &form.csrf) {
         return forged(&app, &caller, "/admin/directories/{domain}/sync").await;
@@ -239,6 +243,7 @@ pub(super) struct OrderForm {
 
 /// Sets the order of the domain's back ends (or puts the default back).
 pub(super) async fn order(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Path(domain): Path<String>, Form(form): Form<OrderForm>) -> Response {
+    let domain = canonical(domain, DomainName::parse);
     let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
     if !same(&auth.csrf_token(), &form.csrf) {
         return forged(&app, &caller, "/admin/directories/{domain}/auth-order").await;

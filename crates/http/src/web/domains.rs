@@ -12,7 +12,7 @@ use deskward_core::Role;
 use deskward_store::DomainRow;
 use serde::Deserialize;
 
-use super::{forged, html, message, refused, same, usable};
+use super::{html, message, posted, refused, usable};
 use crate::extract::AnySession;
 use crate::{ApiError, State};
 
@@ -67,13 +67,10 @@ pub(super) struct SettingsForm {
 }
 
 pub(super) async fn save(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Path(domain): Path<String>, Form(form): Form<SettingsForm>) -> Response {
-    let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
-    if !same(&auth.csrf_token(), &form.csrf) {
-        return forged(&app, &caller, "/admin/domains/{domain}").await;
-    }
-    if auth.session.password_change_required {
-        return Redirect::to("/account").into_response();
-    }
+    let (auth, caller) = match posted(&app, session, &form.csrf, "/admin/domains/{domain}").await {
+        Ok(s) => s,
+        Err(answer) => return answer,
+    };
     let days = match form.audit_retention_days.trim() {
         "" | "0" => None,
         n => match n.parse::<u32>() {

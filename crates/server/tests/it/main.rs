@@ -30,3 +30,4 @@ mod serve;
 mod sessions;
 mod support;
 mod web;
+mod web_admin;

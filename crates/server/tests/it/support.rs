@@ -183,3 +183,20 @@ pub async fn assert_no_csp_violations(b: &deskward_testkit::Browser) {
     let violations: Vec<&String> = console.iter().filter(|m| m.contains("Content Security Policy") || m.contains("Refused to")).collect();
     assert!(violations.is_empty(), "CSP violations: {violations:?}");
 }
+
+/// The page's text at `path` for `client`, with its status.
+pub async fn page(server: &deskward_testkit::Server, client: &reqwest::Client, path: &str) -> (StatusCode, String) {
+    let r = client.get(server.url(path)).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// The CSRF token of the first form on a page.
+pub fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("a form with a CSRF token").to_owned()
+}
+
+/// Posts a form; the status, the final path (after redirects) and the page.
+pub async fn post_form(server: &deskward_testkit::Server, client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> (StatusCode, String, String) {
+    let r = client.post(server.url(path)).form(form).send().await.unwrap();
+    (r.status(), r.url().path().to_owned(), r.text().await.unwrap())
+}

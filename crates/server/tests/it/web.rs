@@ -120,12 +120,6 @@ async fn pages_are_hardened_against_forgery_and_injection() {
     assert_eq!(login(&server, &server.client(), "ursula@example.org", PW).await.status(), StatusCode::CREATED, "password unchanged");
 }
 
-/// The page's text at `path` for `client`, with its status.
-async fn page(server: &deskward_testkit::Server, client: &reqwest::Client, path: &str) -> (StatusCode, String) {
-    let r = client.get(server.url(path)).send().await.unwrap();
-    (r.status(), r.text().await.unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_search_and_browse_the_audit_log_on_pages() {
     let (server, admin) = with_admin(Backend::Sqlite).await;
@@ -201,11 +195,6 @@ async fn admins_search_and_browse_the_audit_log_on_pages() {
 const ALICE_PW: &str = "Desk-pass-one-31";
 const BOB_PW: &str = "Desk-pass-two-42";
 
-/// The CSRF token of the first form on a page.
-fn csrf_of(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).expect("a form with a CSRF token").to_owned()
-}
-
 /// A part of a multipart form: its name, its file name, its content.
 type Part<'a> = (&'a str, Option<&'a str>, &'a [u8]);
 
@@ -231,12 +220,6 @@ fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
 async fn post_multipart(server: &deskward_testkit::Server, client: &reqwest::Client, path: &str, parts: &[Part<'_>]) -> (StatusCode, String, String) {
     let (content_type, body) = multipart(parts);
     let r = client.post(server.url(path)).header("content-type", content_type).body(body).send().await.unwrap();
-    (r.status(), r.url().path().to_owned(), r.text().await.unwrap())
-}
-
-/// Posts a form; the status, the final path (after redirects) and the page.
-async fn post_form(server: &deskward_testkit::Server, client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> (StatusCode, String, String) {
-    let r = client.post(server.url(path)).form(form).send().await.unwrap();
     (r.status(), r.url().path().to_owned(), r.text().await.unwrap())
 }
 

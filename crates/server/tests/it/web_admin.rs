@@ -1,0 +1,192 @@
+//! The administration pages of a domain's accounts and groups: over HTTPS as a browser posts
+//! their forms, then in headless Chromium under the real Content-Security-Policy.
+
+use deskward_testkit::{Backend, Browser, browser_available};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::audit::{events, records};
+use crate::support::*;
+
+const PW: &str = "Desk-pass-admin-77";
+const NEW_PW: &str = "Fresh-pass-user-88";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_admins_manage_their_accounts_on_the_accounts_page() {
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    server.cli_ok(&["domain", "add", "other.test"], None);
+    add_account(&server, &admin, "example.org", "dora", "domain-admin", PW).await;
+    add_account(&server, &admin, "example.org", "ursula", "user", PW).await;
+    add_account(&server, &admin, "other.test", "olga", "user", PW).await;
+    let accounts = "/admin/domains/example.org/accounts";
+
+    // Dora sees her domain's accounts, may give every role but system-admin, and has no
+    // remove button for herself.
+    let dora = logged_in(&server, "dora@example.org", PW).await;
+    let (s, text) = page(&server, &dora, accounts).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert!(text.contains("ursula@example.org") && text.contains("admin@example.org") && !text.contains("olga"), "{text}");
+    assert!(text.contains("<option value=\"domain-admin\"") && !text.contains("<option value=\"system-admin\">"), "{text}");
+    assert!(text.contains("/accounts/ursula/remove") && !text.contains("/accounts/dora/remove"), "{text}");
+    let csrf = csrf_of(&text);
+
+    // Another domain's page is refused, and recorded.
+    let (s, text) = page(&server, &dora, "/admin/domains/other.test/accounts").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{text}");
+    assert!(!text.contains("olga"), "{text}");
+    events(&server, &admin, "domain=example.org&action=access.denied", 1).await;
+    let (s, _, _) = post_form(&server, &dora, "/admin/domains/other.test/accounts", &[("csrf", &csrf), ("name", "mallory"), ("role", "user"), ("password", NEW_PW)]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = call(&admin, "GET", server.url("/api/v1/domains/other.test/accounts/mallory"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+
+    // A forged form, a password the policy refuses and a role she may not give create nothing.
+    let (s, _, _) = post_form(&server, &dora, accounts, &[("csrf", "forged"), ("name", "carl"), ("role", "user"), ("password", NEW_PW)]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    events(&server, &admin, "domain=example.org&action=request.csrf", 1).await;
+    let (s, _, text) = post_form(&server, &dora, accounts, &[("csrf", &csrf), ("name", "carl"), ("role", "user"), ("password", "short")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains("id=\"error\""), "{text}");
+    let (s, _, _) = post_form(&server, &dora, accounts, &[("csrf", &csrf), ("name", "carl"), ("role", "system-admin"), ("password", NEW_PW)]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/carl"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Created, with a password carl must change at first login.
+    let form = [("csrf", csrf.as_str()), ("name", "Carl"), ("role", "agent"), ("class", ""), ("password", NEW_PW), ("must_change_password", "on"), ("email", "")];
+    let (s, path, text) = post_form(&server, &dora, accounts, &form).await;
+    assert_eq!((s, path.as_str()), (StatusCode::OK, accounts), "{text}");
+    assert!(text.contains("The account carl@example.org is created."), "{text}");
+    let (s, v) = call(&server.client(), "POST", server.url("/api/v1/session"), Some(json!({"login": "carl@example.org", "password": NEW_PW}))).await;
+    assert_eq!((s, &v["role"], &v["password_change_required"]), (StatusCode::CREATED, &json!("agent"), &json!(true)), "{v}");
+    let made: Vec<_> = records(&server, &admin, "domain=example.org&action=account.create").await.into_iter().filter(|r| r["target"] == json!("account:carl@example.org")).collect();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0]["actor"], json!("dora@example.org"), "{made:?}");
+    assert!(!made[0].to_string().contains(NEW_PW), "no password in the record");
+
+    // Disabled: ursula's sessions end and her logins are refused. Saving the same values again
+    // records nothing.
+    let ursula = logged_in(&server, "ursula@example.org", PW).await;
+    for _ in 0..2 {
+        let (s, path, text) = post_form(&server, &dora, &format!("{accounts}/ursula"), &[("csrf", &csrf), ("role", "user"), ("disabled", "on")]).await;
+        assert_eq!((s, path.as_str()), (StatusCode::OK, accounts), "{text}");
+        assert!(text.contains("The account ursula@example.org is saved."), "{text}");
+    }
+    assert_eq!(records(&server, &admin, "domain=example.org&action=account.update").await.len(), 1);
+    let (s, _) = call(&ursula, "GET", server.url("/api/v1/me"), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_ne!(login(&server, &server.client(), "ursula@example.org", PW).await.status(), StatusCode::CREATED);
+
+    // Enabled again, with a new password set by dora: only the new one works.
+    let (s, _, _) = post_form(&server, &dora, &format!("{accounts}/ursula"), &[("csrf", &csrf), ("role", "user")]).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, text) = post_form(&server, &dora, &format!("{accounts}/ursula/password"), &[("csrf", &csrf), ("password", NEW_PW)]).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert!(text.contains("The password of ursula@example.org is set"), "{text}");
+    assert_ne!(login(&server, &server.client(), "ursula@example.org", PW).await.status(), StatusCode::CREATED);
+    assert_eq!(login(&server, &server.client(), "ursula@example.org", NEW_PW).await.status(), StatusCode::CREATED);
+
+    // Removing asks for the box to be ticked; dora cannot remove herself.
+    let (s, _, text) = post_form(&server, &dora, &format!("{accounts}/carl/remove"), &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("tick the box") || text.contains("Tick the box"), "{text}");
+    let (s, _, _) = post_form(&server, &dora, &format!("{accounts}/dora/remove"), &[("csrf", &csrf), ("confirm", "on")]).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, path, text) = post_form(&server, &dora, &format!("{accounts}/carl/remove"), &[("csrf", &csrf), ("confirm", "on")]).await;
+    assert_eq!((s, path.as_str()), (StatusCode::OK, accounts), "{text}");
+    assert!(text.contains("The account carl@example.org is removed.") && !text.contains("carl@example.org</td>"), "{text}");
+    let (s, _) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/carl"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // A name written differently in the path (spaces, capitals) is the same account, and the
+    // answer names it plainly; a hostile one is refused and shown escaped.
+    let (s, path, _) = post_form(&server, &dora, &format!("{accounts}/%20URSULA%0D%0A"), &[("csrf", &csrf), ("role", "agent")]).await;
+    assert_eq!((s, path.as_str()), (StatusCode::OK, accounts));
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/ursula"), None).await;
+    assert_eq!(v["role"], json!("agent"), "{v}");
+    let (s, text) = page(&server, &dora, "/admin/domains/%3Cscript%3Ex/accounts").await;
+    assert!(s.is_client_error(), "{s}");
+    assert!(!text.contains("<script>x"), "{text}");
+    // A notice naming an account that is not there is not shown.
+    let (_, text) = page(&server, &dora, &format!("{accounts}?done=created&name=%3Cb%3Enobody")).await;
+    assert!(!text.contains("id=\"notice\"") && !text.contains("<b>nobody"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_manage_groups_and_members_on_the_groups_page() {
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    server.cli_ok(&["domain", "add", "other.test"], None);
+    add_account(&server, &admin, "example.org", "ursula", "user", PW).await;
+    add_account(&server, &admin, "other.test", "olga", "user", PW).await;
+    let groups = "/admin/domains/example.org/groups";
+    let (s, text) = page(&server, &admin, groups).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    let csrf = csrf_of(&text);
+
+    let (s, path, text) = post_form(&server, &admin, groups, &[("csrf", &csrf), ("name", "Staff")]).await;
+    assert_eq!((s, path.as_str()), (StatusCode::OK, groups), "{text}");
+    assert!(text.contains("The group staff is created."), "{text}");
+    let (s, _, text) = post_form(&server, &admin, groups, &[("csrf", &csrf), ("name", "bad name!")]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{text}");
+
+    // Members by name or by login of this domain; another domain's account or an unknown one
+    // is refused with the reason.
+    let members = format!("{groups}/staff/members");
+    for account in ["ursula", "admin@example.org"] {
+        let (s, _, text) = post_form(&server, &admin, &members, &[("csrf", &csrf), ("account", account)]).await;
+        assert_eq!(s, StatusCode::OK, "{text}");
+        assert!(text.contains("The members of staff are saved."), "{text}");
+    }
+    let (s, _, text) = post_form(&server, &admin, &members, &[("csrf", &csrf), ("account", "olga@other.test")]).await;
+    assert!(s.is_client_error(), "{s} {text}");
+    let (s, _, _) = post_form(&server, &admin, &members, &[("csrf", &csrf), ("account", "nobody")]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/groups"), None).await;
+    assert_eq!(v[0]["members"], json!(["admin", "ursula"]), "{v}");
+    let (s, _, _) = post_form(&server, &admin, &format!("{members}/remove"), &[("csrf", &csrf), ("account", "admin")]).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/groups"), None).await;
+    assert_eq!(v[0]["members"], json!(["ursula"]), "{v}");
+    assert_eq!(records(&server, &admin, "domain=example.org&action=group.member_add").await.len(), 2);
+    assert_eq!(records(&server, &admin, "domain=example.org&action=group.member_remove").await.len(), 1);
+
+    // A user may not open the page; a forged form changes nothing.
+    let ursula = logged_in(&server, "ursula@example.org", PW).await;
+    let (s, _) = page(&server, &ursula, groups).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = post_form(&server, &admin, &format!("{groups}/staff/remove"), &[("csrf", "forged"), ("confirm", "on")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Removing asks for the box to be ticked.
+    let (s, _, _) = post_form(&server, &admin, &format!("{groups}/staff/remove"), &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _, text) = post_form(&server, &admin, &format!("{groups}/staff/remove"), &[("csrf", &csrf), ("confirm", "on")]).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert!(text.contains("The group staff is removed."), "{text}");
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/groups"), None).await;
+    assert_eq!(v, json!([]));
+
+    if !browser_available("the accounts and groups pages in Chromium") {
+        return;
+    }
+    let b = Browser::start().await.expect("chromium starts");
+    log_in_on_page(&b, &server, ADMIN, ADMIN_PW).await;
+    b.click("#admin-accounts").await.unwrap();
+    b.wait_for_path("/admin/domains/example.org/accounts").await.unwrap();
+    b.fill("#create-account input[name=name]", "pia").await.unwrap();
+    b.fill("#create-account input[name=password]", NEW_PW).await.unwrap();
+    b.click("#create-account button").await.unwrap();
+    b.wait_for_text("#notice", "pia@example.org is created").await.unwrap();
+    b.click("#groups-link").await.unwrap();
+    b.wait_for_path(groups).await.unwrap();
+    b.fill("#create-group input[name=name]", "helpers").await.unwrap();
+    b.click("#create-group button").await.unwrap();
+    b.wait_for_text("#notice", "helpers is created").await.unwrap();
+    b.fill("form[action='/admin/domains/example.org/groups/helpers/members'] input[name=account]", "pia").await.unwrap();
+    b.click("form[action='/admin/domains/example.org/groups/helpers/members'] button").await.unwrap();
+    b.wait_for_text("#notice", "members of helpers are saved").await.unwrap();
+    assert_no_csp_violations(&b).await;
+    b.quit().await;
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/groups"), None).await;
+    assert_eq!(v[0]["members"], json!(["pia"]), "{v}");
+}
