@@ -63,7 +63,10 @@ pub const PAGES: &[(&str, &str)] = &[
     ("GET", "/admin/audit/{chain}"),
     ("GET", "/admin/audit/{chain}/{day}"),
     ("GET", "/admin/domains"),
+    ("POST", "/admin/domains"),
     ("POST", "/admin/domains/{domain}"),
+    ("POST", "/admin/domains/{domain}/status"),
+    ("POST", "/admin/domains/{domain}/remove"),
     ("GET", "/admin/domains/{domain}/accounts"),
     ("POST", "/admin/domains/{domain}/accounts"),
     ("POST", "/admin/domains/{domain}/accounts/{name}"),
@@ -123,8 +126,10 @@ pub fn routes() -> Router<State> {
         .route("/admin/audit", get(audit::search))
         .route("/admin/audit/{chain}", get(audit::days))
         .route("/admin/audit/{chain}/{day}", get(audit::day))
-        .route("/admin/domains", get(domains::list))
+        .route("/admin/domains", get(domains::list).post(domains::create))
         .route("/admin/domains/{domain}", post(domains::save))
+        .route("/admin/domains/{domain}/status", post(domains::status))
+        .route("/admin/domains/{domain}/remove", post(domains::remove))
         .route("/admin/domains/{domain}/accounts", get(accounts::page).post(accounts::create))
         .route("/admin/domains/{domain}/accounts/{name}", post(accounts::save))
         .route("/admin/domains/{domain}/accounts/{name}/password", post(accounts::password))

@@ -190,3 +190,110 @@ async fn administrators_manage_groups_and_members_on_the_groups_page() {
     let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/groups"), None).await;
     assert_eq!(v[0]["members"], json!(["pia"]), "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_admins_create_disable_and_remove_domains_on_the_domains_page() {
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    add_account(&server, &admin, "example.org", "dora", "domain-admin", PW).await;
+    let (_, text) = page(&server, &admin, "/admin/domains").await;
+    let csrf = csrf_of(&text);
+
+    // A domain admin may not create one.
+    let dora = logged_in(&server, "dora@example.org", PW).await;
+    let (_, text) = page(&server, &dora, "/account").await;
+    let (s, _, _) = post_form(&server, &dora, "/admin/domains", &[("csrf", &csrf_of(&text)), ("name", "dora.test")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    events(&server, &admin, "domain=example.org&action=access.denied", 1).await;
+
+    // A bad name is refused and shown escaped; a good one is created.
+    let (s, _, text) = post_form(&server, &admin, "/admin/domains", &[("csrf", &csrf), ("name", "<b>bad</b>")]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("id=\"error\"") && !text.contains("<b>bad"), "{text}");
+    let (s, path, text) = post_form(&server, &admin, "/admin/domains", &[("csrf", &csrf), ("name", "New.Test")]).await;
+    assert_eq!((s, path.as_str()), (StatusCode::OK, "/admin/domains"), "{text}");
+    assert!(text.contains("The domain new.test is created."), "{text}");
+    add_account(&server, &admin, "new.test", "nia", "user", PW).await;
+
+    // Disabled: its accounts cannot log in; enabled again, they can.
+    let (s, _, text) = post_form(&server, &admin, "/admin/domains/new.test/status", &[("csrf", &csrf), ("disabled", "on")]).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert!(text.contains("The domain new.test is disabled"), "{text}");
+    assert_ne!(login(&server, &server.client(), "nia@new.test", PW).await.status(), StatusCode::CREATED);
+    let (s, _, text) = post_form(&server, &admin, "/admin/domains/new.test/status", &[("csrf", &csrf), ("disabled", "off")]).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert_eq!(login(&server, &server.client(), "nia@new.test", PW).await.status(), StatusCode::CREATED);
+    // The administrator's own domain cannot be disabled or removed from under them.
+    let (s, _, _) = post_form(&server, &admin, "/admin/domains/example.org/status", &[("csrf", &csrf), ("disabled", "on")]).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // Removing asks for the box to be ticked; then the domain and its accounts are gone.
+    let (s, _, _) = post_form(&server, &admin, "/admin/domains/new.test/remove", &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _, _) = post_form(&server, &admin, "/admin/domains/example.org/remove", &[("csrf", &csrf), ("confirm", "on")]).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, path, text) = post_form(&server, &admin, "/admin/domains/new.test/remove", &[("csrf", &csrf), ("confirm", "on")]).await;
+    assert_eq!((s, path.as_str()), (StatusCode::OK, "/admin/domains"), "{text}");
+    assert!(text.contains("The domain new.test is removed.") && !text.contains("id=\"domain-new.test\""), "{text}");
+    let (s, _) = call(&admin, "GET", server.url("/api/v1/domains/new.test"), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let actions: Vec<String> = records(&server, &admin, "domain=new.test").await.iter().map(|r| r["action"].as_str().unwrap_or_default().to_owned()).collect();
+    for action in ["domain.create", "domain.disable", "domain.enable", "domain.remove"] {
+        assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
+    }
+}
+
+/// Every form of every page refuses a post whose CSRF token is not the session's (or, before
+/// login, the cookie's), whatever else the post holds, so no page added later can forget it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_form_refuses_a_forged_token() {
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    add_account(&server, &admin, "example.org", "ursula", "user", PW).await;
+    let (s, _) = call(&admin, "POST", server.url("/api/v1/domains/example.org/groups"), Some(json!({"name": "staff"}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, folder) = call(&admin, "POST", server.url("/api/v1/items/folders"), Some(json!({"name": "forms", "parent": null}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{folder}");
+    let id = folder["id"].to_string();
+    let (mut checked, mut wrong) = (0, Vec::new());
+    for (method, route) in deskward_http::PAGES {
+        if *method != "POST" {
+            continue;
+        }
+        let path = route
+            .replace("{domain}", "example.org")
+            .replace("{name}", "ursula")
+            .replace("{group}", "staff")
+            .replace("{id}", &id)
+            .replace("{token}", &"a".repeat(43));
+        let request = admin.post(server.url(&path));
+        let request = if ["/upload", "/version"].iter().any(|m| path.ends_with(m)) {
+            let boundary = "forged-boundary";
+            let body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nforged\r\n--{boundary}--\r\n");
+            request.header("content-type", format!("multipart/form-data; boundary={boundary}")).body(body)
+        } else {
+            // Every field any page's form has, so each reaches its token check.
+            let fields = [
+                "name", "login", "password", "current_password", "new_password", "reason", "role", "account", "url", "security", "preset", "bind_dn",
+                "base_dns", "user_filter", "keep_groups", "class", "ca_certificate", "timeout_ms", "backends", "parent", "to", "inherit",
+            ];
+            let mut form: Vec<(&str, &str)> = fields.iter().map(|f| (*f, "x")).collect();
+            form.extend([("csrf", "forged"), ("confirm", "on"), ("disabled", "on")]);
+            request.form(&form)
+        };
+        let status = request.send().await.unwrap().status();
+        if status != StatusCode::FORBIDDEN {
+            wrong.push(format!("POST {route}: {status}"));
+        }
+        checked += 1;
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(checked > 40, "{checked} forms checked");
+    // Each is a security event, up to the per-source budget (past it they are counted, and
+    // one `events.suppressed` record says how many when the window ends).
+    let recorded = events(&server, &admin, "action=request.csrf", 20).await;
+    let mut targets: Vec<String> = recorded.iter().map(|r| r["target"].as_str().unwrap_or_default().to_owned()).collect();
+    targets.sort();
+    targets.dedup();
+    assert!(targets.len() >= 20 && targets.iter().all(|t| t.starts_with("POST /")), "{targets:#?}");
+    let (s, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/ursula"), None).await;
+    assert_eq!((s, &v["disabled"]), (StatusCode::OK, &json!(false)), "nothing changed: {v}");
+}
