@@ -57,7 +57,7 @@ pub use directory_sync::SyncReport;
 pub use ldap::DirectoryUser;
 pub use error::AppError;
 pub use event_limit::EventLimit;
-pub use hasher::{Hasher, HasherLimits};
+pub use hasher::{Hasher, HasherLimits, ThreadHooks};
 pub use host_names::HostNames;
 pub use import::{ImportRecord, ImportSummary};
 pub use login::LoginOutcome;
@@ -198,14 +198,13 @@ impl App {
     }
 
     /// Starts the server's background work: the epoch poller (authentication cache, bans), the
-    /// release of idle hashing memory, the purge of expired sessions and old bans, the writer
-    /// of security events, and the closing of idle directory connections. The CLI runs none.
-    /// `give_back` returns the allocator's free memory to the system once idle hashing memory
-    /// was freed.
-    pub fn start_background_tasks(&self, give_back: fn()) {
+    /// purge of expired sessions and old bans, the writer of security events, and the closing of
+    /// idle directory connections; and hands the hashing threads the server's `hooks` (a lower
+    /// priority, giving freed memory back to the system). The CLI runs none.
+    pub fn start_background_tasks(&self, hooks: ThreadHooks) {
         self.start_event_writer();
         self.start_epoch_poller();
-        self.hasher.start_trimmer(give_back);
+        self.hasher.use_hooks(hooks);
         self.start_session_purger();
         let directories = self.directories.clone();
         tokio::spawn(async move {

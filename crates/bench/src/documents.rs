@@ -200,7 +200,7 @@ async fn access_decisions() -> anyhow::Result<()> {
     let cold = cold_times.len() as f64 / cold_start.elapsed().as_secs_f64();
 
     // Warm: the poller turns the caches on; the first decision keeps the chain.
-    app.start_background_tasks(|| {});
+    app.start_background_tasks(deskward_app::ThreadHooks { lower_priority: || {}, give_back: || {} });
     tokio::time::sleep(Duration::from_millis(500)).await;
     let cold_each = median(&mut cold_times);
     let cached = Instant::now();

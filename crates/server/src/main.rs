@@ -87,3 +87,20 @@ pub(crate) fn give_back_memory() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub(crate) fn give_back_memory() {}
+
+/// Lowers the calling thread's scheduling priority (nice 10): password hashing yields the CPU
+/// to request handling, so a login's other work and other users' requests do not queue behind
+/// a hash. On Linux the nice value is per thread.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub(crate) fn lower_thread_priority() {
+    // SAFETY: setpriority only changes the calling thread's nice value (who = 0); raising it
+    // needs no privilege, and a failure leaves the priority as it was.
+    let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) } != 0;
+    if failed {
+        tracing::debug!("cannot lower a hashing thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn lower_thread_priority() {}

@@ -63,7 +63,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         Ok(n) => tracing::info!(files = n, "removed document files no version refers to (unfinished uploads)"),
         Err(e) => tracing::warn!(error = %e, "cannot sweep the document files"),
     }
-    app.start_background_tasks(crate::give_back_memory);
+    app.start_background_tasks(deskward_app::ThreadHooks { lower_priority: crate::lower_thread_priority, give_back: crate::give_back_memory });
     crate::retention::start(app.clone(), settings);
     crate::directory_sync::start(app.clone(), settings);
     if let Some(url) = &settings.audit.syslog {

@@ -56,7 +56,29 @@ async fn login_flood_keeps_memory_bounded_and_the_server_answering() {
     assert!(peak_mib < 200, "peak memory {peak_mib} MiB");
     // And the right password still works once the flood is over.
     assert_eq!(login(&server, &server.client(), ADMIN, ADMIN_PW).await.status(), StatusCode::CREATED);
+    // Hashing ran on the hasher's own threads, one per core, below request handling's priority.
+    let hashing = hashing_threads(server.pid().unwrap());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(hashing.len(), cores, "{hashing:?}");
+    assert!(hashing.iter().all(|(_, nice)| *nice == 10), "{hashing:?}");
     // Pooled argon2 memory is given back after ten idle seconds.
     let settled = deskward_testkit::Server::wait_until(Duration::from_secs(30), || server.rss_kib().is_some_and(|k| k < idle_kib + 16 * 1024));
     assert!(settled, "memory returns near idle ({} MiB idle, now {:?} KiB)", idle_kib / 1024, server.rss_kib());
+}
+
+/// The hashing threads of a process: their names and nice values, from /proc.
+fn hashing_threads(pid: u32) -> Vec<(String, i64)> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default().trim().to_owned();
+        if !comm.starts_with("deskward-hash") {
+            continue;
+        }
+        // The nice value is field 19 of stat, counted after the name in parentheses.
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        found.push((comm, fields.get(16).and_then(|n| n.parse().ok()).unwrap_or(i64::MIN)));
+    }
+    found.sort();
+    found
 }
