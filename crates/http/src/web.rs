@@ -1,7 +1,7 @@
 //! The server-rendered pages: log in, the account page (who, sessions, recent logins, password
 //! change), log out, the address confirmation, the administration pages (`web/audit.rs`,
-//! `web/secrets.rs`, `web/directory.rs`, `web/domains.rs`, a domain's accounts and groups in
-//! `web/accounts.rs` and `web/groups.rs`), folders and documents (`web/documents.rs`), their
+//! `web/secrets.rs`, `web/directory.rs`, `web/domains.rs`, a domain's accounts, groups and
+//! password policies in `web/accounts.rs`, `web/groups.rs` and `web/policies.rs`), folders and documents (`web/documents.rs`), their
 //! sharing page (`web/sharing.rs`) and share links (`web/shared_links.rs`), and Kerberos single sign-on (`web/kerberos.rs`). The pattern every
 //! page follows:
 //!
@@ -31,6 +31,7 @@ mod documents;
 mod domains;
 mod groups;
 mod kerberos;
+mod policies;
 mod secrets;
 mod shared_links;
 mod sharing;
@@ -77,6 +78,8 @@ pub const PAGES: &[(&str, &str)] = &[
     ("POST", "/admin/domains/{domain}/groups/{group}/remove"),
     ("POST", "/admin/domains/{domain}/groups/{group}/members"),
     ("POST", "/admin/domains/{domain}/groups/{group}/members/remove"),
+    ("GET", "/admin/domains/{domain}/policies"),
+    ("POST", "/admin/domains/{domain}/policies/{who}"),
     ("GET", "/admin/secrets"),
     ("POST", "/admin/secrets/enable"),
     ("GET", "/admin/directories"),
@@ -138,6 +141,8 @@ pub fn routes() -> Router<State> {
         .route("/admin/domains/{domain}/groups/{group}/remove", post(groups::remove))
         .route("/admin/domains/{domain}/groups/{group}/members", post(groups::add_member))
         .route("/admin/domains/{domain}/groups/{group}/members/remove", post(groups::remove_member))
+        .route("/admin/domains/{domain}/policies", get(policies::page))
+        .route("/admin/domains/{domain}/policies/{who}", post(policies::save))
         .route("/admin/secrets", get(secrets::page))
         .route("/admin/secrets/enable", post(secrets::enable))
         .route("/admin/directories", get(directory::list))

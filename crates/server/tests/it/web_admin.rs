@@ -262,6 +262,7 @@ async fn every_page_form_refuses_a_forged_token() {
             .replace("{domain}", "example.org")
             .replace("{name}", "ursula")
             .replace("{group}", "staff")
+            .replace("{who}", "users")
             .replace("{id}", &id)
             .replace("{token}", &"a".repeat(43));
         let request = admin.post(server.url(&path));
@@ -296,4 +297,52 @@ async fn every_page_form_refuses_a_forged_token() {
     assert!(targets.len() >= 20 && targets.iter().all(|t| t.starts_with("POST /")), "{targets:#?}");
     let (s, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/ursula"), None).await;
     assert_eq!((s, &v["disabled"]), (StatusCode::OK, &json!(false)), "nothing changed: {v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_admins_set_password_policies_on_the_policies_page() {
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    server.cli_ok(&["domain", "add", "other.test"], None);
+    add_account(&server, &admin, "example.org", "dora", "domain-admin", PW).await;
+    let policies = "/admin/domains/example.org/policies";
+    let dora = logged_in(&server, "dora@example.org", PW).await;
+    let (s, text) = page(&server, &dora, policies).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert!(text.contains("id=\"policy-users\"") && text.contains("id=\"policy-staff\""), "{text}");
+    let csrf = csrf_of(&text);
+    let (s, _) = page(&server, &dora, "/admin/domains/other.test/policies").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // Malformed or out-of-range numbers are refused with the reason, and nothing is saved.
+    let users = format!("{policies}/users");
+    let form = |min: &'static str| vec![("csrf", csrf.clone()), ("min_length", min.to_owned()), ("min_non_letters", "1".into()), ("require_digit", "on".into()), ("reject_common", "on".into()), ("max_age_days", "".into()), ("history", "3".into())];
+    let post = |form: Vec<(&'static str, String)>| {
+        let (server, dora, users) = (&server, &dora, users.clone());
+        async move { let r = dora.post(server.url(&users)).form(&form).send().await.unwrap(); (r.status(), r.text().await.unwrap()) }
+    };
+    let (s, text) = post(form("ten")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("minimum length must be a whole number"), "{text}");
+    let (s, text) = post(form("5000")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{text}");
+
+    // Saved once; saving the same values again records nothing.
+    for _ in 0..2 {
+        let (s, text) = post(form("14")).await;
+        assert_eq!(s, StatusCode::OK, "{text}");
+        assert!(text.contains("The password policy for users is saved."), "{text}");
+    }
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/policies/users"), None).await;
+    assert_eq!((&v["min_length"], &v["min_non_letters"], &v["require_digit"], &v["history"], &v["max_age_days"]), (&json!(14), &json!(1), &json!(true), &json!(3), &serde_json::Value::Null), "{v}");
+    assert_eq!(records(&server, &admin, "domain=example.org&action=policy.set").await.len(), 1);
+
+    // The policy applies: a user's 12-character password is refused, naming the rule.
+    let (s, v) = call(&admin, "POST", server.url("/api/v1/domains/example.org/accounts"), Some(json!({"name": "uma", "role": "user", "password": "Twelve-chars"}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v.to_string().contains("14"), "{v}");
+    let (s, v) = call(&admin, "POST", server.url("/api/v1/domains/example.org/accounts"), Some(json!({"name": "uma", "role": "user", "password": "Fourteen-char-9"}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // The staff policy is untouched.
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/policies/staff"), None).await;
+    assert_eq!(v["min_length"], json!(12), "{v}");
 }
