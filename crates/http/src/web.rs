@@ -1,7 +1,8 @@
 //! The server-rendered pages: log in, the account page (who, sessions, recent logins, password
 //! change), log out, the address confirmation, the administration pages (`web/audit.rs`,
-//! `web/secrets.rs`, `web/directory.rs`, `web/domains.rs`, a domain's accounts, groups and
-//! password policies in `web/accounts.rs`, `web/groups.rs` and `web/policies.rs`), folders and documents (`web/documents.rs`), their
+//! `web/secrets.rs`, `web/directory.rs`, `web/domains.rs`, a domain's accounts, groups, user
+//! classes and password policies in `web/accounts.rs`, `web/groups.rs`, `web/classes.rs` and
+//! `web/policies.rs`), folders and documents (`web/documents.rs`), their
 //! sharing page (`web/sharing.rs`) and share links (`web/shared_links.rs`), and Kerberos single sign-on (`web/kerberos.rs`). The pattern every
 //! page follows:
 //!
@@ -26,6 +27,7 @@ use subtle::ConstantTimeEq;
 
 mod accounts;
 mod audit;
+mod classes;
 mod directory;
 mod documents;
 mod domains;
@@ -78,6 +80,10 @@ pub const PAGES: &[(&str, &str)] = &[
     ("POST", "/admin/domains/{domain}/groups/{group}/remove"),
     ("POST", "/admin/domains/{domain}/groups/{group}/members"),
     ("POST", "/admin/domains/{domain}/groups/{group}/members/remove"),
+    ("GET", "/admin/domains/{domain}/classes"),
+    ("POST", "/admin/domains/{domain}/classes"),
+    ("POST", "/admin/domains/{domain}/classes/{class}"),
+    ("POST", "/admin/domains/{domain}/classes/{class}/remove"),
     ("GET", "/admin/domains/{domain}/policies"),
     ("POST", "/admin/domains/{domain}/policies/{who}"),
     ("GET", "/admin/secrets"),
@@ -141,6 +147,9 @@ pub fn routes() -> Router<State> {
         .route("/admin/domains/{domain}/groups/{group}/remove", post(groups::remove))
         .route("/admin/domains/{domain}/groups/{group}/members", post(groups::add_member))
         .route("/admin/domains/{domain}/groups/{group}/members/remove", post(groups::remove_member))
+        .route("/admin/domains/{domain}/classes", get(classes::page).post(classes::create))
+        .route("/admin/domains/{domain}/classes/{class}", post(classes::save))
+        .route("/admin/domains/{domain}/classes/{class}/remove", post(classes::remove))
         .route("/admin/domains/{domain}/policies", get(policies::page))
         .route("/admin/domains/{domain}/policies/{who}", post(policies::save))
         .route("/admin/secrets", get(secrets::page))

@@ -166,6 +166,8 @@ pub(super) async fn create(Extract(app): Extract<State>, session: Result<AnySess
 pub(super) struct SaveForm {
     csrf: String,
     role: String,
+    /// Absent keeps the class; empty removes it.
+    class: Option<String>,
     disabled: Option<String>,
     must_change_password: Option<String>,
 }
@@ -183,11 +185,12 @@ pub(super) async fn save(Extract(app): Extract<State>, session: Result<AnySessio
         let (disabled, must_change) = (form.disabled.is_some(), form.must_change_password.is_some());
         let change = AccountChange {
             role: Some(form.role).filter(|r| r != row.role.as_str()),
+            class: form.class.filter(|c| *c != row.class.clone().unwrap_or_default()),
             disabled: Some(disabled).filter(|d| *d != row.disabled),
             must_change_password: Some(must_change).filter(|m| *m != row.must_change_password),
             ..AccountChange::default()
         };
-        if change.role.is_some() || change.disabled.is_some() || change.must_change_password.is_some() {
+        if change.role.is_some() || change.class.is_some() || change.disabled.is_some() || change.must_change_password.is_some() {
             app.update_account(&caller, &login, &change).await?;
         }
         Ok::<_, AppError>(row.name)

@@ -346,3 +346,64 @@ async fn domain_admins_set_password_policies_on_the_policies_page() {
     let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/policies/staff"), None).await;
     assert_eq!(v["min_length"], json!(12), "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_manage_user_classes_and_give_them_to_accounts_on_the_pages() {
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    add_account(&server, &admin, "example.org", "ursula", "user", PW).await;
+    let classes = "/admin/domains/example.org/classes";
+    let (s, text) = page(&server, &admin, classes).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    let csrf = csrf_of(&text);
+
+    // Bad quotas are refused with the reason.
+    for (storage, documents) in [("-1", ""), ("", "many"), ("99999999999999", "")] {
+        let (s, _, text) = post_form(&server, &admin, classes, &[("csrf", &csrf), ("name", "basic"), ("web", "on"), ("storage_mib", storage), ("quota_documents", documents)]).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{storage} {documents}: {text}");
+    }
+    // Created: the web and documents only, 5 MiB and 10 documents.
+    let form = [("csrf", csrf.as_str()), ("name", "Basic"), ("web", "on"), ("documents", "on"), ("storage_mib", "5"), ("quota_documents", "10")];
+    let (s, path, text) = post_form(&server, &admin, classes, &form).await;
+    assert_eq!((s, path.as_str()), (StatusCode::OK, classes), "{text}");
+    assert!(text.contains("The class basic is created."), "{text}");
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/classes"), None).await;
+    assert_eq!(v[0]["features"], json!({"web": true, "mail": false, "im": false, "documents": true, "helpdesk": false}), "{v}");
+    assert_eq!((&v[0]["quota_storage_bytes"], &v[0]["quota_documents"]), (&json!(5 * 1024 * 1024), &json!(10)), "{v}");
+
+    // Saving the same values records nothing; switching the web off does.
+    let save = format!("{classes}/basic");
+    let (s, _, _) = post_form(&server, &admin, &save, &[("csrf", &csrf), ("web", "on"), ("documents", "on"), ("storage_mib", "5"), ("quota_documents", "10")]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(records(&server, &admin, "domain=example.org&action=class.update").await.len(), 0);
+    let (s, _, text) = post_form(&server, &admin, &save, &[("csrf", &csrf), ("documents", "on"), ("storage_mib", ""), ("quota_documents", "10")]).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert!(text.contains("The class basic is saved."), "{text}");
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/classes"), None).await;
+    assert_eq!((&v[0]["features"]["web"], &v[0]["quota_storage_bytes"]), (&json!(false), &serde_json::Value::Null), "{v}");
+    assert_eq!(records(&server, &admin, "domain=example.org&action=class.update").await.len(), 1);
+
+    // Given to ursula on the accounts page: her web pages are refused, her class shows.
+    let accounts = "/admin/domains/example.org/accounts";
+    let ursula = logged_in(&server, "ursula@example.org", PW).await;
+    let (s, _) = page(&server, &ursula, "/account").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, text) = post_form(&server, &admin, &format!("{accounts}/ursula"), &[("csrf", &csrf), ("role", "user"), ("class", "basic")]).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert!(text.contains("<option value=\"basic\" selected>"), "{text}");
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/ursula"), None).await;
+    assert_eq!(v["class"], json!("basic"), "{v}");
+    let ursula = logged_in(&server, "ursula@example.org", PW).await;
+    let (s, _) = page(&server, &ursula, "/account").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "the class has no web interface");
+
+    // Removing needs the box; afterwards ursula has no class, and every feature again.
+    let (s, _, _) = post_form(&server, &admin, &format!("{save}/remove"), &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _, text) = post_form(&server, &admin, &format!("{save}/remove"), &[("csrf", &csrf), ("confirm", "on")]).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert!(text.contains("The class basic is removed"), "{text}");
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/ursula"), None).await;
+    assert_eq!(v["class"], serde_json::Value::Null, "{v}");
+    let (s, _) = page(&server, &ursula, "/account").await;
+    assert_eq!(s, StatusCode::OK);
+}
