@@ -637,6 +637,11 @@ fn message(e: &AppError) -> String {
     }
 }
 
+/// A failure as a page answers it: the status and the message.
+fn failure(e: &AppError) -> (StatusCode, String) {
+    (crate::error::status_and_code(e).0, message(e))
+}
+
 /// Marks a page refused for lack of rights (or for something the caller may not even see, or
 /// a feature their class lacks), so it is recorded as a security event like the API's refusals.
 fn refused(mut response: Response, e: AppError) -> Response {

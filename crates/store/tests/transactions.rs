@@ -178,6 +178,19 @@ fn only_the_benchmark_switches_auditing_off() {
     assert!(callers.is_empty(), "{callers:?}");
 }
 
+/// Ends every other session on the database at `url`, as a restart or an administrator does;
+/// at least `at_least` were open.
+async fn end_sessions(url: &str, at_least: usize) {
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(url).await.unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(ended.len() >= at_least && ended.iter().all(|e| *e), "{ended:?}");
+}
+
 /// PostgreSQL ends the sessions of pooled connections (as a restart or an administrator does)
 /// while they sit in the pool, too recently used to be pinged: the next transactions begin on
 /// fresh connections, and their changes commit with their records.
@@ -194,14 +207,7 @@ async fn connections_the_server_ended_are_replaced_when_a_transaction_begins() {
     for tx in [a, b, c] {
         tx.commit_unaudited(Housekeeping::BenchmarkBaseline).await.unwrap();
     }
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
-    let ended: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .fetch_all(&mut admin)
-    .await
-    .unwrap();
-    assert!(ended.len() >= 3 && ended.iter().all(|e| *e), "{ended:?}");
+    end_sessions(&url, 3).await;
     for n in 0..3 {
         let mut tx = store.begin().await.unwrap();
         GroupRow::insert(&mut tx, domain, &format!("g{n}")).await.unwrap();
@@ -226,14 +232,7 @@ async fn after_a_read_finds_its_connection_ended_the_other_idle_ones_are_checked
     // Three reads at once leave three connections in the pool.
     let held = (store.conn().await.unwrap(), store.conn().await.unwrap(), store.conn().await.unwrap());
     drop(held);
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
-    let ended: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .fetch_all(&mut admin)
-    .await
-    .unwrap();
-    assert!(ended.len() >= 3 && ended.iter().all(|e| *e), "{ended:?}");
+    end_sessions(&url, 3).await;
     let mut failed = Vec::new();
     for n in 0..6 {
         let mut c = store.conn().await.unwrap();

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use deskward_core::{AccountName, DomainName};
 
-use super::{canonical, html, message, posted, refused, usable};
+use super::{canonical, failure, html, posted, refused, usable};
 use crate::extract::AnySession;
 use crate::{ApiError, State};
 
@@ -68,8 +68,8 @@ async fn render(app: &State, csrf: &str, caller: &Caller, domain: &str, done: Op
     let (accounts, classes) = match listed {
         Ok(l) => l,
         Err(e) => {
-            let status = crate::error::status_and_code(&e).0;
-            let page = AccountsPage { csrf: String::new(), domain: domain.to_owned(), roles: Vec::new(), classes: Vec::new(), accounts: Vec::new(), notice: None, error: Some(message(&e)) };
+            let (status, error) = failure(&e);
+            let page = AccountsPage { csrf: String::new(), domain: domain.to_owned(), roles: Vec::new(), classes: Vec::new(), accounts: Vec::new(), notice: None, error: Some(error) };
             return refused(html(&page, status), e);
         }
     };
@@ -115,8 +115,7 @@ fn line(a: AccountRow, own: Option<i64>) -> AccountLine {
 
 /// A failed form: the page again, with the error, answered with the error's status.
 async fn failed(app: &State, csrf: &str, caller: &Caller, domain: &str, e: AppError) -> Response {
-    let status = crate::error::status_and_code(&e).0;
-    refused(render(app, csrf, caller, domain, None, Some((status, message(&e)))).await, e)
+    refused(render(app, csrf, caller, domain, None, Some(failure(&e))).await, e)
 }
 
 fn done(domain: &str, what: &str, name: &str) -> Response {

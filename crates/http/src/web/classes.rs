@@ -13,7 +13,7 @@ use deskward_core::{DomainName, ObjectName};
 use deskward_store::ClassRow;
 use serde::Deserialize;
 
-use super::{canonical, html, message, posted, refused, usable};
+use super::{canonical, failure, html, posted, refused, usable};
 use crate::extract::AnySession;
 use crate::{ApiError, State};
 
@@ -56,8 +56,8 @@ async fn render(app: &State, csrf: &str, caller: &Caller, domain: &str, done: Op
     let classes = match app.list_classes(caller, domain).await {
         Ok(c) => c,
         Err(e) => {
-            let status = crate::error::status_and_code(&e).0;
-            let page = ClassesPage { csrf: String::new(), domain: domain.to_owned(), classes: Vec::new(), notice: None, error: Some(message(&e)) };
+            let (status, error) = failure(&e);
+            let page = ClassesPage { csrf: String::new(), domain: domain.to_owned(), classes: Vec::new(), notice: None, error: Some(error) };
             return refused(html(&page, status), e);
         }
     };
@@ -85,8 +85,7 @@ fn line(c: ClassRow) -> ClassLine {
 }
 
 async fn failed(app: &State, csrf: &str, caller: &Caller, domain: &str, e: AppError) -> Response {
-    let status = crate::error::status_and_code(&e).0;
-    refused(render(app, csrf, caller, domain, None, Some((status, message(&e)))).await, e)
+    refused(render(app, csrf, caller, domain, None, Some(failure(&e))).await, e)
 }
 
 fn done(domain: &str, what: &str, class: &str) -> Response {

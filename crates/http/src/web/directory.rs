@@ -12,7 +12,7 @@ use deskward_core::{DomainName, Role};
 use deskward_proto::{AuthOrder, Directory};
 use serde::Deserialize;
 
-use super::{canonical, forged, html, message, refused, same, usable};
+use super::{canonical, failure, forged, html, message, refused, same, usable};
 use crate::extract::AnySession;
 use crate::{ApiError, State, convert};
 
@@ -155,9 +155,7 @@ pub(super) async fn save(Extract(app): Extract<State>, session: Result<AnySessio
 }
 
 async fn failed(app: &State, csrf: &str, caller: &Caller, domain: &str, e: AppError) -> Response {
-    let status = crate::error::status_and_code(&e).0;
-    let page = render(app, csrf, caller, domain, None, Some((status, message(&e)))).await;
-    refused(page, e)
+    refused(render(app, csrf, caller, domain, None, Some(failure(&e))).await, e)
 }
 
 #[derive(Deserialize)]

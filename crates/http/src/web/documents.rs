@@ -17,7 +17,7 @@ use futures_util::TryStreamExt;
 use serde::Deserialize;
 use tokio_util::io::StreamReader;
 
-use super::{forged, html, message, refused, same, usable};
+use super::{failure, forged, html, message, refused, same, usable};
 use crate::api::items::send;
 use crate::extract::AnySession;
 use crate::{ApiError, State, convert};
@@ -210,10 +210,6 @@ pub(super) async fn poster(app: &State, session: Result<AnySession, ApiError>, s
         return Err(forged(app, &caller, form).await);
     }
     Ok((csrf, caller))
-}
-
-pub(super) fn failure(e: &AppError) -> (StatusCode, String) {
-    (crate::error::status_and_code(e).0, message(e))
 }
 
 // The top level.

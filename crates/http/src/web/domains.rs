@@ -13,7 +13,7 @@ use deskward_core::{DomainName, Role};
 use deskward_store::DomainRow;
 use serde::Deserialize;
 
-use super::{canonical, html, message, posted, refused, usable};
+use super::{canonical, failure, html, posted, refused, usable};
 use crate::extract::AnySession;
 use crate::{ApiError, State};
 
@@ -63,8 +63,8 @@ async fn render(app: &State, csrf: &str, caller: &Caller, done: Option<(String, 
             html(&DomainsPage { csrf: csrf.to_owned(), may_change, domains, notice, error }, status)
         }
         Err(e) => {
-            let status = crate::error::status_and_code(&e).0;
-            let page = DomainsPage { csrf: String::new(), may_change: false, domains: Vec::new(), notice: None, error: Some(message(&e)) };
+            let (status, error) = failure(&e);
+            let page = DomainsPage { csrf: String::new(), may_change: false, domains: Vec::new(), notice: None, error: Some(error) };
             refused(html(&page, status), e)
         }
     }
@@ -115,8 +115,7 @@ fn done(what: &str, domain: &str) -> Response {
 }
 
 async fn failed(app: &State, csrf: &str, caller: &Caller, e: AppError) -> Response {
-    let status = crate::error::status_and_code(&e).0;
-    refused(render(app, csrf, caller, None, Some((status, message(&e)))).await, e)
+    refused(render(app, csrf, caller, None, Some(failure(&e))).await, e)
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,7 @@ use deskward_core::{AccountName, DomainName, ObjectName};
 use deskward_store::GroupRow;
 use serde::Deserialize;
 
-use super::{canonical, html, message, posted, refused, usable};
+use super::{canonical, failure, html, posted, refused, usable};
 use crate::extract::AnySession;
 use crate::{ApiError, State};
 
@@ -47,8 +47,8 @@ async fn render(app: &State, csrf: &str, caller: &Caller, domain: &str, done: Op
     let groups = match app.list_groups(caller, domain).await {
         Ok(g) => g,
         Err(e) => {
-            let status = crate::error::status_and_code(&e).0;
-            let page = GroupsPage { csrf: String::new(), domain: domain.to_owned(), groups: Vec::new(), notice: None, error: Some(message(&e)) };
+            let (status, error) = failure(&e);
+            let page = GroupsPage { csrf: String::new(), domain: domain.to_owned(), groups: Vec::new(), notice: None, error: Some(error) };
             return refused(html(&page, status), e);
         }
     };
@@ -66,8 +66,7 @@ async fn render(app: &State, csrf: &str, caller: &Caller, domain: &str, done: Op
 }
 
 async fn failed(app: &State, csrf: &str, caller: &Caller, domain: &str, e: AppError) -> Response {
-    let status = crate::error::status_and_code(&e).0;
-    refused(render(app, csrf, caller, domain, None, Some((status, message(&e)))).await, e)
+    refused(render(app, csrf, caller, domain, None, Some(failure(&e))).await, e)
 }
 
 fn done(domain: &str, what: &str, group: &str) -> Response {

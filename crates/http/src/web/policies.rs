@@ -12,7 +12,7 @@ use deskward_core::DomainName;
 use deskward_core::password::{Audience, Policy};
 use serde::Deserialize;
 
-use super::{canonical, html, message, posted, refused, usable};
+use super::{canonical, failure, html, posted, refused, usable};
 use crate::extract::AnySession;
 use crate::{ApiError, State};
 
@@ -54,8 +54,8 @@ async fn render(app: &State, csrf: &str, caller: &Caller, domain: &str, saved: O
         match app.get_policy(caller, domain, who.as_str()).await {
             Ok(policy) => policies.push(PolicyForm { who: who.as_str(), title, policy }),
             Err(e) => {
-                let status = crate::error::status_and_code(&e).0;
-                let page = PoliciesPage { csrf: String::new(), domain: domain.to_owned(), policies: Vec::new(), notice: None, error: Some(message(&e)) };
+                let (status, error) = failure(&e);
+                let page = PoliciesPage { csrf: String::new(), domain: domain.to_owned(), policies: Vec::new(), notice: None, error: Some(error) };
                 return refused(html(&page, status), e);
             }
         }
@@ -126,9 +126,6 @@ pub(super) async fn save(Extract(app): Extract<State>, session: Result<AnySessio
     match (result, Audience::parse(&who)) {
         (Ok(()), Some(who)) => Redirect::to(&format!("/admin/domains/{domain}/policies?saved={}", who.as_str())).into_response(),
         (Ok(()), None) => Redirect::to(&format!("/admin/domains/{domain}/policies")).into_response(),
-        (Err(e), _) => {
-            let status = crate::error::status_and_code(&e).0;
-            refused(render(&app, &auth.csrf_token(), &caller, &domain, None, Some((status, message(&e)))).await, e)
-        }
+        (Err(e), _) => refused(render(&app, &auth.csrf_token(), &caller, &domain, None, Some(failure(&e))).await, e),
     }
 }

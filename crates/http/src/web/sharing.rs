@@ -12,7 +12,8 @@ use deskward_app::{AppError, Caller, Explanation, GrantInput};
 use deskward_core::acl::Rights;
 use serde::Deserialize;
 
-use super::documents::{Crumb, CsrfForm, Done, ItemId, Row, error_page, failure, notice, poster, rights_text, row, viewer};
+use super::documents::{Crumb, CsrfForm, Done, ItemId, Row, error_page, notice, poster, rights_text, row, viewer};
+use super::failure;
 use super::{html, refused};
 use crate::extract::AnySession;
 use crate::{ApiError, State};
