@@ -1,8 +1,8 @@
 //! The server-rendered pages: log in, the account page (who, sessions, recent logins, password
 //! change), log out, the address confirmation, the administration pages (`web/audit.rs`,
 //! `web/secrets.rs`, `web/directory.rs`, `web/domains.rs`, a domain's accounts, groups, user
-//! classes and password policies in `web/accounts.rs`, `web/groups.rs`, `web/classes.rs` and
-//! `web/policies.rs`), folders and documents (`web/documents.rs`), their
+//! classes, password policies and sign-in rules in `web/accounts.rs`, `web/groups.rs`,
+//! `web/classes.rs`, `web/policies.rs` and `web/sign_in.rs`), folders and documents (`web/documents.rs`), their
 //! sharing page (`web/sharing.rs`) and share links (`web/shared_links.rs`), and Kerberos single sign-on (`web/kerberos.rs`). The pattern every
 //! page follows:
 //!
@@ -37,6 +37,7 @@ mod policies;
 mod secrets;
 mod shared_links;
 mod sharing;
+mod sign_in;
 
 use crate::api::me::cookie;
 use crate::extract::{AnySession, Client, cookie_value};
@@ -86,6 +87,9 @@ pub const PAGES: &[(&str, &str)] = &[
     ("POST", "/admin/domains/{domain}/classes/{class}/remove"),
     ("GET", "/admin/domains/{domain}/policies"),
     ("POST", "/admin/domains/{domain}/policies/{who}"),
+    ("GET", "/admin/domains/{domain}/sign-in"),
+    ("POST", "/admin/domains/{domain}/sign-in/sessions"),
+    ("POST", "/admin/domains/{domain}/sign-in/allow-list"),
     ("GET", "/admin/secrets"),
     ("POST", "/admin/secrets/enable"),
     ("GET", "/admin/directories"),
@@ -152,6 +156,9 @@ pub fn routes() -> Router<State> {
         .route("/admin/domains/{domain}/classes/{class}/remove", post(classes::remove))
         .route("/admin/domains/{domain}/policies", get(policies::page))
         .route("/admin/domains/{domain}/policies/{who}", post(policies::save))
+        .route("/admin/domains/{domain}/sign-in", get(sign_in::page))
+        .route("/admin/domains/{domain}/sign-in/sessions", post(sign_in::sessions))
+        .route("/admin/domains/{domain}/sign-in/allow-list", post(sign_in::allow_list))
         .route("/admin/secrets", get(secrets::page))
         .route("/admin/secrets/enable", post(secrets::enable))
         .route("/admin/directories", get(directory::list))

@@ -407,3 +407,57 @@ async fn administrators_manage_user_classes_and_give_them_to_accounts_on_the_pag
     let (s, _) = page(&server, &ursula, "/account").await;
     assert_eq!(s, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_admins_set_session_rules_and_the_allow_list_on_the_sign_in_page() {
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    server.cli_ok(&["domain", "add", "other.test"], None);
+    add_account(&server, &admin, "example.org", "dora", "domain-admin", PW).await;
+    let sign_in = "/admin/domains/example.org/sign-in";
+    let dora = logged_in(&server, "dora@example.org", PW).await;
+    let (s, text) = page(&server, &dora, sign_in).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    let csrf = csrf_of(&text);
+    let (s, text) = page(&server, &dora, "/admin/domains/other.test/sign-in").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(!text.contains("name=\"csrf\""), "{text}");
+
+    // Lifetimes: malformed, out of bounds, or idle longer than the whole session: refused.
+    let sessions = format!("{sign_in}/sessions");
+    for (idle, absolute) in [("soon", ""), ("0", ""), ("600", "30")] {
+        let (s, _, text) = post_form(&server, &dora, &sessions, &[("csrf", &csrf), ("users_idle", idle), ("users_absolute", absolute), ("remember_me", "server")]).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{idle} {absolute}: {text}");
+    }
+    // Saved once; the same values again record nothing.
+    for _ in 0..2 {
+        let (s, path, text) = post_form(&server, &dora, &sessions, &[("csrf", &csrf), ("users_idle", "30"), ("users_absolute", "600"), ("staff_idle", ""), ("staff_absolute", ""), ("remember_me", "no")]).await;
+        assert_eq!((s, path.as_str()), (StatusCode::OK, sign_in), "{text}");
+        assert!(text.contains("The session rules are saved"), "{text}");
+    }
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/session-rules"), None).await;
+    let o = &v["overrides"];
+    assert_eq!(
+        (&o["users_idle_seconds"], &o["users_absolute_seconds"], &o["staff_idle_seconds"], &o["remember_me"]),
+        (&json!(1800), &json!(36_000), &serde_json::Value::Null, &json!(false)),
+        "{v}"
+    );
+    assert_eq!(records(&server, &admin, "domain=example.org&action=domain.session_rules").await.len(), 1);
+
+    // The allow-list: a bad network is refused with the reason; then saved, shown and lifted.
+    let list = format!("{sign_in}/allow-list");
+    let (s, _, text) = post_form(&server, &dora, &list, &[("csrf", &csrf), ("networks", "192.0.2.0/24\nnot-a-network")]).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("not-a-network"), "{text}");
+    let (s, _, text) = post_form(&server, &dora, &list, &[("csrf", &csrf), ("networks", "192.0.2.0/24\r\n2001:db8::/32, 127.0.0.1"), ("admins_only", "on"), ("trust_days", "7")]).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert!(text.contains("The allow-list is saved.") && text.contains("2001:db8::/32"), "{text}");
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/allow-list"), None).await;
+    assert_eq!((v["networks"].as_array().map(Vec::len), &v["admins_only"], &v["trust_seconds"]), (Some(3), &json!(true), &json!(7 * 86_400)), "{v}");
+    let (s, _, _) = post_form(&server, &dora, &list, &[("csrf", &csrf), ("networks", "192.0.2.0/24\n2001:db8::/32\n127.0.0.1"), ("admins_only", "on"), ("trust_days", "7")]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(records(&server, &admin, "domain=example.org&action=domain.allow_list").await.len(), 1, "the same list again records nothing");
+    let (s, _, _) = post_form(&server, &dora, &list, &[("csrf", &csrf), ("networks", "")]).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/allow-list"), None).await;
+    assert_eq!(v["networks"], json!([]), "{v}");
+}
