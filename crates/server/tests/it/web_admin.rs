@@ -185,8 +185,28 @@ async fn administrators_manage_groups_and_members_on_the_groups_page() {
     b.fill("form[action='/admin/domains/example.org/groups/helpers/members'] input[name=account]", "pia").await.unwrap();
     b.click("form[action='/admin/domains/example.org/groups/helpers/members'] button").await.unwrap();
     b.wait_for_text("#notice", "members of helpers are saved").await.unwrap();
+    // The other administration pages: a class, a password policy and a session rule saved by
+    // their forms, under the same Content-Security-Policy.
+    b.goto(&server.url("/admin/domains/example.org/classes")).await.unwrap();
+    b.fill("#create-class input[name=name]", "staffers").await.unwrap();
+    b.click("#create-class button").await.unwrap();
+    b.wait_for_text("#notice", "staffers is created").await.unwrap();
+    b.goto(&server.url("/admin/domains/example.org/policies")).await.unwrap();
+    b.fill("#policy-users input[name=min_length]", "11").await.unwrap();
+    b.click("#policy-users button").await.unwrap();
+    b.wait_for_text("#notice", "policy for users is saved").await.unwrap();
+    b.goto(&server.url("/admin/domains/example.org/sign-in")).await.unwrap();
+    b.fill("#sessions input[name=users_idle]", "45").await.unwrap();
+    b.click("#sessions button").await.unwrap();
+    b.wait_for_text("#notice", "session rules are saved").await.unwrap();
+    b.goto(&server.url("/admin/domains")).await.unwrap();
+    b.fill("#create-domain input[name=name]", "browser.test").await.unwrap();
+    b.click("#create-domain button").await.unwrap();
+    b.wait_for_text("#notice", "browser.test is created").await.unwrap();
     assert_no_csp_violations(&b).await;
     b.quit().await;
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/policies/users"), None).await;
+    assert_eq!(v["min_length"], json!(11), "{v}");
     let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/groups"), None).await;
     assert_eq!(v[0]["members"], json!(["pia"]), "{v}");
 }
