@@ -184,7 +184,7 @@ pub(super) async fn save(Extract(app): Extract<State>, session: Result<AnySessio
         let (disabled, must_change) = (form.disabled.is_some(), form.must_change_password.is_some());
         let change = AccountChange {
             role: Some(form.role).filter(|r| r != row.role.as_str()),
-            class: form.class.filter(|c| *c != row.class.clone().unwrap_or_default()),
+            class: form.class.filter(|c| c != row.class.as_deref().unwrap_or_default()),
             disabled: Some(disabled).filter(|d| *d != row.disabled),
             must_change_password: Some(must_change).filter(|m| *m != row.must_change_password),
             ..AccountChange::default()

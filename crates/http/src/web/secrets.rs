@@ -10,7 +10,7 @@ use deskward_app::{Acknowledgements, Caller};
 use deskward_proto::SecretsState;
 use serde::Deserialize;
 
-use super::{forged, html, message, refused, same, usable};
+use super::{html, message, posted, refused, usable};
 use crate::extract::AnySession;
 use crate::{ApiError, State, convert};
 
@@ -48,13 +48,10 @@ pub(super) struct EnableForm {
 }
 
 pub(super) async fn enable(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Form(form): Form<EnableForm>) -> Response {
-    let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
-    if !same(&auth.csrf_token(), &form.csrf) {
-        return forged(&app, &caller, "/admin/secrets/enable").await;
-    }
-    if auth.session.password_change_required {
-        return Redirect::to("/account").into_response();
-    }
+    let (auth, caller) = match posted(&app, session, &form.csrf, "/admin/secrets/enable").await {
+        Ok(s) => s,
+        Err(answer) => return answer,
+    };
     let ack = Acknowledgements { key_loss: form.key_loss.is_some(), key_backed_up: form.key_backed_up.is_some() };
     match app.enable_encryption(&caller, ack).await {
         Ok(_) => Redirect::to("/admin/secrets").into_response(),
