@@ -130,6 +130,10 @@ pub async fn run(bin: &Path, records: usize) -> anyhow::Result<()> {
             report(&format!("PostgreSQL ({what}), store (a group insert in its own transaction)"), rates(&pg, pg_domain).await?);
             report(&format!("PostgreSQL ({what}), API (an administrator creates a group)"), crate::audit_api::rates(&pg).await?);
             slow_appends(&format!("PostgreSQL ({what})"), &pg);
+            println!(
+                "PostgreSQL ({what}): {} appends travelled with their COMMIT (the others were sent alone while another change of the domain waited)",
+                pg.audit_folded_appends()
+            );
             pg.close().await;
         }
         deskward_testkit::set_fsync(false).await?;

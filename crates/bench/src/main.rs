@@ -8,8 +8,7 @@
 //! 3. Idle resident memory, and the time from process start to the first HTTPS answer.
 //!
 //! `audit` measures the audit log instead (see `audit.rs`), `hasher` the server's hashing
-//! threads against bare ones (see `hasher.rs`), `pipelining` what the audit record would cost
-//! on PostgreSQL with a pipelining driver (see `pipelining.rs`), `guard` the brute-force guard
+//! threads against bare ones (see `hasher.rs`), `guard` the brute-force guard
 //! (see `guard.rs`), `directory` directory logins and sync against a real slapd (see
 //! `directory.rs`), `documents` access decisions on a deep tree and streaming a large document
 //! (see `documents.rs`).
@@ -20,7 +19,6 @@ mod directory;
 mod documents;
 mod guard;
 mod hasher;
-mod pipelining;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -37,7 +35,7 @@ const PARAMS: HashParams = HashParams::OWASP;
 pub(crate) const PASSWORD: &str = "Bench-pass-for-measuring-9";
 
 fn main() -> anyhow::Result<()> {
-    let usage = "usage: deskward-bench PATH-TO-DESKWARD [SECONDS] | deskward-bench PATH-TO-DESKWARD audit [RECORDS] | deskward-bench PATH-TO-DESKWARD hasher [SECONDS] | deskward-bench PATH-TO-DESKWARD pipelining | deskward-bench PATH-TO-DESKWARD guard [SECONDS] | deskward-bench PATH-TO-DESKWARD directory [SECONDS] | deskward-bench PATH-TO-DESKWARD documents [MIB]";
+    let usage = "usage: deskward-bench PATH-TO-DESKWARD [SECONDS] | deskward-bench PATH-TO-DESKWARD audit [RECORDS] | deskward-bench PATH-TO-DESKWARD hasher [SECONDS] | deskward-bench PATH-TO-DESKWARD guard [SECONDS] | deskward-bench PATH-TO-DESKWARD directory [SECONDS] | deskward-bench PATH-TO-DESKWARD documents [MIB]";
     let bin = std::env::args().nth(1).map(PathBuf::from).context(usage)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     if std::env::args().nth(2).as_deref() == Some("audit") {
@@ -55,9 +53,6 @@ fn main() -> anyhow::Result<()> {
     if std::env::args().nth(2).as_deref() == Some("guard") {
         let secs: u64 = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(10);
         return runtime.block_on(guard::run(&bin, Duration::from_secs(secs)));
-    }
-    if std::env::args().nth(2).as_deref() == Some("pipelining") {
-        return runtime.block_on(pipelining::run());
     }
     if std::env::args().nth(2).as_deref() == Some("hasher") {
         let secs: u64 = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(5);

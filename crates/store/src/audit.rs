@@ -163,10 +163,29 @@ pub(crate) struct Heads {
     heads: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Head>>>,
     /// PostgreSQL: each chain's turn in this process, from a transaction's first append until
     /// its appends hold the head rows (see [`Heads::turns`]).
-    turns: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>>,
+    turns: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Turn>>>>,
     /// Appends that found the head moved and read it (see [`Store::audit_slow_appends`]).
     slow: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// PostgreSQL appends that travelled with their COMMIT (see [`Store::audit_folded_appends`]).
+    folded: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// A chain's turn, and when a transaction last had to wait for it.
+#[derive(Debug)]
+struct Turn {
+    lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    waited: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Default for Turn {
+    fn default() -> Turn {
+        Turn { lock: std::sync::Arc::default(), waited: std::sync::Mutex::new(None) }
+    }
+}
+
+/// How long after a transaction waited for a chain's turn its appends stop travelling with
+/// their COMMIT (see [`Heads::alone`]).
+const BUSY_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How long a PostgreSQL commit waits for its chains' turns in this process before it appends
 /// without them (correct, only slower: see [`Heads::turns`]).
@@ -192,11 +211,28 @@ impl Heads {
         let mut held = Vec::new();
         for chain in chains {
             let Some(turn) = self.turns.lock().ok().map(|mut m| m.entry(chain.to_owned()).or_default().clone()) else { continue };
-            if let Ok(guard) = tokio::time::timeout(TURN_WAIT, turn.lock_owned()).await {
+            if let Ok(guard) = turn.lock.clone().try_lock_owned() {
+                held.push(guard);
+                continue;
+            }
+            if let Ok(mut waited) = turn.waited.lock() {
+                *waited = Some(std::time::Instant::now());
+            }
+            if let Ok(guard) = tokio::time::timeout(TURN_WAIT, turn.lock.clone().lock_owned()).await {
                 held.push(guard);
             }
         }
         held
+    }
+
+    /// Whether no transaction of this process had to wait for `chain`'s turn in the last
+    /// [`BUSY_FOR`]. Only then does a PostgreSQL append travel with its COMMIT: that saves a
+    /// round trip, but holds the turn until the commit is done, where the append alone lets the
+    /// next one be sent while the COMMIT is on its way (see [`Tx::commit`]). Under a stream of
+    /// concurrent changes to one chain, that overlap is worth more than the round trip.
+    fn alone(&self, chain: &str) -> bool {
+        let waited = self.turns.lock().ok().and_then(|m| m.get(chain).and_then(|t| t.waited.lock().ok().and_then(|w| *w)));
+        waited.is_none_or(|at| at.elapsed() >= BUSY_FOR)
     }
 
     /// Keeps the later of the cached and the committed head.
@@ -226,6 +262,10 @@ impl Heads {
 
     pub(crate) fn slow_appends(&self) -> u64 {
         self.slow.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn folded_appends(&self) -> u64 {
+        self.folded.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn forget(&self, chain: &str) {
@@ -315,15 +355,92 @@ const APPEND_SQLITE_COMMIT: &str = append_sqlite!("; COMMIT");
 /// not committed yet) without waiting for it. Matching on the chain alone, the UPDATE waits for
 /// the row's lock and compares against the row that transaction leaves. The new hash in
 /// RETURNING tells whether the head moved to this record.
-const APPEND_POSTGRES: &str = "WITH moved AS (UPDATE audit_chains SET \
-     seq = CASE WHEN seq = $17 AND hash = $18 THEN $2 ELSE seq END, \
-     hash = CASE WHEN seq = $17 AND hash = $18 THEN $13 ELSE hash END, \
-     day = CASE WHEN seq = $17 AND hash = $18 THEN $15 ELSE day END, \
-     day_records = CASE WHEN seq = $17 AND hash = $18 THEN $16 ELSE day_records END \
-     WHERE chain = $1 RETURNING seq, hash) \
-     INSERT INTO audit_records (chain, seq, at, day, security, action, actor, source_ip, source_host, \
-     target, summary, prev_hash, hash, acting) \
-     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM moved WHERE moved.seq = $2 AND moved.hash = $13";
+macro_rules! append_postgres {
+    ($tail:literal) => {
+        concat!(
+            "WITH moved AS (UPDATE audit_chains SET \
+             seq = CASE WHEN seq = $17 AND hash = $18 THEN $2 ELSE seq END, \
+             hash = CASE WHEN seq = $17 AND hash = $18 THEN $13 ELSE hash END, \
+             day = CASE WHEN seq = $17 AND hash = $18 THEN $15 ELSE day END, \
+             day_records = CASE WHEN seq = $17 AND hash = $18 THEN $16 ELSE day_records END \
+             WHERE chain = $1 RETURNING seq, hash) \
+             INSERT INTO audit_records (chain, seq, at, day, security, action, actor, source_ip, source_host, \
+             target, summary, prev_hash, hash, acting) ",
+            $tail
+        )
+    };
+}
+/// The head did not move: no record, and the transaction goes on to the slow path.
+const APPEND_POSTGRES: &str =
+    append_postgres!("SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 FROM moved WHERE moved.seq = $2 AND moved.hash = $13");
+
+/// The append that travels with the COMMIT ([`postgres_fold`]), prepared by every connection of
+/// the server's pool (`lib.rs`). The COMMIT after it must not run when the head did not move,
+/// so then the record's seq is NULL and the INSERT fails (SQLSTATE 23502, the only NOT NULL
+/// value that can be missing): the statements after it in the message are skipped.
+pub(crate) const PREPARE_FOLD: &str = concat!(
+    "PREPARE deskward_audit_append (text, bigint, bigint, text, bigint, text, text, text, text, text, text, text, text, text, \
+     text, bigint, bigint, text) AS ",
+    append_postgres!(
+        "SELECT $1, CASE WHEN moved.seq = $2 AND moved.hash = $13 THEN $2 END, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14 \
+         FROM (SELECT 1) AS one LEFT JOIN moved ON true"
+    )
+);
+
+/// The transaction's last append and its COMMIT in one message, which saves the COMMIT's
+/// round trip. The extended protocol that carries parameters runs one statement per message
+/// (sqlx has no pipelining), so this message goes by the simple protocol, which has no
+/// parameters: the values are written as literals by [`literal`], the only place where SQL
+/// carries values, and run by the statement each connection prepared, so the server neither
+/// parses nor plans the append again (sent as a plain statement, that cost more than the round
+/// trip it saves). The savepoint lets a head that moved be rolled back and appended the slow
+/// way in the same transaction. `None` when a value holds a NUL, which PostgreSQL's text
+/// cannot: the parameterised append then reports it.
+fn postgres_fold(r: &Record, next: &Head, head: &Head) -> Option<String> {
+    let text = [&r.chain, &day_of(r.at), &r.action, &r.actor, &r.source_ip, &r.source_host, &r.target, &r.summary, &r.prev_hash, &r.hash, &r.acting, &next.day, &head.hash];
+    if text.iter().any(|t| t.contains('\0')) {
+        return None;
+    }
+    let l = |t: &str| literal(t);
+    Some(format!(
+        "SAVEPOINT deskward_fold; EXECUTE deskward_audit_append({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}); COMMIT",
+        l(&r.chain),
+        r.seq,
+        r.at,
+        l(&day_of(r.at)),
+        i64::from(r.security),
+        l(&r.action),
+        l(&r.actor),
+        l(&r.source_ip),
+        l(&r.source_host),
+        l(&r.target),
+        l(&r.summary),
+        l(&r.prev_hash),
+        l(&r.hash),
+        l(&r.acting),
+        l(&next.day),
+        next.day_records,
+        head.seq,
+        l(&head.hash),
+    ))
+}
+
+/// A PostgreSQL string literal holding `text` exactly. The escape-string form (`E'…'`) reads
+/// backslashes the same whatever `standard_conforming_strings` says; doubling every quote and
+/// backslash leaves no way out of the literal. The connection's encoding is UTF-8, as `text` is.
+pub(crate) fn literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 3);
+    out.push_str("E'");
+    for c in text.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
 
 /// The SQLite append's failure when the head had moved (see [`append_sqlite`]).
 fn head_moved(e: &sqlx::Error) -> bool {
@@ -343,19 +460,40 @@ async fn append(tx: &mut Tx, e: Entry, last: bool) -> Result<bool> {
     let known = tx.pending.iter().rev().find(|h| h.chain == e.chain).cloned().or_else(|| tx.heads.get(&e.chain));
     if let Some(head) = known {
         let (record, next) = link(e.clone(), &head);
-        let fold = last && tx.backend == crate::Backend::Sqlite && !seals_day(&record, &head);
-        let sql = match (tx.backend, fold) {
-            (crate::Backend::Sqlite, true) => APPEND_SQLITE_COMMIT,
-            (crate::Backend::Sqlite, false) => APPEND_SQLITE,
-            (crate::Backend::Postgres, _) => APPEND_POSTGRES,
+        let fold = last && !seals_day(&record, &head);
+        let done = match (tx.backend, fold) {
+            (crate::Backend::Postgres, true) if tx.heads.alone(&e.chain) && let Some(sql) = postgres_fold(&record, &next, &head) => {
+                match sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(tx.conn()).await {
+                    Ok(_) => {
+                        tx.heads.folded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tx.pending.push(next);
+                        return Ok(true);
+                    }
+                    Err(err) if err.as_database_error().and_then(|db| db.code()).as_deref() == Some("23502") => {
+                        sqlx::raw_sql("ROLLBACK TO SAVEPOINT deskward_fold").execute(tx.conn()).await?;
+                        tx.heads.forget(&e.chain);
+                        slow_append(tx, e).await?;
+                        return Ok(false);
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            (backend, fold) => {
+                let sql = match (backend, fold) {
+                    (crate::Backend::Sqlite, true) => APPEND_SQLITE_COMMIT,
+                    (crate::Backend::Sqlite, false) => APPEND_SQLITE,
+                    (crate::Backend::Postgres, _) => APPEND_POSTGRES,
+                };
+                bind_record(sqlx::query(sql), &record)
+                    .bind(&next.day)
+                    .bind(next.day_records)
+                    .bind(head.seq)
+                    .bind(&head.hash)
+                    .execute(tx.conn())
+                    .await
+            }
         };
-        let done = bind_record(sqlx::query(sql), &record)
-            .bind(&next.day)
-            .bind(next.day_records)
-            .bind(head.seq)
-            .bind(&head.hash)
-            .execute(tx.conn())
-            .await;
+        let fold = fold && tx.backend == crate::Backend::Sqlite;
         let moved = match (tx.backend, done) {
             (crate::Backend::Sqlite, Ok(_)) => true,
             (crate::Backend::Sqlite, Err(e)) if head_moved(&e) => false,

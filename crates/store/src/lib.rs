@@ -156,6 +156,43 @@ async fn sqlite_settings(conn: &mut sqlx::AnyConnection) -> sqlx::Result<()> {
 /// How long a PostgreSQL connection may sit idle before it is checked with a ping when handed out.
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(2);
 
+/// The pool's settings; on PostgreSQL with `prepared`, each new connection prepares the audit
+/// append that travels with the COMMIT (`audit.rs`).
+fn pool_options(backend: Backend, options: &OpenOptions, prepared: bool) -> AnyPoolOptions {
+    let pool = AnyPoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.connect_timeout)
+        // sqlx pings every idle connection before handing it out: a round trip on the path
+        // of every request, several for a login. A connection to a local file cannot be
+        // dropped by a peer; a PostgreSQL connection is checked only after it sat idle
+        // long enough for a server restart or a firewall to have ended it. The ping when
+        // a connection comes back to the pool, which finds one broken in use, stays. And
+        // once one connection is found ended, every connection idle since is checked.
+        .test_before_acquire(false);
+    match backend {
+        Backend::Postgres => {
+            let pool = pool.before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    let check = meta.idle_for >= CHECK_IDLE_AFTER || lost_connections::idle_since_last(meta.idle_for);
+                    if check && let Err(e) = sqlx::Connection::ping(conn).await {
+                        if connection_lost(&e) {
+                            lost_connections::noticed();
+                        }
+                        return Err(e);
+                    }
+                    Ok(true)
+                })
+            });
+            if prepared {
+                pool.after_connect(|conn, _| Box::pin(async move { sqlx::raw_sql(audit::PREPARE_FOLD).execute(conn).await.map(drop) }))
+            } else {
+                pool
+            }
+        }
+        Backend::Sqlite => pool.after_connect(|conn, _| Box::pin(sqlite_settings(conn))),
+    }
+}
+
 /// Options for [`Store::open`].
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
@@ -175,42 +212,22 @@ impl Store {
             return Err(StoreError::InMemory);
         }
         let connect: AnyConnectOptions = url.parse().map_err(open_err)?;
-        let mut pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.connect_timeout)
-            // sqlx pings every idle connection before handing it out: a round trip on the path
-            // of every request, several for a login. A connection to a local file cannot be
-            // dropped by a peer; a PostgreSQL connection is checked only after it sat idle
-            // long enough for a server restart or a firewall to have ended it. The ping when
-            // a connection comes back to the pool, which finds one broken in use, stays. And
-            // once one connection is found ended, every connection idle since is checked.
-            .test_before_acquire(false);
-        pool = match backend {
-            Backend::Postgres => pool.before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    let check = meta.idle_for >= CHECK_IDLE_AFTER || lost_connections::idle_since_last(meta.idle_for);
-                    if check && let Err(e) = sqlx::Connection::ping(conn).await {
-                        if connection_lost(&e) {
-                            lost_connections::noticed();
-                        }
-                        return Err(e);
-                    }
-                    Ok(true)
-                })
-            }),
-            Backend::Sqlite => pool.after_connect(|conn, _| Box::pin(sqlite_settings(conn))),
-        };
-        let pool = pool
-            .connect_with(connect.clone())
-            .await
-            .map_err(open_err)?;
-        let writer = (backend == Backend::Sqlite).then(|| Arc::new(Writer { conn: Arc::default(), connect }));
+        let writer = (backend == Backend::Sqlite).then(|| Arc::new(Writer { conn: Arc::default(), connect: connect.clone() }));
+        let pool = pool_options(backend, options, false).connect_with(connect.clone()).await.map_err(open_err)?;
         let store = Store { pool, backend, heads: audit::Heads::default(), writer, write_wait: options.connect_timeout, unaudited: false };
         if backend == Backend::Sqlite {
             // WAL lets readers proceed while one writer commits; the setting persists in the file.
             sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&store.pool).await.map_err(open_err)?;
         }
         migrate::run(&store).await?;
+        if backend == Backend::Postgres {
+            // Every connection of the pool that serves the server prepares the audit append
+            // (`audit.rs`), which needs the schema the migrations just brought: they ran on a
+            // pool of their own.
+            store.pool.close().await;
+            let pool = pool_options(backend, options, true).connect_with(connect).await.map_err(open_err)?;
+            return Ok(Store { pool, ..store });
+        }
         Ok(store)
     }
 
@@ -228,6 +245,12 @@ impl Store {
     /// in this process should not need it: the benchmark prints it, and a test checks it.
     pub fn audit_slow_appends(&self) -> u64 {
         self.heads.slow_appends()
+    }
+
+    /// How many PostgreSQL appends of this process travelled in one message with their
+    /// transaction's COMMIT (`audit.rs`); the benchmark prints it, and tests check the path ran.
+    pub fn audit_folded_appends(&self) -> u64 {
+        self.heads.folded_appends()
     }
 
     /// A connection for reads.

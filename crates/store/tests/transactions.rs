@@ -339,3 +339,76 @@ async fn concurrent_changes_of_one_process_need_no_slow_append() {
         assert_eq!(verified_chain(&store).await.len(), 201, "{backend:?}");
     }
 }
+
+/// On PostgreSQL the last record travels with the COMMIT in a simple-protocol message, where
+/// its values are literals (`audit.rs`): every value must arrive exactly as given, however it
+/// is quoted, and must not end the literal early. Checked with `standard_conforming_strings`
+/// both on and off, which changes how PostgreSQL reads backslashes in plain literals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_values_arrive_exactly_however_they_are_quoted() {
+    let hostile = [
+        "'",
+        "''",
+        "\\",
+        "\\'",
+        "'\\",
+        "E'x'",
+        "$$; COMMIT; $$",
+        "'); DELETE FROM audit_records; --",
+        "\\'); DROP TABLE audit_chains; --",
+        "line\nbreak\r\ttab",
+        "\u{7f}\u{1b}[31m",
+        "ünïcödé ✓ 日本語 👩‍💻 \u{202e}",
+        "",
+    ];
+    let mut values: Vec<String> = hostile.iter().map(|s| (*s).to_owned()).collect();
+    // And random mixes of what quoting cares about.
+    let alphabet: Vec<char> = "'\\\"$;E x\n\u{e9}\u{1f600}".chars().collect();
+    for _ in 0..40 {
+        let len = rand::random_range(1..30);
+        values.push((0..len).map(|_| alphabet[rand::random_range(0..alphabet.len())]).collect());
+    }
+    let (_dir, urls) = common::urls("store transactions on postgres").await;
+    for (backend, url) in urls {
+        for conforming in [true, false] {
+            if backend == Backend::Sqlite && !conforming {
+                continue;
+            }
+            if backend == Backend::Postgres {
+                let name = url.rsplit('/').next().unwrap();
+                let set = format!("ALTER DATABASE {name} SET standard_conforming_strings = {}", if conforming { "on" } else { "off" });
+                let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(set)).execute(&mut c).await.unwrap();
+            }
+            let store = open(&url, 2).await;
+            let found = DomainRow::find(&mut store.conn().await.unwrap(), CHAIN).await.unwrap();
+            let d = match found {
+                Some(d) => d.id,
+                None => domain(&store).await,
+            };
+            let folded = store.audit_folded_appends();
+            for (i, v) in values.iter().enumerate() {
+                let mut tx = store.begin().await.unwrap();
+                let n = if conforming { i } else { 1000 + i };
+                GroupRow::insert(&mut tx, d, &format!("g{n}")).await.unwrap();
+                let mut e = entry(n);
+                (e.actor, e.source_host, e.target, e.summary, e.acting) = (v.clone(), v.clone(), format!("group:g{n}"), v.clone(), v.clone());
+                tx.commit(e).await.unwrap();
+            }
+            if backend == Backend::Postgres {
+                // The first commit of a store reads the chain's head; every later one folds.
+                assert!(store.audit_folded_appends() - folded >= values.len() as u64 - 1, "the records did not travel with their COMMIT");
+            }
+            let mut c = store.conn().await.unwrap();
+            let records = deskward_store::audit::after(&mut c, CHAIN, 0, 1000).await.unwrap();
+            let offset = if conforming { 0 } else { values.len() };
+            for (i, v) in values.iter().enumerate() {
+                let r = &records[offset + i];
+                assert_eq!((&r.actor, &r.source_host, &r.summary, &r.acting), (v, v, v, v), "{backend:?}, conforming strings {conforming}");
+            }
+            drop(c);
+            assert_eq!(verified_chain(&store).await.len(), offset + values.len(), "{backend:?}");
+            store.close().await;
+        }
+    }
+}
