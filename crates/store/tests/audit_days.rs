@@ -115,6 +115,19 @@ async fn days_are_found_from_the_seals_as_the_records_say() {
         assert_eq!((seal.day.as_str(), seal.last_seq, seal.last_hash.as_str(), seal.records), ("2026-03-05", fifth[2].seq, fifth[2].hash.as_str(), 3));
         drop(c);
         assert_eq!(by_seals(&store).await, by_column(&store).await, "{backend:?}");
+
+        // Every record's hash links it to the one before, from the archived boundary to the
+        // head, as `deskward audit verify` checks (on PostgreSQL the database linked them).
+        let mut c = store.conn().await.unwrap();
+        let head = audit::head(&mut c, CHAIN).await.unwrap().unwrap();
+        let mut check = deskward_core::audit::ChainCheck::after(CHAIN, head.archived_seq, &head.archived_hash);
+        for r in audit::after(&mut c, CHAIN, head.archived_seq, 100).await.unwrap() {
+            assert_eq!(r.hash, r.compute_hash(), "{backend:?}: {}", r.describe());
+            check.push(&r).unwrap();
+        }
+        check.finish(head.seq, &head.hash).unwrap();
+        assert_eq!(check.checked(), 6, "{backend:?}");
+        drop(c);
         store.close().await;
     }
 }
