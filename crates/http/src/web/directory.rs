@@ -12,7 +12,7 @@ use deskward_core::{DomainName, Role};
 use deskward_proto::{AuthOrder, Directory};
 use serde::Deserialize;
 
-use super::{canonical, failure, forged, html, message, refused, same, usable};
+use super::{canonical, failure, html, message, posted, refused, usable};
 use crate::extract::AnySession;
 use crate::{ApiError, State, convert};
 
@@ -115,10 +115,10 @@ fn optional(text: &str) -> Option<String> {
 
 pub(super) async fn save(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Path(domain): Path<String>, Form(form): Form<SettingsForm>) -> Response {
     let domain = canonical(domain, DomainName::parse);
-    let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
-    if !same(&auth.csrf_token(), &form.csrf) {
-        return forged(&app, &caller, "/admin/directories/{domain}").await;
-    }
+    let (auth, caller) = match posted(&app, session, &form.csrf, "/admin/directories/{domain}").await {
+        Ok(s) => s,
+        Err(answer) => return answer,
+    };
     let mut group_map = Vec::new();
     for line in lines(&form.keep_groups) {
         let Some((dn, group)) = line.rsplit_once('=') else {
@@ -166,10 +166,10 @@ pub(super) struct PasswordForm {
 
 pub(super) async fn password(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Path(domain): Path<String>, Form(form): Form<PasswordForm>) -> Response {
     let domain = canonical(domain, DomainName::parse);
-    let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
-    if !same(&auth.csrf_token(), &form.csrf) {
-        return forged(&app, &caller, "/admin/directories/{domain}/bind-password").await;
-    }
+    let (auth, caller) = match posted(&app, session, &form.csrf, "/admin/directories/{domain}/bind-password").await {
+        Ok(s) => s,
+        Err(answer) => return answer,
+    };
     match app.set_directory_password(&caller, &domain, Some(&form.password)).await {
         Ok(()) => Redirect::to(&format!("/admin/directories/{domain}?done=password")).into_response(),
         Err(e) => failed(&app, &auth.csrf_token(), &caller, &domain, e).await,
@@ -185,10 +185,10 @@ pub(super) struct TestForm {
 /// A connection test reads only, so its answer is the page itself.
 pub(super) async fn test(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Path(domain): Path<String>, Form(form): Form<TestForm>) -> Response {
     let domain = canonical(domain, DomainName::parse);
-    let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
-    if !same(&auth.csrf_token(), &form.csrf) {
-        return forged(&app, &caller, "/admin/directories/{domain}/test").await;
-    }
+    let (auth, caller) = match posted(&app, session, &form.csrf, "/admin/directories/{domain}/test").await {
+        Ok(s) => s,
+        Err(answer) => return answer,
+    };
     let login = optional(&form.login);
     match app.test_directory(&caller, &domain, login.as_deref()).await {
         Ok(t) => {
@@ -209,10 +209,10 @@ pub(super) struct SyncForm {
 
 pub(super) async fn sync(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Path(domain): Path<String>, Form(form): Form<SyncForm>) -> Response {
     let domain = canonical(domain, DomainName::parse);
-    let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
-    if !same(&auth.csrf_token(), &form.csrf) {
-        return forged(&app, &caller, "/admin/directories/{domain}/sync").await;
-    }
+    let (auth, caller) = match posted(&app, session, &form.csrf, "/admin/directories/{domain}/sync").await {
+        Ok(s) => s,
+        Err(answer) => return answer,
+    };
     match app.sync_directory(&caller, &domain, &|_, _| {}).await {
         Ok(r) => {
             let done = format!(
@@ -242,10 +242,10 @@ pub(super) struct OrderForm {
 /// Sets the order of the domain's back ends (or puts the default back).
 pub(super) async fn order(Extract(app): Extract<State>, session: Result<AnySession, ApiError>, Path(domain): Path<String>, Form(form): Form<OrderForm>) -> Response {
     let domain = canonical(domain, DomainName::parse);
-    let Ok(AnySession(auth, caller)) = session else { return Redirect::to("/login").into_response() };
-    if !same(&auth.csrf_token(), &form.csrf) {
-        return forged(&app, &caller, "/admin/directories/{domain}/auth-order").await;
-    }
+    let (auth, caller) = match posted(&app, session, &form.csrf, "/admin/directories/{domain}/auth-order").await {
+        Ok(s) => s,
+        Err(answer) => return answer,
+    };
     let backends: Vec<String> = form.backends.split([',', ' ', '\n']).map(str::trim).filter(|b| !b.is_empty()).map(str::to_owned).collect();
     let names = if form.reset.is_some() { None } else { Some(backends.as_slice()) };
     match app.set_auth_order(&caller, &domain, names).await {

@@ -481,3 +481,47 @@ async fn domain_admins_set_session_rules_and_the_allow_list_on_the_sign_in_page(
     let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/allow-list"), None).await;
     assert_eq!(v["networks"], json!([]), "{v}");
 }
+
+/// An administrator who must change their password first can only do that: every
+/// administration and documents form, sent with their valid token, brings them to the account
+/// page and changes nothing, as the API refuses them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_who_must_change_their_password_changes_nothing_through_forms() {
+    let (server, admin) = with_admin(Backend::Sqlite).await;
+    add_account(&server, &admin, "example.org", "ursula", "user", PW).await;
+    let (s, _) = call(&admin, "POST", server.url("/api/v1/domains/example.org/groups"), Some(json!({"name": "staff"}))).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let body = json!({"name": "dora", "role": "domain-admin", "password": PW, "must_change_password": true});
+    let (s, v) = call(&admin, "POST", server.url("/api/v1/domains/example.org/accounts"), Some(body)).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let dora = server.client();
+    assert_eq!(login(&server, &dora, "dora@example.org", PW).await.status(), StatusCode::CREATED);
+    let (_, account) = page(&server, &dora, "/account").await;
+    let csrf = csrf_of(&account);
+    let (mut checked, mut wrong) = (0, Vec::new());
+    for (method, route) in deskward_http::PAGES {
+        if *method != "POST" || !(route.starts_with("/admin/") || route.starts_with("/documents/")) || route.ends_with("/upload") || route.ends_with("/version") {
+            continue;
+        }
+        let path = route.replace("{domain}", "example.org").replace("{name}", "ursula").replace("{group}", "staff").replace("{who}", "users").replace("{id}", "1");
+        // Every field any page's form has, so none stops at a missing field.
+        let fields = [
+            "name", "login", "password", "current_password", "new_password", "reason", "role", "account", "url", "security", "preset", "bind_dn",
+            "base_dns", "user_filter", "keep_groups", "class", "ca_certificate", "timeout_ms", "backends", "parent", "to", "inherit",
+        ];
+        let mut form: Vec<(&str, &str)> = fields.iter().map(|f| (*f, "x")).collect();
+        form.extend([("csrf", csrf.as_str()), ("confirm", "on"), ("disabled", "on")]);
+        let (status, at, _) = post_form(&server, &dora, &path, &form).await;
+        if (status, at.as_str()) != (StatusCode::OK, "/account") {
+            wrong.push(format!("POST {route}: {status} at {at}"));
+        }
+        checked += 1;
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(checked > 30, "{checked} forms checked");
+    let (s, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/accounts/ursula"), None).await;
+    assert_eq!((s, &v["disabled"], &v["role"]), (StatusCode::OK, &json!(false), &json!("user")), "nothing changed: {v}");
+    let (_, groups) = call(&admin, "GET", server.url("/api/v1/domains/example.org/groups"), None).await;
+    assert_eq!(groups.as_array().map(Vec::len), Some(1), "{groups}");
+    assert_eq!(login(&server, &server.client(), "ursula@example.org", PW).await.status(), StatusCode::CREATED, "ursula's password is unchanged");
+}
