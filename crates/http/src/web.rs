@@ -1,6 +1,6 @@
 //! The server-rendered pages: log in, the account page (who, sessions, recent logins, password
 //! change), log out, the address confirmation, the administration pages (`web/audit.rs`,
-//! `web/secrets.rs`, `web/directory.rs`, `web/domains.rs`, a domain's accounts, groups, user
+//! `web/secrets.rs`, `web/bans.rs`, `web/directory.rs`, `web/domains.rs`, a domain's accounts, groups, user
 //! classes, password policies and sign-in rules in `web/accounts.rs`, `web/groups.rs`,
 //! `web/classes.rs`, `web/policies.rs` and `web/sign_in.rs`), folders and documents (`web/documents.rs`), their
 //! sharing page (`web/sharing.rs`) and share links (`web/shared_links.rs`), and Kerberos single sign-on (`web/kerberos.rs`). The pattern every
@@ -27,6 +27,7 @@ use subtle::ConstantTimeEq;
 
 mod accounts;
 mod audit;
+mod bans;
 mod classes;
 mod directory;
 mod documents;
@@ -92,6 +93,9 @@ pub const PAGES: &[(&str, &str)] = &[
     ("POST", "/admin/domains/{domain}/sign-in/allow-list"),
     ("GET", "/admin/secrets"),
     ("POST", "/admin/secrets/enable"),
+    ("GET", "/admin/bans"),
+    ("POST", "/admin/bans"),
+    ("POST", "/admin/bans/lift"),
     ("GET", "/admin/directories"),
     ("GET", "/admin/directories/{domain}"),
     ("POST", "/admin/directories/{domain}"),
@@ -161,6 +165,8 @@ pub fn routes() -> Router<State> {
         .route("/admin/domains/{domain}/sign-in/allow-list", post(sign_in::allow_list))
         .route("/admin/secrets", get(secrets::page))
         .route("/admin/secrets/enable", post(secrets::enable))
+        .route("/admin/bans", get(bans::page).post(bans::ban))
+        .route("/admin/bans/lift", post(bans::lift))
         .route("/admin/directories", get(directory::list))
         .route("/admin/directories/{domain}", get(directory::page).post(directory::save))
         .route("/admin/directories/{domain}/bind-password", post(directory::password))

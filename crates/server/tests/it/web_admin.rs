@@ -525,3 +525,60 @@ async fn an_administrator_who_must_change_their_password_changes_nothing_through
     assert_eq!(groups.as_array().map(Vec::len), Some(1), "{groups}");
     assert_eq!(login(&server, &server.client(), "ursula@example.org", PW).await.status(), StatusCode::CREATED, "ursula's password is unchanged");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_admins_ban_and_lift_on_the_bans_page() {
+    // Behind a proxy on loopback, so a login can come from a banned address.
+    let (server, admin) = with_admin_using(deskward_testkit::ServerOptions::new(Backend::Sqlite).env("DESKWARD_HTTP__TRUSTED_PROXIES", "127.0.0.1")).await;
+    add_account(&server, &admin, "example.org", "dora", "domain-admin", PW).await;
+    let (s, text) = page(&server, &admin, "/admin/bans").await;
+    assert!(s == StatusCode::OK && text.contains("No bans are in force."), "{text}");
+    let csrf = csrf_of(&text);
+
+    // Domain admins neither see nor change bans: they hold for every domain.
+    let dora = logged_in(&server, "dora@example.org", PW).await;
+    let (s, _) = page(&server, &dora, "/admin/bans").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (_, account) = page(&server, &dora, "/account").await;
+    assert!(!account.contains("id=\"admin-bans\""), "no link for a domain admin");
+    let (s, _, _) = post_form(&server, &dora, "/admin/bans", &[("csrf", &csrf_of(&account)), ("network", "198.51.100.7"), ("hours", "1")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    events(&server, &admin, "action=access.denied", 2).await;
+
+    // Refused, with the form shown again and escaped: a bad network, a bad length, the
+    // administrator's own address.
+    for (network, hours, says) in [("<b>x</b>", "1", "Invalid network"), ("198.51.100.7", "soon", "in hours"), ("127.0.0.0/8", "1", "your own address")] {
+        let (s, _, text) = post_form(&server, &admin, "/admin/bans", &[("csrf", &csrf), ("network", network), ("hours", hours)]).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{network}: {text}");
+        assert!(text.contains("id=\"error\"") && text.contains(says) && !text.contains("<b>x"), "{network}: {text}");
+    }
+
+    // Banned for 2 hours: listed, recorded, and the banned address gets no answer.
+    let (s, path, text) = post_form(&server, &admin, "/admin/bans", &[("csrf", &csrf), ("network", "2001:DB8::1:0/112"), ("hours", "2")]).await;
+    assert_eq!((s, path.as_str()), (StatusCode::OK, "/admin/bans"), "{text}");
+    assert!(text.contains("2001:db8::1:0/112 is banned.") && text.contains("<code>2001:db8::1:0/112</code>") && text.contains("manual"), "{text}");
+    let (s, path, text) = post_form(&server, &admin, "/admin/bans", &[("csrf", &csrf), ("network", "198.51.100.7"), ("hours", "")]).await;
+    assert_eq!((s, path.as_str()), (StatusCode::OK, "/admin/bans"), "{text}");
+    let (_, bans) = call(&admin, "GET", server.url("/api/v1/bans"), None).await;
+    let listed: Vec<&str> = bans.as_array().unwrap().iter().filter_map(|b| b["network"].as_str()).collect();
+    assert_eq!(listed.len(), 2, "{bans}");
+    let added = records(&server, &admin, "action=ban.added").await;
+    assert_eq!(added.len(), 2, "{added:?}");
+    assert!(added.iter().all(|r| r["actor"] == json!(ADMIN)), "{added:?}");
+    let (s, _) = login_answer(&server, "198.51.100.7", "dora@example.org", PW).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "the banned address is refused");
+
+    // Lifted: gone from the list, recorded, and the address logs in again.
+    let (s, path, text) = post_form(&server, &admin, "/admin/bans/lift", &[("csrf", &csrf), ("network", "198.51.100.7")]).await;
+    assert_eq!((s, path.as_str()), (StatusCode::OK, "/admin/bans"), "{text}");
+    assert!(text.contains("The ban of 198.51.100.7 is lifted.") && !text.contains("<code>198.51.100.7</code>"), "{text}");
+    assert_eq!(records(&server, &admin, "action=ban.lifted").await.len(), 1);
+    let (s, _) = login_answer(&server, "198.51.100.7", "dora@example.org", PW).await;
+    assert_eq!(s, StatusCode::CREATED, "the lifted address logs in");
+    // Lifting it again finds nothing.
+    let (s, _, text) = post_form(&server, &admin, "/admin/bans/lift", &[("csrf", &csrf), ("network", "198.51.100.7")]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{text}");
+    // A notice can only name a network: other text in the address bar is not echoed.
+    let (_, text) = page(&server, &admin, "/admin/bans?done=banned&network=%3Cscript%3E").await;
+    assert!(!text.contains("id=\"notice\"") && !text.contains("<script>"), "{text}");
+}
