@@ -1,8 +1,8 @@
 //! The server-rendered pages: log in, the account page (who, sessions, recent logins, password
 //! change), log out, the address confirmation, the administration pages (`web/audit.rs`,
 //! `web/secrets.rs`, `web/bans.rs`, `web/directory.rs`, `web/domains.rs`, a domain's accounts, groups, user
-//! classes, password policies and sign-in rules in `web/accounts.rs`, `web/groups.rs`,
-//! `web/classes.rs`, `web/policies.rs` and `web/sign_in.rs`), folders and documents (`web/documents.rs`), their
+//! classes, password policies, sign-in rules and login mails in `web/accounts.rs`, `web/groups.rs`,
+//! `web/classes.rs`, `web/policies.rs`, `web/sign_in.rs` and `web/notifications.rs`), folders and documents (`web/documents.rs`), their
 //! sharing page (`web/sharing.rs`) and share links (`web/shared_links.rs`), and Kerberos single sign-on (`web/kerberos.rs`). The pattern every
 //! page follows:
 //!
@@ -34,6 +34,7 @@ mod documents;
 mod domains;
 mod groups;
 mod kerberos;
+mod notifications;
 mod policies;
 mod secrets;
 mod shared_links;
@@ -91,6 +92,8 @@ pub const PAGES: &[(&str, &str)] = &[
     ("GET", "/admin/domains/{domain}/sign-in"),
     ("POST", "/admin/domains/{domain}/sign-in/sessions"),
     ("POST", "/admin/domains/{domain}/sign-in/allow-list"),
+    ("GET", "/admin/domains/{domain}/notifications"),
+    ("POST", "/admin/domains/{domain}/notifications"),
     ("GET", "/admin/secrets"),
     ("POST", "/admin/secrets/enable"),
     ("GET", "/admin/bans"),
@@ -163,6 +166,7 @@ pub fn routes() -> Router<State> {
         .route("/admin/domains/{domain}/sign-in", get(sign_in::page))
         .route("/admin/domains/{domain}/sign-in/sessions", post(sign_in::sessions))
         .route("/admin/domains/{domain}/sign-in/allow-list", post(sign_in::allow_list))
+        .route("/admin/domains/{domain}/notifications", get(notifications::page).post(notifications::save))
         .route("/admin/secrets", get(secrets::page))
         .route("/admin/secrets/enable", post(secrets::enable))
         .route("/admin/bans", get(bans::page).post(bans::ban))

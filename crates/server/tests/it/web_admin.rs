@@ -582,3 +582,48 @@ async fn system_admins_ban_and_lift_on_the_bans_page() {
     let (_, text) = page(&server, &admin, "/admin/bans?done=banned&network=%3Cscript%3E").await;
     assert!(!text.contains("id=\"notice\"") && !text.contains("<script>"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn domain_admins_choose_who_is_mailed_about_logins_on_the_login_mails_page() {
+    let (server, admin) = with_admin(Backend::Postgres).await;
+    add_account(&server, &admin, "example.org", "dora", "domain-admin", PW).await;
+    server.cli_ok(&["domain", "add", "other.test"], None);
+    let dora = logged_in(&server, "dora@example.org", PW).await;
+    let rules = server.url("/api/v1/domains/example.org/notifications");
+    let (s, text) = page(&server, &dora, "/admin/domains/example.org/notifications").await;
+    assert!(s == StatusCode::OK && text.contains("id=\"user-by\""), "{text}");
+    let csrf = csrf_of(&text);
+
+    // Users: mailed on each login, set by the domain; agents: failed logins only; the others
+    // stay with the server.
+    let form = [("csrf", csrf.as_str()), ("user", "own"), ("user_success", "on"), ("agent", "own"), ("agent_failure", "on"), ("domain-admin", "server"), ("system-admin", "server")];
+    let (s, path, text) = post_form(&server, &dora, "/admin/domains/example.org/notifications", &form).await;
+    assert_eq!((s, path.as_str()), (StatusCode::OK, "/admin/domains/example.org/notifications"), "{text}");
+    assert!(text.contains("The login mails are saved."), "{text}");
+    let (_, v) = call(&admin, "GET", rules.clone(), None).await;
+    let of = |role: &str| v.as_array().unwrap().iter().find(|r| r["role"] == json!(role)).cloned().unwrap();
+    assert_eq!((&of("user")["own"], &of("user")["login_success"], &of("user")["login_failure"]), (&json!(true), &json!(true), &json!(false)), "{v}");
+    assert_eq!((&of("agent")["own"], &of("agent")["login_success"], &of("agent")["login_failure"]), (&json!(true), &json!(false), &json!(true)), "{v}");
+    assert_eq!(of("domain-admin")["own"], json!(false), "{v}");
+    assert_eq!(records(&server, &admin, "domain=example.org&action=domain.notifications").await.len(), 1);
+
+    // Saving the same again records nothing; giving users back to the server does.
+    let (_, text) = page(&server, &dora, "/admin/domains/example.org/notifications").await;
+    assert!(text.contains("id=\"user-success\" aria-label=\"user: each login\" checked"), "{text}");
+    post_form(&server, &dora, "/admin/domains/example.org/notifications", &form).await;
+    assert_eq!(records(&server, &admin, "domain=example.org&action=domain.notifications").await.len(), 1, "an unchanged save is no change");
+    let back = [("csrf", csrf.as_str()), ("user", "server"), ("agent", "own"), ("agent_failure", "on")];
+    post_form(&server, &dora, "/admin/domains/example.org/notifications", &back).await;
+    let (_, v) = call(&admin, "GET", rules, None).await;
+    assert_eq!(v.as_array().unwrap().iter().filter(|r| r["own"] == json!(true)).count(), 1, "{v}");
+    assert_eq!(records(&server, &admin, "domain=example.org&action=domain.notifications").await.len(), 2);
+
+    // Another domain's page and form are refused, and recorded.
+    let (s, _) = page(&server, &dora, "/admin/domains/other.test/notifications").await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = post_form(&server, &dora, "/admin/domains/other.test/notifications", &form).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    events(&server, &admin, "domain=example.org&action=access.denied", 2).await;
+    let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/other.test/notifications"), None).await;
+    assert!(v.as_array().unwrap().iter().all(|r| r["own"] == json!(false)), "{v}");
+}
