@@ -203,6 +203,19 @@ async fn administrators_manage_groups_and_members_on_the_groups_page() {
     b.fill("#create-domain input[name=name]", "browser.test").await.unwrap();
     b.click("#create-domain button").await.unwrap();
     b.wait_for_text("#notice", "browser.test is created").await.unwrap();
+    // Login mails, reached from the sign-in page, and the bans.
+    b.goto(&server.url("/admin/domains/example.org/sign-in")).await.unwrap();
+    b.click("#login-mails").await.unwrap();
+    b.wait_for_path("/admin/domains/example.org/notifications").await.unwrap();
+    b.click("#notifications button").await.unwrap();
+    b.wait_for_text("#notice", "login mails are saved").await.unwrap();
+    b.goto(&server.url("/admin/bans")).await.unwrap();
+    b.fill("#ban input[name=network]", "203.0.113.0/24").await.unwrap();
+    b.fill("#ban input[name=hours]", "1").await.unwrap();
+    b.click("#ban-submit").await.unwrap();
+    b.wait_for_text("#notice", "203.0.113.0/24 is banned").await.unwrap();
+    b.click("#bans button").await.unwrap();
+    b.wait_for_text("#notice", "ban of 203.0.113.0/24 is lifted").await.unwrap();
     assert_no_csp_violations(&b).await;
     b.quit().await;
     let (_, v) = call(&admin, "GET", server.url("/api/v1/domains/example.org/policies/users"), None).await;
