@@ -203,13 +203,9 @@ pub(super) fn viewer(session: Result<AnySession, ApiError>) -> Result<(String, C
     usable(session).map(|(auth, caller)| (auth.csrf_token(), caller)).map_err(Redirect::to)
 }
 
-/// The caller of a form whose CSRF token matches, or the answer to give instead.
+/// [`posted`](super::posted), with the session's CSRF token as these pages keep it.
 pub(super) async fn poster(app: &State, session: Result<AnySession, ApiError>, sent: &str, form: &str) -> Result<(String, Caller), Response> {
-    let (csrf, caller) = viewer(session).map_err(IntoResponse::into_response)?;
-    if !same(&csrf, sent) {
-        return Err(forged(app, &caller, form).await);
-    }
-    Ok((csrf, caller))
+    super::posted(app, session, sent, form).await.map(|(auth, caller)| (auth.csrf_token(), caller))
 }
 
 // The top level.
