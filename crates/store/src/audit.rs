@@ -171,16 +171,10 @@ pub(crate) struct Heads {
 }
 
 /// A chain's turn, and when a transaction last had to wait for it.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Turn {
     lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     waited: std::sync::Mutex<Option<std::time::Instant>>,
-}
-
-impl Default for Turn {
-    fn default() -> Turn {
-        Turn { lock: std::sync::Arc::default(), waited: std::sync::Mutex::new(None) }
-    }
 }
 
 /// How long after a transaction waited for a chain's turn its appends stop travelling with
@@ -397,11 +391,12 @@ pub(crate) const PREPARE_FOLD: &str = concat!(
 /// way in the same transaction. `None` when a value holds a NUL, which PostgreSQL's text
 /// cannot: the parameterised append then reports it.
 fn postgres_fold(r: &Record, next: &Head, head: &Head) -> Option<String> {
-    let text = [&r.chain, &day_of(r.at), &r.action, &r.actor, &r.source_ip, &r.source_host, &r.target, &r.summary, &r.prev_hash, &r.hash, &r.acting, &next.day, &head.hash];
-    if text.iter().any(|t| t.contains('\0')) {
+    // The other values are the store's own: days and hex hashes.
+    let given = [&r.chain, &r.action, &r.actor, &r.source_ip, &r.source_host, &r.target, &r.summary, &r.acting];
+    if given.iter().any(|t| t.contains('\0')) {
         return None;
     }
-    let l = |t: &str| literal(t);
+    let l = literal;
     Some(format!(
         "SAVEPOINT deskward_fold; EXECUTE deskward_audit_append({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}); COMMIT",
         l(&r.chain),
@@ -428,7 +423,7 @@ fn postgres_fold(r: &Record, next: &Head, head: &Head) -> Option<String> {
 /// A PostgreSQL string literal holding `text` exactly. The escape-string form (`E'…'`) reads
 /// backslashes the same whatever `standard_conforming_strings` says; doubling every quote and
 /// backslash leaves no way out of the literal. The connection's encoding is UTF-8, as `text` is.
-pub(crate) fn literal(text: &str) -> String {
+fn literal(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 3);
     out.push_str("E'");
     for c in text.chars() {
@@ -454,46 +449,34 @@ fn head_moved(e: &sqlx::Error) -> bool {
 /// another process (or one past its turn, see [`Heads::turns`]) wait, then find the head
 /// changed and take the slow path, which reads the real head under the lock.
 ///
-/// With `last` set, SQLite commits in the same command where it can; the answer says whether
-/// the transaction has committed.
+/// With `last` set, the COMMIT goes with the append where it can (SQLite always, PostgreSQL
+/// when the chain is not busy: [`append_folded`]); the answer says whether the transaction has
+/// committed.
 async fn append(tx: &mut Tx, e: Entry, last: bool) -> Result<bool> {
     let known = tx.pending.iter().rev().find(|h| h.chain == e.chain).cloned().or_else(|| tx.heads.get(&e.chain));
     if let Some(head) = known {
         let (record, next) = link(e.clone(), &head);
         let fold = last && !seals_day(&record, &head);
-        let done = match (tx.backend, fold) {
-            (crate::Backend::Postgres, true) if tx.heads.alone(&e.chain) && let Some(sql) = postgres_fold(&record, &next, &head) => {
-                match sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(tx.conn()).await {
-                    Ok(_) => {
-                        tx.heads.folded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        tx.pending.push(next);
-                        return Ok(true);
-                    }
-                    Err(err) if err.as_database_error().and_then(|db| db.code()).as_deref() == Some("23502") => {
-                        sqlx::raw_sql("ROLLBACK TO SAVEPOINT deskward_fold").execute(tx.conn()).await?;
-                        tx.heads.forget(&e.chain);
-                        slow_append(tx, e).await?;
-                        return Ok(false);
-                    }
-                    Err(err) => return Err(err.into()),
-                }
-            }
-            (backend, fold) => {
-                let sql = match (backend, fold) {
-                    (crate::Backend::Sqlite, true) => APPEND_SQLITE_COMMIT,
-                    (crate::Backend::Sqlite, false) => APPEND_SQLITE,
-                    (crate::Backend::Postgres, _) => APPEND_POSTGRES,
-                };
-                bind_record(sqlx::query(sql), &record)
-                    .bind(&next.day)
-                    .bind(next.day_records)
-                    .bind(head.seq)
-                    .bind(&head.hash)
-                    .execute(tx.conn())
-                    .await
-            }
-        };
+        if fold
+            && tx.backend == crate::Backend::Postgres
+            && tx.heads.alone(&e.chain)
+            && let Some(sql) = postgres_fold(&record, &next, &head)
+        {
+            return append_folded(tx, e, sql, next).await;
+        }
         let fold = fold && tx.backend == crate::Backend::Sqlite;
+        let sql = match (tx.backend, fold) {
+            (crate::Backend::Sqlite, true) => APPEND_SQLITE_COMMIT,
+            (crate::Backend::Sqlite, false) => APPEND_SQLITE,
+            (crate::Backend::Postgres, _) => APPEND_POSTGRES,
+        };
+        let done = bind_record(sqlx::query(sql), &record)
+            .bind(&next.day)
+            .bind(next.day_records)
+            .bind(head.seq)
+            .bind(&head.hash)
+            .execute(tx.conn())
+            .await;
         let moved = match (tx.backend, done) {
             (crate::Backend::Sqlite, Ok(_)) => true,
             (crate::Backend::Sqlite, Err(e)) if head_moved(&e) => false,
@@ -511,6 +494,26 @@ async fn append(tx: &mut Tx, e: Entry, last: bool) -> Result<bool> {
     }
     slow_append(tx, e).await?;
     Ok(false)
+}
+
+/// PostgreSQL: sends [`postgres_fold`]'s message, which commits. A head that moved (the
+/// record's seq NULL, 23502) is rolled back to the savepoint and appended the slow way; the
+/// answer says whether the transaction has committed.
+async fn append_folded(tx: &mut Tx, e: Entry, sql: String, next: Head) -> Result<bool> {
+    match sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(tx.conn()).await {
+        Ok(_) => {
+            tx.heads.folded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tx.pending.push(next);
+            Ok(true)
+        }
+        Err(err) if err.as_database_error().and_then(|db| db.code()).as_deref() == Some("23502") => {
+            sqlx::raw_sql("ROLLBACK TO SAVEPOINT deskward_fold").execute(tx.conn()).await?;
+            tx.heads.forget(&e.chain);
+            slow_append(tx, e).await?;
+            Ok(false)
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// The record that follows `head`, and the head after it. A record of a later day starts a
